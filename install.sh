@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs git-recover from this checkout into ./.venv and links the `git-recover`
+# command (which makes `git recover` work) and its man page onto PATH/MANPATH.
+#   ./install.sh          the tool
+#   ./install.sh --dev    the tool plus the test dependencies (pytest, hypothesis, pre-commit, ...)
+# BINDIR and MANDIR override where the links go.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+extras=""
+case "${1:-}" in
+  --dev) extras="[test]" ;;
+  "") ;;
+  *) echo "usage: ./install.sh [--dev]" >&2; exit 3 ;;
+esac
+
+python=${PYTHON:-python3}
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "install.sh: git-recover needs Python 3.11 or newer ($python is older)" >&2; exit 1; }
+command -v git >/dev/null || { echo "install.sh: git is not installed" >&2; exit 1; }
+
+[ -x "$here/.venv/bin/python" ] || "$python" -m venv "$here/.venv"
+"$here/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$here$extras"
+
+if [ "$(id -u)" = 0 ]; then prefix=/usr/local; else prefix="$HOME/.local"; fi
+bindir=${BINDIR:-$prefix/bin}
+mandir=${MANDIR:-$prefix/share/man/man1}
+mkdir -p "$bindir" "$mandir"
+ln -sf "$here/.venv/bin/git-recover" "$bindir/git-recover"
+ln -sf "$here/docs/git-recover.1" "$mandir/git-recover.1"
+echo "installed: $bindir/git-recover -> $here/.venv/bin/git-recover"
+case ":$PATH:" in
+  *":$bindir:"*) ;;
+  *) echo "note: $bindir is not on your PATH; add it so that 'git recover' finds git-recover" >&2 ;;
+esac

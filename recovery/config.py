@@ -1,0 +1,78 @@
+"""Per-user settings from git config (``recover.*``).
+
+All ``recover.*`` keys are read with a single ``git config --get-regexp`` call and
+cached on the object, so the hook's hot path pays for one git process. Values use
+git's own syntax: integers accept ``k``/``m``/``g`` suffixes and booleans the
+words git-config(1) documents ("Values" under CONFIGURATION FILE).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from recovery.errors import UsageError
+from recovery.git import Git
+
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_TRUE = {"true", "yes", "on", "1", ""}
+_FALSE = {"false", "no", "off", "0"}
+
+
+@dataclass
+class GitConfig:
+    """The ``recover.*`` section of the effective git config, keys lower-cased.
+
+    Args:
+        values: key (``recover.maxuntrackedsize``) to its last value.
+    """
+
+    values: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, git: Git) -> GitConfig:
+        """Read every ``recover.*`` key (exit 1 from git just means "none set")."""
+        result = git.run("config", "-z", "--get-regexp", r"^recover\.", check=False)
+        values: dict[str, str] = {}
+        for item in result.stdout.split(b"\0"):
+            if not item:
+                continue
+            key, _, value = item.decode("utf-8", "surrogateescape").partition("\n")
+            values[key.lower()] = value
+        return cls(values)
+
+    def get(self, key: str) -> str | None:
+        """The raw value of ``key`` (case-insensitive), or ``None`` when unset."""
+        return self.values.get(key.lower())
+
+    def get_int(self, key: str, default: int) -> int:
+        """An integer with git's optional ``k``/``m``/``g`` suffix (powers of 1024).
+
+        Raises:
+            UsageError: the value is not an integer.
+        """
+        raw = self.get(key)
+        if raw is None:
+            return default
+        text = raw.strip().lower()
+        unit = text[-1:] if text[-1:] in _UNITS else ""
+        number = text[: len(text) - len(unit)]
+        try:
+            return int(number) * _UNITS[unit]
+        except ValueError:
+            raise UsageError(f"bad integer in git config {key}={raw!r}") from None
+
+    def get_bool(self, key: str, default: bool) -> bool:
+        """A boolean in git's spelling (true/yes/on/1, false/no/off/0).
+
+        Raises:
+            UsageError: the value is not a boolean.
+        """
+        raw = self.get(key)
+        if raw is None:
+            return default
+        text = raw.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise UsageError(f"bad boolean in git config {key}={raw!r}")

@@ -1,0 +1,81 @@
+"""Finding the repository and worktree git-recover works on.
+
+A :class:`Repo` pins every path absolutely once, so later git calls do not depend
+on the caller's working directory or on variables git sets for hooks: inside
+``git commit -a`` git exports ``GIT_INDEX_FILE=.git/index.lock`` (githooks(5)),
+and a checkpoint taken there must still read the user's real index.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recovery.errors import RecoverError
+from recovery.git import Git, GitCommandError
+
+
+@dataclass(frozen=True)
+class Repo:
+    """One worktree of a git repository.
+
+    Attributes:
+        toplevel: the worktree's top-level directory.
+        git_dir: the worktree's own git directory (``.git`` or ``.git/worktrees/<name>``).
+        common_dir: the directory shared by all worktrees (objects, refs, config, hooks).
+        index_file: the worktree's real index, ``<git_dir>/index``.
+        worktree_key: ``main`` for the main worktree, ``wt-<name>`` for a linked one;
+            checkpoints of each worktree live under ``refs/recovery/<worktree_key>/``.
+        git: a runner bound to this worktree and its real index.
+    """
+
+    toplevel: Path
+    git_dir: Path
+    common_dir: Path
+    index_file: Path
+    worktree_key: str
+    git: Git = field(repr=False, compare=False)
+
+    @property
+    def state_dir(self) -> Path:
+        """Per-worktree directory for git-recover's own files (lock, intent record, journal)."""
+        return self.git_dir / "recovery"
+
+    @property
+    def ref_prefix(self) -> str:
+        """This worktree's namespace under ``refs/recovery/`` (with trailing slash)."""
+        return f"refs/recovery/{self.worktree_key}/"
+
+    @classmethod
+    def discover(cls, cwd: Path | None = None) -> Repo:
+        """Find the worktree containing ``cwd`` (default: the current directory).
+
+        Raises:
+            RecoverError: not inside a git worktree, or the repository is bare.
+        """
+        start = Path(cwd or os.getcwd())
+        probe = Git(start)
+        try:
+            out = probe.text(
+                "rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir"
+            ).splitlines()
+        except GitCommandError:
+            raise RecoverError(f"not a git repository: {start}") from None
+        if out[0] == "true":
+            raise RecoverError("git-recover needs a work tree; this repository is bare")
+        try:
+            top = probe.text("rev-parse", "--show-toplevel")
+        except GitCommandError:
+            raise RecoverError("git-recover must run inside the work tree, not the .git directory") from None
+        git_dir = Path(out[1])
+        common = Path(out[2])
+        common = (common if common.is_absolute() else start / common).resolve()
+        key = "main" if git_dir.resolve() == common else f"wt-{git_dir.name}"
+        toplevel = Path(top)
+        env = {
+            "GIT_DIR": str(git_dir),
+            "GIT_WORK_TREE": str(toplevel),
+            "GIT_INDEX_FILE": str(git_dir / "index"),
+        }
+        return cls(toplevel, git_dir, common, git_dir / "index", key, Git(toplevel, env))
