@@ -63,9 +63,11 @@ class GitCommandError(RecoverError):
     """
 
     def __init__(self, argv: tuple[str, ...], returncode: int, stderr: str) -> None:
-        lines = [line for line in stderr.strip().splitlines() if line.strip()]
-        # git's last line is usually the fatal one ("fatal: adding files failed").
-        reason = lines[-1] if lines else "no message"
+        lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+        # The first "error:" line names the cause (`error: open("x"): Permission
+        # denied`); the final "fatal:" line only says that the command failed.
+        errors = [line for line in lines if line.startswith("error:")]
+        reason = (errors or lines or ["no message"])[0 if errors else -1]
         if returncode < 0:
             try:
                 reason = f"killed by {signal.Signals(-returncode).name}"

@@ -18,7 +18,7 @@ from recovery.errors import EXIT_USAGE, RecoverError
 # name -> "module:attribute"; each module holds one command or command group.
 COMMANDS: dict[str, str] = {
     "checkpoint": "recovery.cli.checkpoint:checkpoint",
-    "list": "recovery.cli.list:list_checkpoints",
+    "list": "recovery.cli.list:list_cmd",
     "show": "recovery.cli.show:show",
     "diff": "recovery.cli.diff:diff",
     "status": "recovery.cli.status:status",
@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "verify": "recovery.cli.verify:verify",
     "gc": "recovery.cli.gc:gc",
     "demo": "recovery.cli.demo:demo",
+    "report": "recovery.cli.report:report",
+    "drill": "recovery.cli.drill:drill",
 }
 
 

@@ -1,0 +1,294 @@
+"""Capturing the live state of a worktree as git trees, without touching it.
+
+A capture reads HEAD, the index and the working tree and writes them into the
+object database as trees; it never modifies the user's index or files. All
+index work happens in a *copy* of the real index (git-revise's rule: work in
+memory, never in the user's index), so git's stat cache keeps the cost
+proportional to what changed, and ``git add``/``git update-index`` apply the
+user's filters and ``core.fsmonitor`` exactly as git does.
+
+Steps, each checked for its exit code (a stale tree after an ignored ``git add``
+failure is the bug this module exists to rule out; shared case 04):
+
+1. HEAD and its branch.
+2. The index tree: ``write-tree`` on the copy. An unmerged index cannot be
+   written as one tree (git-write-tree(1)), so its stages 1-3 are captured as
+   three extra trees, never flattened (shared case 05).
+3. The merge state files (``MERGE_HEAD``, ``MERGE_MSG``...) as blobs, so a
+   restore can bring back a merge in progress.
+4. The worktree tree: ``add -u`` into the copy, then the untracked files that
+   are not ignored (``ls-files -o --exclude-standard``) through
+   ``update-index --add``, skipping loudly what the size cap or a nested
+   repository without commits rules out (shared cases 04 and 06).
+5. A re-check: ``diff-files`` on the copy lists any file that changed after it
+   was hashed; the caller retries (shared case 07, a file rewritten mid-capture).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from recovery.config import GitConfig
+from recovery.errors import RecoverError
+from recovery.git import Git, GitCommandError
+from recovery.repo import Repo
+
+# Files git keeps in the git directory while a merge, cherry-pick or revert
+# stops for the user (git-merge(1), git-cherry-pick(1)); captured so a restore
+# can bring the operation back.
+STATE_FILES = (
+    "MERGE_HEAD",
+    "MERGE_MSG",
+    "MERGE_MODE",
+    "AUTO_MERGE",
+    "CHERRY_PICK_HEAD",
+    "REVERT_HEAD",
+    "SQUASH_MSG",
+)
+# Default cap for *untracked* files, in bytes (git config recover.maxUntrackedSize).
+# A huge new file must not make every checkpoint fail (jj #3616), nor bloat the
+# object database with every build artefact someone forgot to ignore.
+DEFAULT_MAX_UNTRACKED_BYTES = 32 * 1024 * 1024
+MAX_UNTRACKED_KEY = "recover.maxUntrackedSize"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An untracked path left out of a capture, and why.
+
+    Attributes:
+        path: path relative to the worktree top level (``/``-separated).
+        reason: ``size`` (over the cap) or ``nested-repo-without-commits``.
+        size_bytes: the file's size, 0 for directories.
+    """
+
+    path: str
+    reason: str
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class ConflictState:
+    """An operation in progress: unmerged stages and the state files.
+
+    Attributes:
+        tree: a tree with ``stage1``/``stage2``/``stage3`` subtrees (the unmerged
+            index entries of each stage) and one blob per state file present.
+        merge_heads: commits named in ``MERGE_HEAD`` (kept reachable as parents).
+        unmerged_paths: how many paths had stages 1-3.
+    """
+
+    tree: str
+    merge_heads: tuple[str, ...]
+    unmerged_paths: int
+
+
+@dataclass(frozen=True)
+class Capture:
+    """The trees of one capture; nothing is published yet.
+
+    Attributes:
+        head: HEAD's commit, ``None`` on an unborn branch.
+        branch: the full ref HEAD points to (``refs/heads/main``), ``None`` when detached.
+        index_tree: the stage-0 entries of the index.
+        worktree_tree: tracked and untracked (not ignored) files as on disk.
+        conflict: merge state, when an operation was in progress.
+        skipped: untracked paths left out, said out loud by the caller.
+        notes: other facts worth recording (nested repositories kept as gitlinks).
+        index_file: the temporary index holding ``worktree_tree`` with fresh stat
+            data; it lives in the caller's work directory.
+    """
+
+    head: str | None
+    branch: str | None
+    index_tree: str
+    worktree_tree: str
+    conflict: ConflictState | None
+    skipped: tuple[Skipped, ...]
+    notes: tuple[str, ...]
+    index_file: Path
+
+
+class CaptureRace(RecoverError):
+    """Files changed while they were being captured; the capture may be retried.
+
+    Attributes:
+        paths: the paths that changed.
+    """
+
+    def __init__(self, paths: list[str]) -> None:
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        super().__init__(f"files changed while being captured: {shown}")
+        self.paths = paths
+
+
+def read_head(git: Git) -> tuple[str | None, str | None]:
+    """HEAD's commit and branch: ``(sha | None, "refs/heads/x" | None)``."""
+    branch_result = git.run("symbolic-ref", "-q", "HEAD", check=False)
+    branch = branch_result.text if branch_result.returncode == 0 else None
+    head_result = git.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
+    head = head_result.text if head_result.returncode == 0 else None
+    if head is None and branch is None:
+        raise RecoverError("HEAD is neither a commit nor a branch; the repository looks damaged")
+    return head, branch
+
+
+def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
+    """Capture HEAD, the index and the worktree of ``repo`` as trees.
+
+    Args:
+        repo: the worktree to capture.
+        workdir: an existing private directory for the temporary index.
+        config: ``recover.*`` settings (the untracked size cap).
+
+    Returns:
+        The :class:`Capture`; its ``index_file`` stays in ``workdir``.
+
+    Raises:
+        CaptureRace: a file changed after it was hashed (retry).
+        GitCommandError: a git step failed; nothing has been published.
+        RecoverError: HEAD is damaged.
+    """
+    head, branch = read_head(repo.git)
+    index_file = workdir / "index"
+    if repo.index_file.exists():
+        shutil.copyfile(repo.index_file, index_file)
+    git = repo.git.with_index(index_file)
+
+    conflict = None
+    written = git.run("write-tree", check=False)
+    if written.returncode == 0:
+        index_tree = written.text
+    elif "unmerged" in written.stderr:
+        index_tree, conflict = _capture_unmerged(repo, git, workdir)
+    else:
+        raise GitCommandError(("write-tree",), written.returncode, written.stderr)
+    if conflict is None:
+        conflict = _capture_state_files(repo, git, None, 0)
+
+    git.run("add", "-u")
+    skipped, notes = _add_untracked(git, repo.toplevel, config)
+    worktree_tree = git.text("write-tree")
+
+    changed = git.run("diff-files", "--name-only", "-z").stdout
+    if changed:
+        raise CaptureRace([p.decode("utf-8", "surrogateescape") for p in changed.split(b"\0") if p])
+    return Capture(head, branch, index_tree, worktree_tree, conflict, skipped, notes, index_file)
+
+
+def _add_untracked(git: Git, toplevel: Path, config: GitConfig) -> tuple[tuple[Skipped, ...], tuple[str, ...]]:
+    """Add the untracked, not ignored files to the temporary index.
+
+    ``ls-files -o`` without ``--directory`` lists files one by one, except a
+    nested repository, which it shows as ``dir/``: ``update-index --add`` records
+    one with a commit as a gitlink, and refuses one without commits (the failure
+    that produced a stale tree in shared case 04), so those are skipped loudly.
+    """
+    cap = config.get_int(MAX_UNTRACKED_KEY, DEFAULT_MAX_UNTRACKED_BYTES)
+    listed = git.run("ls-files", "-o", "--exclude-standard", "-z").stdout
+    keep: list[bytes] = []
+    skipped: list[Skipped] = []
+    notes: list[str] = []
+    for raw in listed.split(b"\0"):
+        if not raw:
+            continue
+        path = raw.decode("utf-8", "surrogateescape")
+        if path.endswith("/"):
+            name = path.rstrip("/")
+            if _nested_repo_has_commit(toplevel / name):
+                keep.append(raw.rstrip(b"/"))
+                notes.append(f"nested repository {name}/ recorded as a gitlink; its files are not captured")
+            else:
+                skipped.append(Skipped(name, "nested-repo-without-commits"))
+            continue
+        try:
+            info = os.lstat(toplevel / path)
+        except FileNotFoundError:
+            continue  # deleted since it was listed: it is not part of the state any more
+        if stat.S_ISREG(info.st_mode) and cap >= 0 and info.st_size > cap:
+            skipped.append(Skipped(path, "size", info.st_size))
+            continue
+        keep.append(raw)
+    if keep:
+        git.run("update-index", "--add", "-z", "--stdin", input=b"\0".join(keep) + b"\0")
+    return tuple(skipped), tuple(notes)
+
+
+def _nested_repo_has_commit(path: Path) -> bool:
+    """Whether the repository at ``path`` has a commit checked out (gitlink-able)."""
+    nested = Git(path, {"GIT_DIR": str(path / ".git"), "GIT_WORK_TREE": str(path),
+                        "GIT_INDEX_FILE": str(path / ".git" / "index")})
+    return nested.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False).returncode == 0
+
+
+def _capture_unmerged(repo: Repo, git: Git, workdir: Path) -> tuple[str, ConflictState]:
+    """Split an unmerged index into its stage-0 tree and one tree per stage."""
+    listing = git.run("ls-files", "-s", "-z").stdout
+    by_stage: dict[int, list[bytes]] = {1: [], 2: [], 3: []}
+    unmerged: set[bytes] = set()
+    for entry in listing.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        mode, sha, stage = meta.split(b" ")
+        if stage != b"0":
+            unmerged.add(path)
+            by_stage[int(stage)].append(b"%s %s 0\t%s" % (mode, sha, path))
+    # Drop the unmerged paths so write-tree succeeds; `add -u` cannot see them
+    # afterwards, so they come back through the untracked pass as on disk.
+    git.run("update-index", "--force-remove", "-z", "--stdin", input=b"\0".join(sorted(unmerged)) + b"\0")
+    index_tree = git.text("write-tree")
+    stage_trees: dict[str, str] = {}
+    for stage, lines in by_stage.items():
+        stage_index = workdir / f"stage{stage}"
+        stage_index.unlink(missing_ok=True)
+        stage_git = repo.git.with_index(stage_index)
+        if lines:
+            stage_git.run("update-index", "-z", "--index-info", input=b"\0".join(lines) + b"\0")
+        stage_trees[f"stage{stage}"] = stage_git.text("write-tree")
+    state = _capture_state_files(repo, git, stage_trees, len(unmerged))
+    assert state is not None  # stage trees alone make a state
+    return index_tree, state
+
+
+def _capture_state_files(
+    repo: Repo, git: Git, stage_trees: dict[str, str] | None, unmerged_paths: int
+) -> ConflictState | None:
+    """Hash the operation's state files into a tree (``None`` when there are none)."""
+    entries: list[bytes] = []
+    merge_heads: tuple[str, ...] = ()
+    for name in STATE_FILES:
+        path = repo.git_dir / name
+        if not path.is_file():
+            continue
+        if name == "MERGE_HEAD":
+            merge_heads = tuple(path.read_text().split())
+        sha = git.text("hash-object", "-w", "--no-filters", "--", str(path))
+        entries.append(f"100644 blob {sha}\t{name}".encode())
+    for name, tree in (stage_trees or {}).items():
+        entries.append(f"040000 tree {tree}\t{name}".encode())
+    if not entries:
+        return None
+    tree = git.text("mktree", "-z", input=b"\0".join(entries) + b"\0")
+    return ConflictState(tree, merge_heads, unmerged_paths)
+
+
+def new_workdir(repo: Repo, purpose: str) -> Path:
+    """A private directory under ``<git-dir>/recovery/tmp`` for temporary index
+    files (same filesystem as the index, so copies are cheap); remove it with
+    :func:`remove_workdir`."""
+    base = repo.state_dir / "tmp"
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / f"{purpose}-{os.getpid()}-{time.monotonic_ns()}"
+    path.mkdir()
+    return path
+
+
+def remove_workdir(path: Path) -> None:
+    """Delete a work directory made by :func:`new_workdir` (missing is fine)."""
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,155 @@
+"""Taking a checkpoint: capture, commit objects, then the ref, in that order.
+
+Order of writes (docs/design.md): blobs and trees (during the capture), the
+index commit, the conflict commit, the checkpoint commit, and only then the ref
+``refs/recovery/<wt>/cp/<sha>``, created with compare-and-swap. A crash before
+the ref leaves unreferenced objects that ``git gc`` prunes; it never leaves a
+ref to a partial checkpoint. A capture that races a writer is retried a bounded
+number of times (git config ``recover.captureAttempts``), then fails loudly.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from recovery import __version__
+from recovery.capture import Capture, CaptureRace, capture, new_workdir, remove_workdir
+from recovery.config import GitConfig
+from recovery.errors import RecoverError
+from recovery.git import GitCommandError
+from recovery.lock import repo_lock
+from recovery.model import Checkpoint, encode_message
+from recovery.refs import checkpoint_ref, update_ref
+from recovery.repo import Repo
+
+__all__ = ["Checkpoint", "create_checkpoint", "take"]
+
+ATTEMPTS_KEY = "recover.captureAttempts"
+DEFAULT_ATTEMPTS = 3
+# Checkpoint commits carry a fixed identity, so a repository without user.email
+# can still be checkpointed and nobody mistakes them for their own commits.
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "git-recover",
+    "GIT_AUTHOR_EMAIL": "git-recover@localhost",
+    "GIT_COMMITTER_NAME": "git-recover",
+    "GIT_COMMITTER_EMAIL": "git-recover@localhost",
+}
+
+
+def create_checkpoint(repo: Repo, reason: str, message: str | None = None) -> Checkpoint:
+    """Capture the worktree and publish it as a new checkpoint.
+
+    Args:
+        repo: the worktree.
+        reason: why (``manual``, a hook name, ``restore-safety``...).
+        message: an optional note from the user.
+
+    Returns:
+        The published :class:`Checkpoint`.
+
+    Raises:
+        RecoverError: the capture failed or kept racing a writer; no ref was written.
+    """
+    with repo_lock(repo):
+        workdir = new_workdir(repo, "checkpoint")
+        try:
+            checkpoint, _ = take(repo, reason, message, workdir)
+            return checkpoint
+        finally:
+            remove_workdir(workdir)
+
+
+def take(repo: Repo, reason: str, message: str | None, workdir: Path) -> tuple[Checkpoint, Capture]:
+    """Capture and publish with the lock already held; the capture's temporary
+    index stays in ``workdir`` for the caller (a restore switches from it).
+
+    Raises:
+        RecoverError: as :func:`create_checkpoint`.
+    """
+    config = GitConfig.load(repo.git)
+    attempts = max(1, config.get_int(ATTEMPTS_KEY, DEFAULT_ATTEMPTS))
+    started = time.perf_counter()
+    for attempt in range(1, attempts + 1):
+        try:
+            snap = capture(repo, workdir, config)
+            break
+        except CaptureRace as race:
+            if attempt == attempts:
+                raise RecoverError(
+                    f"checkpoint failed: {race.message} ({attempts} attempts, git config {ATTEMPTS_KEY}); "
+                    "no checkpoint was written"
+                ) from None
+        except GitCommandError as exc:
+            # A git killed by a signal mid-read (SIGBUS on a file truncated under
+            # its mmap; shared case 07) may succeed next time; anything else is final.
+            if exc.returncode >= 0 or attempt == attempts:
+                raise RecoverError(f"checkpoint failed: {exc.message}; no checkpoint was written") from None
+    capture_s = time.perf_counter() - started
+    for item in snap.skipped:
+        _warn_skipped(item.path, item.reason, item.size_bytes)
+    for note in snap.notes:
+        print(f"git-recover: warning: {note}", file=sys.stderr)
+    return _publish(repo, snap, reason, message, capture_s), snap
+
+
+def _warn_skipped(path: str, reason: str, size_bytes: int) -> None:
+    if reason == "size":
+        print(
+            f"git-recover: warning: untracked {path} ({size_bytes} bytes) is over the size cap and was "
+            "NOT captured; raise git config recover.maxUntrackedSize to include it",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"git-recover: warning: {path}/ is a nested repository without commits and was NOT "
+            "captured; commit in it (or ignore it) to include it",
+            file=sys.stderr,
+        )
+
+
+def _publish(repo: Repo, snap: Capture, reason: str, message: str | None, capture_s: float) -> Checkpoint:
+    """Write the commit objects, then the ref (last)."""
+    git = repo.git.with_env(**_IDENTITY)
+    now = datetime.now(timezone.utc)
+    head_parent = ["-p", snap.head] if snap.head else []
+    where = snap.branch.removeprefix("refs/heads/") if snap.branch else "(detached)"
+    index_commit = git.text("commit-tree", snap.index_tree, *head_parent, "-m", f"index on {where}")
+    conflict_commit = None
+    parents = [*head_parent, "-p", index_commit]
+    if snap.conflict is not None:
+        merge_parents = [arg for sha in snap.conflict.merge_heads for arg in ("-p", sha)]
+        conflict_commit = git.text("commit-tree", snap.conflict.tree, *merge_parents, "-m", "merge state")
+        parents += ["-p", conflict_commit]
+    metadata = {
+        "format": 1,
+        "time": now.isoformat(),
+        "reason": reason,
+        "message": message,
+        "version": __version__,
+        "worktree": repo.worktree_key,
+        "branch": snap.branch,
+        "head": snap.head,
+        "index_commit": index_commit,
+        "index_tree": snap.index_tree,
+        "worktree_tree": snap.worktree_tree,
+        "conflict_commit": conflict_commit,
+        "skipped": [asdict(item) for item in snap.skipped],
+        "notes": list(snap.notes),
+        "capture_s": round(capture_s, 6),
+    }
+    subject = f"git-recover checkpoint: {reason} on {where}"
+    body = encode_message(subject, message, metadata)
+    sha = git.text("commit-tree", snap.worktree_tree, *parents, input=body.encode())
+    ref = checkpoint_ref(repo, sha)
+    update_ref(repo, ref, sha, None, f"recover: checkpoint ({reason})")
+    return Checkpoint(
+        sha=sha, ref=ref, time=now, reason=reason, message=message, head=snap.head,
+        branch=snap.branch, index_commit=index_commit, index_tree=snap.index_tree,
+        worktree_tree=snap.worktree_tree, conflict_commit=conflict_commit, skipped=snap.skipped,
+        notes=snap.notes, worktree=repo.worktree_key, version=__version__, capture_s=capture_s,
+    )
+

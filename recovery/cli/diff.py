@@ -1,0 +1,38 @@
+"""``git recover diff ID [ID2]``: what differs between a checkpoint and now."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from recovery.capture import capture, new_workdir, remove_workdir
+from recovery.cli.common import open_repo
+from recovery.config import GitConfig
+from recovery.refs import resolve
+
+
+@click.command()
+@click.argument("checkpoint_id", default="last")
+@click.argument("other_id", required=False)
+@click.option("--stat", is_flag=True, help="Show a diffstat instead of the patch.")
+@click.option("--name-status", is_flag=True, help="Show only names and status letters.")
+def diff(checkpoint_id: str, other_id: str | None, stat: bool, name_status: bool) -> None:
+    """Diff a checkpoint's worktree against the current worktree (untracked
+    files included, ignored never), or against a second checkpoint."""
+    repo = open_repo()
+    old = resolve(repo, checkpoint_id).worktree_tree
+    if other_id is not None:
+        new = resolve(repo, other_id).worktree_tree
+    else:
+        workdir = new_workdir(repo, "diff")
+        try:
+            new = capture(repo, workdir, GitConfig.load(repo.git)).worktree_tree
+        finally:
+            remove_workdir(workdir)
+    args = ["diff", "--color=always" if sys.stdout.isatty() else "--no-color"]
+    if stat:
+        args.append("--stat")
+    if name_status:
+        args.append("--name-status")
+    click.echo(repo.git.run(*args, old, new).text)

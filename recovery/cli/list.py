@@ -1,0 +1,51 @@
+"""``git recover list``: the checkpoints of this worktree, newest first."""
+
+from __future__ import annotations
+
+import click
+
+from recovery.cli.common import echo_json, human_age, open_repo
+from recovery.model import Checkpoint
+from recovery.refs import list_checkpoints
+from recovery.repo import Repo
+
+
+@click.command("list")
+@click.option("-n", "--max-count", type=click.IntRange(min=1), help="Show at most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per checkpoint).")
+def list_cmd(max_count: int | None, as_json: bool) -> None:
+    """List checkpoints: position, id, age, reason, branch, files changed
+    against HEAD, and labels (good, undo)."""
+    repo = open_repo()
+    checkpoints = list_checkpoints(repo)[:max_count]
+    changed = changed_counts(repo, checkpoints)
+    if as_json:
+        echo_json([{**cp.to_json(), "position": i, "changed_files": changed[cp.sha]}
+                   for i, cp in enumerate(checkpoints)])
+        return
+    if not checkpoints:
+        click.echo("no checkpoints yet (take one with `git recover checkpoint`)")
+        return
+    click.echo(f"{'#':>3}  {'id':<10}  {'age':>5}  {'reason':<18} {'branch':<16} {'changed':>7}  labels")
+    for i, cp in enumerate(checkpoints):
+        click.echo(
+            f"{i:>3}  {cp.short:<10}  {human_age(cp.age_s()):>5}  {cp.reason[:18]:<18} "
+            f"{(cp.branch_name or '(detached)')[:16]:<16} {changed[cp.sha]:>7}  {','.join(cp.labels)}"
+        )
+
+
+def changed_counts(repo: Repo, checkpoints: list[Checkpoint]) -> dict[str, int]:
+    """Files that differ between each checkpoint's worktree and its HEAD commit.
+
+    dulwich diffs the trees in-process: one git process per checkpoint would
+    make ``list`` slow on a long history of checkpoints.
+    """
+    from dulwich.diff_tree import tree_changes
+    from dulwich.repo import Repo as DulwichRepo
+
+    store = DulwichRepo(str(repo.common_dir)).object_store
+    counts: dict[str, int] = {}
+    for cp in checkpoints:
+        head_tree = store[cp.head.encode()].tree if cp.head else None
+        counts[cp.sha] = sum(1 for _ in tree_changes(store, head_tree, cp.worktree_tree.encode()))
+    return counts

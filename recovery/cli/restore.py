@@ -1,0 +1,49 @@
+"""``git recover restore [ID] [-- PATHS]``: restore a checkpoint, verified."""
+
+from __future__ import annotations
+
+import click
+
+from recovery.cli.common import open_repo, toplevel_paths
+from recovery.errors import UsageError
+from recovery.refs import resolve
+from recovery.restore import abort_restore, continue_restore, restore as restore_checkpoint
+
+
+class _PathsAfterDashDash(click.Command):
+    """Splits ``-- PATHS`` off before click parses, because click drops ``--``
+    and would take the first path for the checkpoint id."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            ctx.meta["paths"] = tuple(args[cut + 1:])
+            args = args[:cut]
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=_PathsAfterDashDash)
+@click.argument("checkpoint_id", default="last")
+@click.option("-n", "--dry-run", is_flag=True, help="List what would change; change nothing.")
+@click.option("--continue", "resume", is_flag=True, help="Finish an interrupted restore.")
+@click.option("--abort", is_flag=True, help="Undo an interrupted restore (back to its safety checkpoint).")
+def restore(checkpoint_id: str, dry_run: bool, resume: bool, abort: bool) -> None:
+    """Restore HEAD, the index and the worktree to a checkpoint (default: the
+    newest), after checkpointing the current state; then prove the result is
+    byte-identical. With `-- PATHS`, restore only those paths (HEAD stays).
+
+    Usage: git recover restore [ID] [-- PATHS...]
+    """
+    paths: tuple[str, ...] = click.get_current_context().meta.get("paths", ())
+    repo = open_repo()
+    if resume and abort:
+        raise UsageError("--continue and --abort exclude each other")
+    if resume or abort:
+        if paths or checkpoint_id != "last" or dry_run:
+            raise UsageError("--continue/--abort take no checkpoint, paths or --dry-run")
+        result = abort_restore(repo) if abort else continue_restore(repo)
+    else:
+        target = resolve(repo, checkpoint_id)
+        result = restore_checkpoint(repo, target, toplevel_paths(repo, paths), dry_run=dry_run)
+    for line in result.lines():
+        click.echo(line)

@@ -1,0 +1,42 @@
+"""``git recover status``: the recovery point you have right now."""
+
+from __future__ import annotations
+
+import click
+
+from recovery.cli.common import echo_json, human_age, open_repo
+from recovery.intent import read_intent
+from recovery.refs import get_label, list_checkpoints
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool) -> None:
+    """Show the newest checkpoint and its age (your recovery point), the last
+    good checkpoint, and whether a restore was interrupted."""
+    repo = open_repo()
+    checkpoints = list_checkpoints(repo)
+    newest = checkpoints[0] if checkpoints else None
+    good = get_label(repo, "good")
+    intent = read_intent(repo)
+    if as_json:
+        echo_json({
+            "checkpoints": len(checkpoints),
+            "newest": newest.to_json() if newest else None,
+            "newest_age_s": newest.age_s() if newest else None,
+            "good": good.to_json() if good else None,
+            "interrupted_restore": intent.checkpoint if intent else None,
+        })
+        return
+    if newest is None:
+        click.echo("no checkpoints yet: nothing can be restored (take one with `git recover checkpoint`)")
+    else:
+        click.echo(f"newest checkpoint: {newest.short} ({newest.reason}), {human_age(newest.age_s())} ago "
+                   f"-- the recovery point if you lose work now; {len(checkpoints)} in all")
+    if good is None:
+        click.echo("last good checkpoint: none yet (no checkpoint has passed the gates)")
+    else:
+        click.echo(f"last good checkpoint: {good.short} ({good.reason}), {human_age(good.age_s())} ago")
+    if intent is not None:
+        click.echo(f"INTERRUPTED RESTORE of {(intent.checkpoint or '?')[:10]} started {intent.started}: "
+                   "run `git recover restore --continue` or `git recover restore --abort`")

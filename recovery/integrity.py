@@ -1,0 +1,197 @@
+"""Proving a state: the timed post-restore check and object verification.
+
+Two questions, two tools:
+
+* *Is the worktree byte-identical to the checkpoint?* A fresh capture (the same
+  git plumbing that made the checkpoint, so filters and the size cap agree)
+  yields the trees of the index and worktree as they are now; equal tree ids
+  mean equal bytes and modes in every file (an object's name is the hash of its
+  content, gitglossary(7) "object name").
+* *Is every object the checkpoint needs present and intact?* dulwich reads
+  each object in-process and we re-hash its raw bytes, which would cost one
+  git process per object otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recovery.capture import Capture, capture
+from recovery.config import GitConfig
+from recovery.errors import RecoverError
+from recovery.model import Checkpoint
+from recovery.repo import Repo
+
+# git knows this tree without storing it (the hash of an empty tree object).
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """What HEAD, the index and the worktree must be after a restore.
+
+    Attributes:
+        head: the commit HEAD must resolve to (``None``: unborn branch).
+        branch: ``refs/heads/<name>`` HEAD must point to (``None``: detached).
+        index_tree: the index's stage-0 entries.
+        worktree_tree: the files on disk (tracked and untracked, not ignored).
+        conflict_tree: unmerged stages and merge state files, or ``None``.
+    """
+
+    head: str | None
+    branch: str | None
+    index_tree: str
+    worktree_tree: str
+    conflict_tree: str | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of the integrity check.
+
+    Attributes:
+        ok: every compared part matched.
+        mismatches: one line per difference (``worktree: M path``, ``HEAD: ...``).
+        duration_s: seconds the check took.
+    """
+
+    ok: bool
+    mismatches: tuple[str, ...] = field(default=())
+    duration_s: float = 0.0
+
+
+class IntegrityError(RecoverError):
+    """The restored state differs from the checkpoint."""
+
+
+def state_of(snap: Capture) -> TargetState:
+    """The :class:`TargetState` a capture describes."""
+    return TargetState(
+        snap.head, snap.branch, snap.index_tree, snap.worktree_tree,
+        snap.conflict.tree if snap.conflict else None,
+    )
+
+
+def checkpoint_state(repo: Repo, cp: Checkpoint) -> TargetState:
+    """The :class:`TargetState` a checkpoint recorded."""
+    conflict_tree = None
+    if cp.conflict_commit:
+        conflict_tree = repo.git.text("rev-parse", f"{cp.conflict_commit}^{{tree}}")
+    return TargetState(cp.head, cp.branch, cp.index_tree, cp.worktree_tree, conflict_tree)
+
+
+def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitConfig) -> Verdict:
+    """Capture the live state and compare it with ``expected``, timed.
+
+    Args:
+        repo: the worktree.
+        expected: what the state must be.
+        workdir: a private directory for the capture's temporary index.
+        config: ``recover.*`` settings (the same size cap the checkpoint used).
+
+    Returns:
+        A :class:`Verdict`; ``duration_s`` is wall time in seconds.
+    """
+    started = time.perf_counter()
+    actual = state_of(capture(repo, workdir, config))
+    mismatches: list[str] = []
+    if actual.worktree_tree != expected.worktree_tree:
+        mismatches += [f"worktree: {line}" for line in tree_diff(repo, expected.worktree_tree, actual.worktree_tree)]
+    if actual.index_tree != expected.index_tree:
+        mismatches += [f"index: {line}" for line in tree_diff(repo, expected.index_tree, actual.index_tree)]
+    if actual.conflict_tree != expected.conflict_tree:
+        mismatches.append("merge state: unmerged stages or MERGE_HEAD differ")
+    if actual.head != expected.head:
+        mismatches.append(f"HEAD: expected {expected.head or 'unborn'}, found {actual.head or 'unborn'}")
+    if actual.branch != expected.branch:
+        mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {actual.branch or 'detached'}")
+    return Verdict(not mismatches, tuple(mismatches), time.perf_counter() - started)
+
+
+def tree_diff(repo: Repo, old: str, new: str) -> tuple[str, ...]:
+    """``STATUS path`` lines between two trees (e.g. ``M notes.txt``), no rename detection."""
+    out = repo.git.run("diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new).stdout
+    parts = [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+    return tuple(f"{status} {path}" for status, path in zip(parts[::2], parts[1::2]))
+
+
+@dataclass(frozen=True)
+class ObjectReport:
+    """The result of :func:`verify_objects`.
+
+    Attributes:
+        checked: objects read and re-hashed.
+        missing: ids that are not in the object database.
+        corrupt: ids whose content does not hash to their id (or cannot be read).
+        duration_s: seconds it took.
+    """
+
+    checked: int
+    missing: tuple[str, ...]
+    corrupt: tuple[str, ...]
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        """No object missing or corrupt."""
+        return not self.missing and not self.corrupt
+
+
+def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
+    """Re-hash every object reachable from ``roots`` without walking history.
+
+    Commits are followed to their trees (not to their parents), trees to their
+    entries; gitlinks are skipped (their commits live in another repository).
+
+    Args:
+        repo: the worktree whose object database is read.
+        roots: commit or tree ids, e.g. a checkpoint, its index and HEAD commits.
+
+    Returns:
+        An :class:`ObjectReport`.
+
+    Raises:
+        RecoverError: the object database cannot be opened by dulwich.
+    """
+    from dulwich.errors import NotGitRepository
+    from dulwich.objects import Commit, Tree
+    from dulwich.repo import Repo as DulwichRepo
+
+    started = time.perf_counter()
+    try:
+        # The common directory holds the objects of every worktree (git-worktree(1)).
+        store = DulwichRepo(str(repo.common_dir)).object_store
+    except NotGitRepository as exc:
+        raise RecoverError(f"cannot open the object database: {exc}") from None
+    seen: set[bytes] = set()
+    missing: list[str] = []
+    corrupt: list[str] = []
+    pending = [root.encode() for root in roots]
+    while pending:
+        oid = pending.pop()
+        if oid in seen:
+            continue
+        seen.add(oid)
+        try:
+            type_num, raw = store.get_raw(oid)
+        except KeyError:
+            missing.append(oid.decode())
+            continue
+        except Exception:  # zlib or pack errors: the object is there but unreadable
+            corrupt.append(oid.decode())
+            continue
+        kind = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}.get(type_num, b"?")
+        actual = hashlib.sha1(kind + b" %d\0" % len(raw) + raw).hexdigest().encode()
+        if actual != oid:
+            corrupt.append(oid.decode())
+            continue
+        if type_num == Commit.type_num:
+            pending.append(Commit.from_string(raw).tree)
+        elif type_num == Tree.type_num:
+            for entry in Tree.from_string(raw).iteritems():
+                if entry.mode != 0o160000:  # gitlink: a commit of another repository
+                    pending.append(entry.sha)
+    return ObjectReport(len(seen), tuple(missing), tuple(corrupt), time.perf_counter() - started)

@@ -1,0 +1,111 @@
+"""The restore intent record: what a restore is doing, written before it touches anything.
+
+``<git-dir>/recovery/restore-intent.json`` exists exactly while a restore is
+between "about to change the worktree" and "verified". It names the target
+state in full (trees and HEAD, not just a checkpoint id, so path-limited
+restores can be resumed) and the safety checkpoint that holds what was there
+before. A later run that finds it knows a restore was interrupted: ``restore
+--continue`` drives the worktree to ``target`` again, ``--abort`` to the safety
+checkpoint's state. The file is replaced atomically (write, fsync, rename),
+so it is either the old record or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from recovery.errors import RecoverError
+from recovery.integrity import TargetState
+from recovery.repo import Repo
+
+INTENT_FILE = "restore-intent.json"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """An unfinished restore.
+
+    Attributes:
+        target: the state being restored.
+        checkpoint: id of the checkpoint being restored (``None`` for an abort).
+        safety: id of the safety checkpoint holding the state before the restore.
+        paths: the pathspecs of a path-limited restore (empty: everything).
+        started: UTC time the restore started, ISO 8601.
+        pid: process id of the restoring process.
+        phase: ``worktree`` while files change, ``index`` while git's index.lock
+            is held by us, so a resumed run may remove that lock.
+        incident: the failure this restore answers (journal link), if any.
+    """
+
+    target: TargetState
+    checkpoint: str | None
+    safety: str
+    paths: tuple[str, ...]
+    started: str
+    pid: int
+    phase: str = "worktree"
+    incident: str | None = None
+
+
+def intent_path(repo: Repo) -> Path:
+    """Where the intent record of ``repo`` lives."""
+    return repo.state_dir / INTENT_FILE
+
+
+def write_intent(repo: Repo, intent: Intent) -> None:
+    """Replace the intent record atomically and durably."""
+    path = intent_path(repo)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    data = asdict(intent)
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def read_intent(repo: Repo) -> Intent | None:
+    """The interrupted restore, or ``None`` when there is none.
+
+    Raises:
+        RecoverError: the record exists but cannot be read (it names the file).
+    """
+    path = intent_path(repo)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["target"] = TargetState(**data["target"])
+        data["paths"] = tuple(data.get("paths", ()))
+        return Intent(**data)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise RecoverError(f"cannot read the restore record {path}: {exc}") from None
+
+
+def clear_intent(repo: Repo) -> None:
+    """Remove the intent record (the restore is verified or abandoned)."""
+    intent_path(repo).unlink(missing_ok=True)
+    _fsync_dir(repo.state_dir)
+
+
+def now_iso() -> str:
+    """The current UTC time in ISO 8601 with microseconds."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _fsync_dir(path: Path) -> None:
+    # A rename is durable only once its directory is (rename(2), "NOTES" on fsync).
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,179 @@
+"""The ``refs/recovery/`` layout, naming checkpoints, and compare-and-swap updates.
+
+Layout, per worktree (``<wt>`` is ``main`` or ``wt-<name>``)::
+
+    refs/recovery/<wt>/cp/<sha>   one ref per checkpoint, created once, never moved
+    refs/recovery/<wt>/good       the last checkpoint every required gate passed on
+    refs/recovery/<wt>/undo       the safety checkpoint of the latest restore
+
+Every update goes through ``git update-ref`` with the expected old value
+(compare-and-swap, as dulwich's ``set_if_equals``) and ``--create-reflog``, so a
+racing writer fails instead of being overwritten and every move can be traced
+in ``git reflog refs/recovery/<wt>/good``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from recovery.errors import RecoverError, UsageError
+from recovery.git import NULL_SHA, GitCommandError
+from recovery.model import Checkpoint, decode
+from recovery.repo import Repo
+
+LABELS = ("good", "undo")
+_POSITION = re.compile(r"^(?:@\{(\d+)\}|(\d{1,3}))$")
+_HEX = re.compile(r"^[0-9a-f]{4,40}$")
+
+
+def checkpoint_ref(repo: Repo, sha: str) -> str:
+    """The ref that holds checkpoint ``sha``."""
+    return f"{repo.ref_prefix}cp/{sha}"
+
+
+def label_ref(repo: Repo, label: str) -> str:
+    """The ref of a label (``good`` or ``undo``)."""
+    return f"{repo.ref_prefix}{label}"
+
+
+def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> None:
+    """Move ``ref`` from ``old`` to ``new`` atomically, with a reflog entry.
+
+    Args:
+        ref: full ref name.
+        new: the new object id.
+        old: the value ``ref`` must have now; ``None`` means it must not exist.
+        reason: the reflog message.
+
+    Raises:
+        RecoverError: ``ref`` did not have the expected value (someone else moved it).
+    """
+    try:
+        repo.git.run("update-ref", "--create-reflog", "-m", reason, ref, new, old or NULL_SHA)
+    except GitCommandError as exc:
+        raise RecoverError(f"could not update {ref}: {exc.message}") from None
+
+
+def delete_ref(repo: Repo, ref: str, old: str) -> None:
+    """Delete ``ref`` if it still points at ``old``.
+
+    Raises:
+        RecoverError: it points elsewhere now.
+    """
+    try:
+        repo.git.run("update-ref", "-d", ref, old)
+    except GitCommandError as exc:
+        raise RecoverError(f"could not delete {ref}: {exc.message}") from None
+
+
+def read_ref(repo: Repo, ref: str) -> str | None:
+    """The object id ``ref`` points at, or ``None`` when it does not exist."""
+    result = repo.git.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
+    return result.text if result.returncode == 0 else None
+
+
+def list_checkpoints(repo: Repo) -> list[Checkpoint]:
+    """All checkpoints of this worktree, newest first, with their labels.
+
+    One ``for-each-ref`` call reads every checkpoint's metadata, whatever their number.
+    """
+    out = repo.git.run(
+        "for-each-ref", "--format=%(refname)%00%(objectname)%00%(contents)%00",
+        repo.ref_prefix,
+    ).stdout
+    found: list[Checkpoint] = []
+    labels: dict[str, list[str]] = {}
+    for record in out.split(b"\0\n"):
+        if not record.strip():
+            continue
+        ref, sha, message = record.decode("utf-8", "surrogateescape").lstrip("\n").split("\0")[:3]
+        name = ref.removeprefix(repo.ref_prefix)
+        if name in LABELS:
+            labels.setdefault(sha, []).append(name)
+        elif name.startswith("cp/"):
+            found.append(decode(sha, ref, message))
+    found.sort(key=lambda cp: cp.time, reverse=True)
+    return [
+        _with_labels(cp, tuple(labels.get(cp.sha, ()))) for cp in found
+    ]
+
+
+def _with_labels(cp: Checkpoint, labels: tuple[str, ...]) -> Checkpoint:
+    return replace(cp, labels=labels) if labels else cp
+
+
+def get_label(repo: Repo, label: str) -> Checkpoint | None:
+    """The checkpoint a label points at, or ``None`` when the label is unset."""
+    sha = read_ref(repo, label_ref(repo, label))
+    if sha is None:
+        return None
+    return load(repo, sha)
+
+
+def set_label(repo: Repo, label: str, cp: Checkpoint) -> None:
+    """Point label ``good`` or ``undo`` at ``cp`` (compare-and-swap, reflogged).
+
+    Raises:
+        UsageError: unknown label.
+        RecoverError: the label moved under us.
+    """
+    if label not in LABELS:
+        raise UsageError(f"unknown label {label!r} (known: {', '.join(LABELS)})")
+    ref = label_ref(repo, label)
+    update_ref(repo, ref, cp.sha, read_ref(repo, ref), f"recover: {label} -> {cp.short} ({cp.reason})")
+
+
+def load(repo: Repo, sha: str) -> Checkpoint:
+    """Read one checkpoint commit's metadata.
+
+    Raises:
+        RecoverError: ``sha`` is not a git-recover checkpoint commit.
+    """
+    message = repo.git.run("cat-file", "commit", sha).text
+    _, _, body = message.partition("\n\n")
+    return decode(sha, checkpoint_ref(repo, sha), body)
+
+
+def resolve(repo: Repo, name: str) -> Checkpoint:
+    """Find a checkpoint by the names the CLI accepts.
+
+    Accepted: ``last`` (newest), ``good``, ``undo``, a position ``N`` or ``@{N}``
+    (0 is the newest, as in ``stash@{0}``), or a full or abbreviated commit id
+    (at least 4 hex digits, as git's minimum abbreviation).
+
+    Raises:
+        RecoverError: nothing matches, or an abbreviation is ambiguous.
+    """
+    name = name.strip()
+    if name in LABELS:
+        found = get_label(repo, name)
+        if found is None:
+            raise RecoverError(f"no {name!r} checkpoint yet")
+        return found
+    checkpoints = list_checkpoints(repo)
+    if name == "last":
+        if not checkpoints:
+            raise RecoverError("no checkpoints yet (take one with `git recover checkpoint`)")
+        return checkpoints[0]
+    position = _POSITION.match(name)
+    if position:
+        index = int(position.group(1) or position.group(2))
+        if index >= len(checkpoints):
+            raise RecoverError(f"no checkpoint at position {index} (there are {len(checkpoints)})")
+        return checkpoints[index]
+    if _HEX.match(name.lower()):
+        matches = [cp for cp in checkpoints if cp.sha.startswith(name.lower())]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            shown = ", ".join(cp.short for cp in matches[:5])
+            raise RecoverError(f"checkpoint id {name} is ambiguous: {shown}")
+    raise RecoverError(f"no checkpoint named {name!r} (see `git recover list`)")
+
+
+def newest(repo: Repo) -> Checkpoint | None:
+    """The newest checkpoint of this worktree, or ``None``."""
+    checkpoints = list_checkpoints(repo)
+    return checkpoints[0] if checkpoints else None
+

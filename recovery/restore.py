@@ -1,0 +1,416 @@
+"""Restoring a checkpoint: safety checkpoint, intent record, the switch, the check.
+
+The order (docs/design.md has what a crash at each step leaves):
+
+1. Refuse, before anything changes, what cannot be represented: a rebase, ``git
+   am`` or cherry-pick sequence in progress, git's ``index.lock`` held by
+   another process, or an interrupted restore that was never resolved.
+2. Take a *safety checkpoint* of the current state and point the ``undo`` label
+   at it: every file the restore will replace or delete is now in a ref.
+3. Write the intent record (:mod:`recovery.intent`).
+4. Switch the worktree with a two-tree ``git read-tree -m -u <now> <target>``
+   in the safety capture's temporary index: git touches only the paths that
+   differ, refuses to overwrite untracked or ignored files, and never deletes a
+   file that is not in ``<now>`` (so ignored files are never touched).
+5. Build the target index in the same temporary index with a one-tree
+   ``read-tree -m`` (which keeps the stat data of unchanged entries, so git does
+   not rehash the tree afterwards), put the unmerged stages back, and install it
+   under git's own ``index.lock`` protocol (write the lock file, rename).
+6. Move HEAD and the branch (compare-and-swap), write or remove the merge state
+   files.
+7. The timed integrity check: capture again and compare every tree and HEAD.
+8. Remove the intent record.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from recovery.capture import STATE_FILES, Capture, capture, new_workdir, read_head, remove_workdir
+from recovery.checkpoint import take
+from recovery.config import GitConfig
+from recovery.errors import RecoverError
+from recovery.git import NULL_SHA
+from recovery.integrity import (
+    IntegrityError,
+    TargetState,
+    check_state,
+    checkpoint_state,
+    state_of,
+    tree_diff,
+)
+from recovery.intent import Intent, clear_intent, now_iso, read_intent, write_intent
+from recovery.lock import pid_alive, repo_lock
+from recovery.model import Checkpoint
+from recovery.refs import load, read_ref, resolve, set_label
+from recovery.repo import Repo
+
+# Operations whose state lives in directories a restore cannot rebuild
+# (git-rebase(1), git-am(1), git-cherry-pick(1) "--continue").
+_BUSY = {
+    "rebase-merge": "a rebase",
+    "rebase-apply": "a rebase or git am",
+    "sequencer": "a cherry-pick or revert sequence",
+}
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What a restore did.
+
+    Attributes:
+        target: the checkpoint restored (for ``--abort``, the safety checkpoint).
+        safety: the checkpoint holding the state the restore replaced (``None``
+            for a dry run).
+        changed_paths: ``STATUS path`` lines of the worktree change.
+        head_change: a sentence when HEAD or the branch moves, else ``None``.
+        safety_s: seconds taken by the safety checkpoint.
+        restore_s: seconds taken by the switch (worktree, index, HEAD).
+        verify_s: seconds taken by the integrity check.
+        dry_run: nothing was changed.
+    """
+
+    target: Checkpoint
+    safety: Checkpoint | None
+    changed_paths: tuple[str, ...]
+    head_change: str | None
+    safety_s: float = 0.0
+    restore_s: float = 0.0
+    verify_s: float = 0.0
+    dry_run: bool = False
+
+    def lines(self) -> list[str]:
+        """A human summary: what changed, the timings in ms, and the verdict."""
+        verb = "would restore" if self.dry_run else "restored"
+        out = [f"{verb} checkpoint {self.target.short} ({self.target.reason}, {self.target.time:%Y-%m-%d %H:%M:%S} UTC)"]
+        out += [f"  {line}" for line in self.changed_paths] or ["  (no file changes)"]
+        if self.head_change:
+            out.append(f"  {self.head_change}")
+        if self.dry_run:
+            return out
+        out.append(
+            f"safety checkpoint {self.safety.short if self.safety else '-'} "
+            f"({self.safety_s * 1000:.0f} ms), restore {self.restore_s * 1000:.0f} ms, "
+            f"integrity check {self.verify_s * 1000:.0f} ms: OK, byte-identical"
+        )
+        out.append("undo with: git recover undo")
+        return out
+
+
+def restore(
+    repo: Repo,
+    target: Checkpoint,
+    paths: Sequence[str] = (),
+    dry_run: bool = False,
+    incident: str | None = None,
+) -> RestoreResult:
+    """Restore HEAD, the index and the worktree to ``target``, verified.
+
+    Args:
+        repo: the worktree.
+        target: the checkpoint to restore.
+        paths: pathspecs (relative to the top level) limiting the restore; HEAD
+            and the branch are left alone then.
+        dry_run: only compute what would change.
+        incident: id of the failure this restore answers, for the journal.
+
+    Returns:
+        A :class:`RestoreResult` with timings in seconds.
+
+    Raises:
+        RecoverError: refused before any change (busy repository, unresolved
+            interrupted restore, untracked file in the way), or a git step failed
+            (the intent record then stays for ``--continue``/``--abort``).
+        IntegrityError: the restored state differs from the checkpoint.
+    """
+    with repo_lock(repo), _workdir(repo) as workdir:
+        _refuse_if_busy(repo)
+        config = GitConfig.load(repo.git)
+        if dry_run:
+            now = capture(repo, workdir, config)
+            plan = _plan(repo, now, target, paths, workdir)
+            return RestoreResult(target, None, tree_diff(repo, now.worktree_tree, plan.worktree_tree),
+                                 _head_change(now, plan), dry_run=True)
+        _journal(repo, "restore", phase="start", target=target.short, incident=incident)
+        started = time.perf_counter()
+        safety, now = take(repo, "restore-safety", f"before restore of {target.short}", workdir)
+        set_label(repo, "undo", safety)
+        safety_s = time.perf_counter() - started
+        plan = _plan(repo, now, target, paths, workdir)
+        intent = Intent(plan, target.sha, safety.sha, tuple(paths), now_iso(), os.getpid(), incident=incident)
+        return _run(repo, intent, now, target, safety, safety_s, workdir, config)
+
+
+def undo(repo: Repo) -> RestoreResult:
+    """Restore the safety checkpoint of the latest restore (label ``undo``).
+
+    Undo is itself a restore, so it moves ``undo`` to a new safety checkpoint:
+    running it twice returns to where the first undo started.
+
+    Raises:
+        RecoverError: no restore has happened yet; or as :func:`restore`.
+    """
+    return restore(repo, resolve(repo, "undo"))
+
+
+def continue_restore(repo: Repo) -> RestoreResult:
+    """Finish an interrupted restore: drive the worktree to its target again.
+
+    The partial state found is checkpointed first (nothing is lost, even edits
+    made after the crash); ``undo`` keeps pointing at the original safety checkpoint.
+
+    Raises:
+        RecoverError: there is no interrupted restore; or as :func:`restore`.
+    """
+    return _resume(repo, abort=False)
+
+
+def abort_restore(repo: Repo) -> RestoreResult:
+    """Abandon an interrupted restore: go back to its safety checkpoint's state.
+
+    Raises:
+        RecoverError: there is no interrupted restore; or as :func:`restore`.
+    """
+    return _resume(repo, abort=True)
+
+
+def _resume(repo: Repo, abort: bool) -> RestoreResult:
+    with repo_lock(repo), _workdir(repo) as workdir:
+        intent = read_intent(repo)
+        if intent is None:
+            raise RecoverError("no interrupted restore to resume")
+        _release_stale_index_lock(repo, intent)
+        _refuse_if_busy(repo, resuming=True)
+        config = GitConfig.load(repo.git)
+        original_safety = load(repo, intent.safety)
+        target = original_safety if abort else load(repo, intent.checkpoint or intent.safety)
+        plan = checkpoint_state(repo, original_safety) if abort else intent.target
+        started = time.perf_counter()
+        word = "abort" if abort else "continue"
+        safety, now = take(repo, f"restore-{word}", f"state found by restore --{word}", workdir)
+        safety_s = time.perf_counter() - started
+        resumed = Intent(plan, target.sha, intent.safety, intent.paths, intent.started, os.getpid(),
+                         incident=intent.incident)
+        _journal(repo, "restore", phase="resume", action=word, target=target.short, incident=intent.incident)
+        return _run(repo, resumed, now, target, safety, safety_s, workdir, config, original_safety)
+
+
+def _run(
+    repo: Repo,
+    intent: Intent,
+    now: Capture,
+    target: Checkpoint,
+    safety: Checkpoint,
+    safety_s: float,
+    workdir: Path,
+    config: GitConfig,
+    reported_safety: Checkpoint | None = None,
+) -> RestoreResult:
+    """Steps 3-8: intent, switch, check, clear."""
+    plan = intent.target
+    changes = tree_diff(repo, now.worktree_tree, plan.worktree_tree)
+    head_change = _head_change(now, plan)
+    write_intent(repo, intent)
+    started = time.perf_counter()
+    try:
+        _switch_worktree_and_index(repo, now, plan, intent)
+        _move_head(repo, plan, target)
+        _write_state_files(repo, plan.conflict_tree)
+    except RecoverError as exc:
+        _journal(repo, "restore", phase="end", verdict="error", target=target.short,
+                 incident=intent.incident, error=exc.message)
+        raise RecoverError(
+            f"restore stopped: {exc.message}; run `git recover restore --continue` to finish it "
+            "or `git recover restore --abort` to go back"
+        ) from None
+    restore_s = time.perf_counter() - started
+    check_dir = workdir / "check"
+    check_dir.mkdir()
+    verdict = check_state(repo, plan, check_dir, config)
+    shown_safety = reported_safety or safety
+    _journal(repo, "restore", phase="end", target=target.short, safety=shown_safety.short,
+             incident=intent.incident, duration_s=round(restore_s + safety_s, 6),
+             verify_s=round(verdict.duration_s, 6), verdict="ok" if verdict.ok else "mismatch",
+             changed_files=len(changes))
+    clear_intent(repo)
+    if not verdict.ok:
+        listed = "; ".join(verdict.mismatches[:10])
+        raise IntegrityError(
+            f"integrity check FAILED after restoring {target.short}: {listed} "
+            f"(the state before the restore is checkpoint {shown_safety.short}: `git recover undo`)"
+        )
+    return RestoreResult(target, shown_safety, changes, head_change, safety_s, restore_s, verdict.duration_s)
+
+
+def _plan(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], workdir: Path) -> TargetState:
+    """The state to reach: the checkpoint's, or for a path-limited restore the
+    current state with the named paths taken from the checkpoint."""
+    if not paths:
+        return checkpoint_state(repo, target)
+    worktree_tree = _mix(repo, workdir, "worktree", now.worktree_tree, target.worktree_tree, paths)
+    index_tree = _mix(repo, workdir, "index", now.index_tree, target.index_tree, paths)
+    current = state_of(now)
+    return TargetState(current.head, current.branch, index_tree, worktree_tree, current.conflict_tree)
+
+
+def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Sequence[str]) -> str:
+    """``base`` with every entry matching ``paths`` replaced by ``source``'s.
+
+    Raises:
+        RecoverError: the pathspecs match nothing in either tree.
+    """
+    source_git = repo.git.with_index(workdir / f"{name}-source")
+    source_git.run("read-tree", source)
+    picked = source_git.run("ls-files", "-s", "-z", "--", *paths).stdout
+    mixed_git = repo.git.with_index(workdir / f"{name}-mixed")
+    mixed_git.run("read-tree", base)
+    present = mixed_git.run("ls-files", "-z", "--", *paths).stdout
+    if not picked and not present and name == "worktree":
+        raise RecoverError(f"no file matches {' '.join(paths)} in the checkpoint or the worktree")
+    removals = b"".join(b"0 %s\t%s\0" % (NULL_SHA.encode(), p) for p in present.split(b"\0") if p)
+    if removals or picked:
+        mixed_git.run("update-index", "-z", "--index-info", input=removals + picked)
+    return mixed_git.text("write-tree")
+
+
+def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, intent: Intent) -> None:
+    git = repo.git.with_index(now.index_file)
+    git.run("read-tree", "-m", "-u", now.worktree_tree, plan.worktree_tree)
+    git.run("read-tree", "-m", plan.index_tree)
+    if plan.conflict_tree:
+        _put_back_stages(repo, now.index_file, plan.conflict_tree)
+    write_intent(repo, replace(intent, phase="index"))
+    _install_index(repo, now.index_file)
+
+
+def _put_back_stages(repo: Repo, index_file: Path, conflict_tree: str) -> None:
+    """Re-create the unmerged entries (stages 1-3) a checkpoint recorded."""
+    listing = repo.git.run("ls-tree", "-r", "-z", conflict_tree).stdout
+    removals: list[bytes] = []
+    stages: list[bytes] = []
+    for entry in listing.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        head, sep, rest = path.partition(b"/")
+        if not sep or not head.startswith(b"stage"):
+            continue  # a state file such as MERGE_HEAD
+        mode, _, sha = meta.split(b" ")
+        removals.append(b"0 %s\t%s" % (NULL_SHA.encode(), rest))
+        stages.append(b"%s %s %s\t%s" % (mode, sha, head[-1:], rest))
+    if stages:
+        lines = sorted(set(removals)) + stages
+        repo.git.with_index(index_file).run("update-index", "-z", "--index-info", input=b"\0".join(lines) + b"\0")
+
+
+def _install_index(repo: Repo, new_index: Path) -> None:
+    """Replace the real index with ``new_index`` under git's lock protocol:
+    create ``index.lock`` exclusively, fill it, rename it over ``index``
+    (gitformat-index(5) users such as git-commit rely on exactly this)."""
+    lock = Path(str(repo.index_file) + ".lock")
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        raise RecoverError(f"{lock} exists: another git process is using the index") from None
+    try:
+        with os.fdopen(fd, "wb") as out, open(new_index, "rb") as src:
+            shutil.copyfileobj(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(lock, repo.index_file)
+    except BaseException:
+        lock.unlink(missing_ok=True)
+        raise
+
+
+def _move_head(repo: Repo, plan: TargetState, target: Checkpoint) -> None:
+    """Point HEAD (and its branch) where the plan says, compare-and-swap."""
+    message = f"recover: restore {target.short}"
+    _, current_branch = read_head(repo.git)
+    if plan.branch:
+        value = read_ref(repo, plan.branch)
+        if plan.head and value != plan.head:
+            repo.git.run("update-ref", "-m", message, plan.branch, plan.head, value or NULL_SHA)
+        elif plan.head is None and value is not None:
+            # The checkpoint was taken on an unborn branch; the commits made since
+            # are parents of the safety checkpoint, so deleting the branch loses nothing.
+            repo.git.run("update-ref", "-d", plan.branch, value)
+        if current_branch != plan.branch:
+            repo.git.run("symbolic-ref", "-m", message, "HEAD", plan.branch)
+    elif plan.head:
+        repo.git.run("update-ref", "--no-deref", "-m", message, "HEAD", plan.head)
+
+
+def _write_state_files(repo: Repo, conflict_tree: str | None) -> None:
+    """Make MERGE_HEAD and friends exactly what the checkpoint recorded."""
+    wanted: dict[str, str] = {}
+    if conflict_tree:
+        listing = repo.git.run("ls-tree", "-z", conflict_tree).stdout
+        for entry in listing.split(b"\0"):
+            meta, _, name = entry.partition(b"\t")
+            if entry and meta.split(b" ")[1] == b"blob":
+                wanted[name.decode()] = meta.split(b" ")[2].decode()
+    for name in STATE_FILES:
+        path = repo.git_dir / name
+        if name in wanted:
+            data = repo.git.run("cat-file", "blob", wanted[name]).stdout
+            tmp = path.with_name(name + ".recover-tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _refuse_if_busy(repo: Repo, resuming: bool = False) -> None:
+    """Raise before any change when the repository is in a state a restore
+    cannot represent or must not race."""
+    if not resuming and read_intent(repo) is not None:
+        raise RecoverError(
+            "an earlier restore was interrupted; run `git recover restore --continue` "
+            "or `git recover restore --abort` first"
+        )
+    for name, what in _BUSY.items():
+        if (repo.git_dir / name).exists():
+            raise RecoverError(f"{what} is in progress; finish or abort it before restoring")
+    lock = Path(str(repo.index_file) + ".lock")
+    if lock.exists():
+        raise RecoverError(f"{lock} exists: another git process is using the index; try again when it is done")
+
+
+def _release_stale_index_lock(repo: Repo, intent: Intent) -> None:
+    """Remove an ``index.lock`` left by *our* crashed restore (phase ``index``,
+    its process gone); a lock held by a live process is never touched."""
+    lock = Path(str(repo.index_file) + ".lock")
+    if intent.phase != "index" or not lock.exists() or pid_alive(intent.pid):
+        return
+    lock.unlink(missing_ok=True)
+
+
+def _head_change(now: Capture, plan: TargetState) -> str | None:
+    if now.head == plan.head and now.branch == plan.branch:
+        return None
+    where = plan.branch.removeprefix("refs/heads/") if plan.branch else "detached HEAD"
+    commit = plan.head[:10] if plan.head else "an unborn branch"
+    return f"HEAD -> {where} at {commit}"
+
+
+@contextmanager
+def _workdir(repo: Repo) -> Iterator[Path]:
+    path = new_workdir(repo, "restore")
+    try:
+        yield path
+    finally:
+        remove_workdir(path)
+
+
+def _journal(repo: Repo, event: str, **fields: object) -> None:
+    """Record a restore step in the journal (issue #5)."""
+    from recovery.journal import record
+
+    record(repo, event, **fields)
