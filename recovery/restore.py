@@ -140,9 +140,10 @@ def restore(
         _journal(repo, "restore", phase="start", target=target.short, incident=incident)
         started = time.perf_counter()
         safety, now = take(repo, "restore-safety", f"before restore of {target.short}", workdir)
-        set_label(repo, "undo", safety)
         safety_s = time.perf_counter() - started
         plan = _plan(repo, now, target, paths, workdir)
+        _refuse_overwriting_ignored(repo, now.worktree_tree, plan.worktree_tree)
+        set_label(repo, "undo", safety)
         intent = Intent(plan, target.sha, safety.sha, tuple(paths), now_iso(), os.getpid(), incident=incident)
         return _run(repo, intent, now, target, safety, safety_s, workdir, config)
 
@@ -195,6 +196,7 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         word = "abort" if abort else "continue"
         safety, now = take(repo, f"restore-{word}", f"state found by restore --{word}", workdir)
         safety_s = time.perf_counter() - started
+        _refuse_overwriting_ignored(repo, now.worktree_tree, plan.worktree_tree)
         resumed = Intent(plan, target.sha, intent.safety, intent.paths, intent.started, os.getpid(),
                          incident=intent.incident)
         _journal(repo, "restore", phase="resume", action=word, target=target.short, incident=intent.incident)
@@ -381,6 +383,58 @@ def _refuse_if_busy(repo: Repo, resuming: bool = False) -> None:
     lock = Path(str(repo.index_file) + ".lock")
     if lock.exists():
         raise RecoverError(f"{lock} exists: another git process is using the index; try again when it is done")
+
+
+def _refuse_overwriting_ignored(repo: Repo, now_tree: str, target_tree: str) -> None:
+    """Raise if the restore would write over a file that is on disk but not in
+    ``now_tree``, that is an ignored file (every untracked, not ignored file is
+    in the safety checkpoint, and git refuses to overwrite skipped ones).
+
+    git 2.39's ``read-tree -m -u`` treats ignored files as expendable and
+    overwrites them silently (checked by a test); ignored files are never
+    captured, so overwriting one would lose it for good.
+    """
+    out = repo.git.run("diff-tree", "-r", "-z", "--no-renames", "--name-only", "--diff-filter=A",
+                       now_tree, target_tree).stdout
+    added = [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+    if not added:
+        return
+    in_now = {p.decode("utf-8", "surrogateescape")
+              for p in repo.git.run("ls-tree", "-r", "-z", "--name-only", now_tree).stdout.split(b"\0")}
+    blocked: list[str] = []
+    for path in added:
+        full = repo.toplevel / path
+        if full.is_dir() and not full.is_symlink():
+            # A directory where the target has a file: fine if git removes all
+            # of it (every file in it is captured), blocked if anything stays.
+            blocked += [p for p in _files_under(repo, full) if p not in in_now][:1]
+            continue
+        if os.path.lexists(full):
+            blocked.append(path)
+            continue
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            prefix = "/".join(parts[:depth])
+            full = repo.toplevel / prefix
+            if os.path.lexists(full) and (full.is_symlink() or not full.is_dir()):
+                if prefix not in in_now:
+                    blocked.append(prefix)
+                break
+    if blocked:
+        shown = ", ".join(sorted(set(blocked))[:5])
+        raise RecoverError(
+            f"the restore would overwrite ignored file(s) that no checkpoint holds: {shown}; "
+            "move them away (or stop ignoring them) and run the restore again"
+        )
+
+
+def _files_under(repo: Repo, directory: Path) -> list[str]:
+    """Every file and symlink below ``directory``, relative to the top level."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(directory):
+        names = filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        found += [os.path.relpath(os.path.join(dirpath, n), repo.toplevel) for n in names]
+    return found
 
 
 def _release_stale_index_lock(repo: Repo, intent: Intent) -> None:

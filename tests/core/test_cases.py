@@ -1,0 +1,173 @@
+"""The failure cases in ../shared/cases/, each turned into its guarantee
+(checkpoint and restore parts; the hook parts of 01 and 08 live in tests/hooks/)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from recovery.checkpoint import create_checkpoint
+from recovery.refs import list_checkpoints
+from recovery.repo import Repo
+from recovery.restore import restore
+from tests.conftest import CASES, GitRepo, needs_shared
+from tests.core.helpers import checkpoint_refs, disk_state, porcelain
+
+
+def build_case(name: str, path: Path) -> GitRepo:
+    """Run the case script ``name`` to build its repository at ``path``."""
+    script = needs_shared(CASES / name)
+    subprocess.run(["bash", str(script), str(path)], check=True, capture_output=True)
+    return GitRepo(path)
+
+
+def test_01_unstaged_edit_survives_in_checkpoint(tmp_path: Path) -> None:
+    repo = build_case("01-unstaged-edit-and-failing-gate.sh", tmp_path / "c1")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "pre-commit")
+    unstaged = b"y = 2\n'''unstaged work'''\n"
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:b.py").encode() + b"\n" == unstaged
+    assert repo.git("cat-file", "blob", f"{cp.index_tree}:a.py") == "x = 1  # BAD"
+    repo.git("stash", "-q")  # a tool that loses the edit
+    assert repo.read("b.py") == b"y = 2\n"
+    restore(r, cp)
+    assert repo.read("b.py") == unstaged
+    assert repo.git("diff", "--cached", "--name-only") == "a.py"
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.45, 0.6])
+def test_02_interrupted_checkpoint_is_all_or_nothing(tmp_path: Path, delay_s: float) -> None:
+    repo = build_case("02-interrupt-during-checkpoint.sh", tmp_path / "c2")
+    index_before = (repo.path / ".git/index").read_bytes()
+    disk_before = disk_state(repo.path)
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        proc = subprocess.Popen([sys.executable, "-m", "recovery", "checkpoint"], cwd=repo.path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(delay_s)
+        try:
+            os.killpg(proc.pid, sig)  # the whole group: git children die with it
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    for line in checkpoint_refs(repo):
+        sha = line.split()[0]
+        # a published checkpoint is complete: its tree has every file
+        assert len(repo.git("ls-tree", "-r", "--name-only", sha).splitlines()) == 3000 + 200
+    assert (repo.path / ".git/index").read_bytes() == index_before
+    assert disk_state(repo.path) == disk_before
+    repo.git("fsck", "--no-dangling", "--strict")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")  # a later checkpoint works
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:new/u7.txt") == "u7"
+
+
+def test_03_ignored_inside_untracked_is_never_captured_or_touched(tmp_path: Path) -> None:
+    repo = build_case("03-ignored-under-untracked.sh", tmp_path / "c3")
+    blob = repo.read("vendor/cache/blob.bin")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    names = repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree).splitlines()
+    assert "vendor/notes.txt" in names and not any(n.startswith("vendor/cache") for n in names)
+    repo.write("tracked.txt", "v2\n")
+    (repo.path / "vendor/notes.txt").unlink()
+    restore(r, cp)
+    assert repo.read("vendor/cache/blob.bin") == blob
+    assert repo.read("vendor/notes.txt") == b"mine\n"
+    assert repo.read("tracked.txt") == b"v1\n"
+
+
+def test_04_nested_repo_without_commits_never_gives_a_stale_checkpoint(tmp_path: Path) -> None:
+    repo = build_case("04-nested-repo-without-commits.sh", tmp_path / "c4")
+    proc = repo.recover("checkpoint")
+    assert "sub/ is a nested repository without commits" in proc.stderr
+    cp = list_checkpoints(Repo.discover(repo.path))[0]
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:file.txt") == "v2"
+    assert [(s.path, s.reason) for s in cp.skipped] == [("sub", "nested-repo-without-commits")]
+    repo.write("file.txt", "v3\n")
+    restore(Repo.discover(repo.path), cp)
+    assert repo.read("file.txt") == b"v2\n" and repo.read("sub/inner.txt") == b"inner\n"
+
+
+def test_05_merge_conflict_round_trips_with_stages_and_merge_head(tmp_path: Path) -> None:
+    repo = build_case("05-merge-conflict-in-progress.sh", tmp_path / "c5")
+    conflicted = repo.read("conflict.txt")
+    stages = repo.git("ls-files", "-u")
+    merge_head = repo.read(".git/MERGE_HEAD")
+    status = porcelain(repo)
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    assert cp.conflict_commit is not None
+    repo.git("merge", "--abort")
+    assert not (repo.path / ".git/MERGE_HEAD").exists()
+    restore(r, cp)
+    assert repo.read("conflict.txt") == conflicted and b"<<<<<<<" in conflicted
+    assert repo.git("ls-files", "-u") == stages and len(stages.splitlines()) == 3
+    assert repo.read(".git/MERGE_HEAD") == merge_head
+    assert porcelain(repo) == status
+    repo.git("add", "conflict.txt")  # and the user can finish the merge
+    repo.git("commit", "-q", "--no-edit")
+    assert len(repo.git("rev-list", "--parents", "-n1", "HEAD").split()) == 3
+
+
+def test_06_large_untracked_file_is_skipped_loudly_and_never_deleted(tmp_path: Path) -> None:
+    repo = build_case("06-large-untracked-file.sh", tmp_path / "c6")
+    big = (repo.path / "big.bin").stat().st_size
+    proc = repo.recover("checkpoint")
+    assert "big.bin" in proc.stderr and "recover.maxUntrackedSize" in proc.stderr
+    r = Repo.discover(repo.path)
+    cp = list_checkpoints(r)[0]
+    assert [(s.path, s.size_bytes) for s in cp.skipped] == [("big.bin", big)]
+    repo.write("small.txt", "v3\n")
+    restore(r, cp)
+    assert (repo.path / "big.bin").stat().st_size == big
+    assert repo.read("small.txt") == b"v2\n"
+    repo.git("config", "recover.maxUntrackedSize", "100m")
+    cp2 = create_checkpoint(r, "manual")
+    assert cp2.skipped == ()
+    assert repo.git("cat-file", "-s", f"{cp2.worktree_tree}:big.bin") == str(big)
+
+
+def test_07_file_rewritten_during_checkpoints(tmp_path: Path) -> None:
+    repo = build_case("07-file-rewritten-during-checkpoint.sh", tmp_path / "c7")
+    writer = subprocess.Popen(["bash", "writer.sh"], cwd=repo.path, start_new_session=True)
+    results = []
+    try:
+        for _ in range(20):
+            results.append(repo.recover("checkpoint", check=False))
+    finally:
+        os.killpg(writer.pid, signal.SIGKILL)
+        writer.wait()
+    refs = checkpoint_refs(repo)
+    succeeded = [p for p in results if p.returncode == 0]
+    assert len(refs) == len(succeeded)  # every success has its ref, every failure none
+    for p in results:
+        if p.returncode != 0:
+            assert p.stderr.startswith("git-recover: checkpoint failed") and "no checkpoint was written" in p.stderr
+    for line in refs:
+        sha = line.split()[0]
+        content = repo.git("cat-file", "blob", f"{sha}:hot.log")
+        assert set(content) <= {"x"}  # empty or some run of x: a state the file had
+        assert repo.git("cat-file", "blob", f"{sha}:other.txt") == "v1"
+    assert not list((repo.path / ".git").glob("*.lock"))
+    assert not list((repo.path / ".git/recovery/tmp").iterdir())
+    repo.git("fsck", "--no-dangling")
+
+
+def test_08_restore_after_amend_puts_branch_on_the_user_commit(tmp_path: Path) -> None:
+    repo = build_case("08-amend-then-restore.sh", tmp_path / "c8")
+    before = repo.git("rev-parse", "main")
+    notes = repo.read("notes.txt")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "pre-commit")
+    repo.git("commit", "-q", "--amend", "-am", "amended")
+    restore(r, cp)
+    assert repo.git("rev-parse", "main") == before
+    assert repo.git("symbolic-ref", "HEAD") == "refs/heads/main"
+    assert repo.read("notes.txt") == notes
+    tips = set(repo.git("for-each-ref", "--format=%(objectname)", "refs/heads/").splitlines())
+    assert not tips & {c.sha for c in list_checkpoints(r)}

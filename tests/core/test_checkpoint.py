@@ -1,0 +1,124 @@
+"""Checkpoint capture: what goes in, what never does, and that nothing is touched."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from recovery.checkpoint import create_checkpoint
+from recovery.refs import list_checkpoints
+from recovery.repo import Repo
+from tests.conftest import GitRepo
+from tests.core.helpers import checkpoint_refs, disk_state
+
+
+def test_captures_tracked_untracked_and_index_but_never_ignored(repo: GitRepo) -> None:
+    repo.write(".gitignore", "*.log\nbuild/\n")
+    repo.write("src/app.py", "print(1)\n")
+    repo.commit_all("tracked")
+    repo.write("src/app.py", "print(2)\n")  # unstaged edit
+    repo.write("staged.txt", "staged\n")
+    repo.git("add", "staged.txt")
+    repo.write("notes/todo.md", "untracked\n")
+    repo.write("debug.log", "ignored\n")
+    repo.write("build/out.bin", b"\0ignored")
+
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+
+    files = repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree).splitlines()
+    assert sorted(files) == [".gitignore", "README.md", "notes/todo.md", "src/app.py", "staged.txt"]
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:src/app.py") == "print(2)"
+    index_files = repo.git("ls-tree", "-r", "--name-only", cp.index_tree).splitlines()
+    assert "staged.txt" in index_files and "notes/todo.md" not in index_files
+    assert repo.git("cat-file", "blob", f"{cp.index_tree}:src/app.py") == "print(1)"
+    assert cp.head == repo.git("rev-parse", "HEAD")
+    assert cp.branch == "refs/heads/main"
+    # stash-like shape: parents are HEAD and the index commit
+    parents = repo.git("rev-list", "--parents", "-n1", cp.sha).split()[1:]
+    assert parents == [cp.head, cp.index_commit]
+    assert repo.git("rev-parse", f"{cp.index_commit}^{{tree}}") == cp.index_tree
+
+
+def test_never_touches_real_index_or_worktree(repo: GitRepo) -> None:
+    repo.write("a.txt", "one\n")
+    repo.commit_all()
+    repo.write("a.txt", "two\n")
+    repo.write("new.txt", "new\n")
+    status_before = repo.git("status", "--porcelain")  # refreshes the index: before the snapshot
+    index_before = (repo.path / ".git" / "index").read_bytes()
+    disk_before = disk_state(repo.path)
+    mtimes = {p: (repo.path / p).stat().st_mtime_ns for p in disk_before}
+
+    create_checkpoint(Repo.discover(repo.path), "manual")
+
+    assert (repo.path / ".git" / "index").read_bytes() == index_before
+    assert disk_state(repo.path) == disk_before
+    assert {p: (repo.path / p).stat().st_mtime_ns for p in disk_before} == mtimes
+    assert repo.git("-c", "core.fsmonitor=false", "status", "--porcelain") == status_before
+
+
+def test_modes_symlinks_and_executables_recorded_as_git_does(repo: GitRepo) -> None:
+    repo.write("run.sh", "#!/bin/sh\n", mode=0o755)
+    os.symlink("README.md", repo.path / "link")
+    repo.write("empty", b"")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    entries = {line.split("\t")[1]: line.split()[0] for line in repo.git("ls-tree", "-r", cp.worktree_tree).splitlines()}
+    assert entries == {"README.md": "100644", "run.sh": "100755", "link": "120000", "empty": "100644"}
+
+
+def test_unborn_branch_and_detached_head(tmp_path) -> None:
+    path = tmp_path / "fresh"
+    path.mkdir()
+    fresh = GitRepo(path)
+    fresh.git("init", "-q", "-b", "trunk")
+    fresh.write("first.txt", "first\n")
+    cp = create_checkpoint(Repo.discover(path), "manual")
+    assert cp.head is None and cp.branch == "refs/heads/trunk"
+    assert fresh.git("ls-tree", "--name-only", cp.worktree_tree) == "first.txt"
+    assert fresh.git("rev-list", "--parents", "-n1", cp.sha).split()[1:] == [cp.index_commit]
+
+    fresh.commit_all("c1")
+    fresh.git("checkout", "-q", "--detach")
+    cp2 = create_checkpoint(Repo.discover(path), "manual")
+    assert cp2.branch is None and cp2.head == fresh.git("rev-parse", "HEAD")
+
+
+def test_metadata_round_trips_through_the_commit_message(repo: GitRepo) -> None:
+    cp = create_checkpoint(Repo.discover(repo.path), "pre-commit", "my note")
+    listed = list_checkpoints(Repo.discover(repo.path))
+    assert [c.sha for c in listed] == [cp.sha]
+    assert listed[0].message == "my note" and listed[0].reason == "pre-commit"
+    assert listed[0].worktree_tree == cp.worktree_tree and listed[0].time == cp.time
+    body = repo.git("log", "-1", "--format=%B", cp.sha)
+    assert body.startswith("git-recover checkpoint: pre-commit on main")
+    meta = json.loads(body.rsplit("git-recover-metadata: ", 1)[1])
+    assert meta["index_tree"] == cp.index_tree
+
+
+def test_ref_written_with_reflog(repo: GitRepo) -> None:
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    assert checkpoint_refs(repo) == [f"{cp.sha} {cp.ref}"]
+    assert "recover: checkpoint (manual)" in repo.git("reflog", "show", cp.ref)
+
+
+def test_size_cap_skips_loudly_and_records_it(repo: GitRepo) -> None:
+    repo.git("config", "recover.maxUntrackedSize", "1k")
+    repo.write("big.bin", b"x" * 4096)
+    repo.write("small.txt", "small\n")
+    proc = repo.recover("checkpoint")
+    assert "big.bin" in proc.stderr and "recover.maxUntrackedSize" in proc.stderr
+    cp = list_checkpoints(Repo.discover(repo.path))[0]
+    assert [(s.path, s.reason, s.size_bytes) for s in cp.skipped] == [("big.bin", "size", 4096)]
+    assert "big.bin" not in repo.git("ls-tree", "--name-only", cp.worktree_tree)
+    repo.git("config", "recover.maxUntrackedSize", "1m")
+    repo.recover("checkpoint")
+    cp2 = list_checkpoints(Repo.discover(repo.path))[0]
+    assert cp2.skipped == () and "big.bin" in repo.git("ls-tree", "--name-only", cp2.worktree_tree)
+
+
+def test_bad_config_value_is_one_line_error_and_no_ref(repo: GitRepo) -> None:
+    repo.git("config", "recover.maxUntrackedSize", "lots")
+    proc = repo.recover("checkpoint", check=False)
+    assert proc.returncode == 3
+    assert proc.stderr.strip().splitlines() == ["git-recover: bad integer in git config recover.maxUntrackedSize='lots'"]
+    assert checkpoint_refs(repo) == []

@@ -1,0 +1,121 @@
+"""The command line as users meet it: help anywhere, one-line errors with exit
+codes, list/show/diff/status/verify/gc output on real repositories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import GitRepo, run_recover
+from tests.core.helpers import checkpoint_refs
+
+
+def test_help_works_outside_a_repository(tmp_path: Path) -> None:
+    for flag in ("-h", "--help"):
+        proc = run_recover(tmp_path, flag)
+        assert proc.stdout.startswith("Usage: git recover ")
+        for command in ("checkpoint", "restore", "undo", "list", "verify", "gc"):
+            assert command in proc.stdout
+
+
+def test_outside_a_repository_is_one_line_error(tmp_path: Path) -> None:
+    proc = run_recover(tmp_path, "checkpoint", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [f"git-recover: not a git repository: {tmp_path}"]
+
+
+def test_bad_arguments_exit_3(repo: GitRepo) -> None:
+    proc = repo.recover("list", "--max-count", "0", check=False)
+    assert proc.returncode == 3
+    proc = repo.recover("restore", "--continue", "--abort", check=False)
+    assert proc.returncode == 3 and "exclude each other" in proc.stderr
+
+
+def test_unknown_checkpoint_is_clear(repo: GitRepo) -> None:
+    proc = repo.recover("restore", "deadbeef", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "git-recover: no checkpoint named 'deadbeef' (see `git recover list`)"
+    assert checkpoint_refs(repo) == []
+
+
+def test_checkpoint_list_show_diff_status(repo: GitRepo) -> None:
+    repo.write("README.md", "edited\n")
+    out = repo.recover("checkpoint", "-m", "before refactor").stdout
+    short = out.split()[1]
+    repo.write("new.txt", "new\n")
+    listing = json.loads(repo.recover("list", "--json").stdout)
+    assert [c["short"] for c in listing] == [short]
+    assert listing[0]["changed_files"] == 1 and listing[0]["message"] == "before refactor"
+    table = repo.recover("list").stdout.splitlines()
+    assert table[1].split()[:2] == ["0", short]
+    show = repo.recover("show", short).stdout
+    assert "M README.md" in show and "before refactor" in show
+    diff = repo.recover("diff", short, "--name-status").stdout
+    assert diff.strip() == "A\tnew.txt"
+    status = repo.recover("status").stdout
+    assert f"newest checkpoint: {short}" in status and "INTERRUPTED" not in status
+
+
+def test_restore_prints_timing_and_verdict_then_undo(repo: GitRepo) -> None:
+    repo.write("f.txt", "good\n")
+    short = repo.recover("checkpoint").stdout.split()[1]
+    repo.write("f.txt", "bad\n")
+    out = repo.recover("restore", short).stdout
+    assert "M f.txt" in out
+    assert "integrity check" in out and "OK, byte-identical" in out and "git recover undo" in out
+    assert repo.read("f.txt") == b"good\n"
+    repo.recover("undo")
+    assert repo.read("f.txt") == b"bad\n"
+
+
+def test_restore_paths_after_double_dash(repo: GitRepo) -> None:
+    repo.write("a.txt", "a1\n")
+    repo.write("b.txt", "b1\n")
+    repo.recover("checkpoint")
+    repo.write("a.txt", "a2\n")
+    repo.write("b.txt", "b2\n")
+    repo.recover("restore", "--", "a.txt")
+    assert (repo.read("a.txt"), repo.read("b.txt")) == (b"a1\n", b"b2\n")
+    (repo.path / "sub").mkdir()
+    out = run_recover(repo.path / "sub", "restore", "-n", "1", "--", "../b.txt").stdout  # 0 is the safety checkpoint
+    assert "M b.txt" in out
+
+
+def test_verify_detects_a_corrupt_object(repo: GitRepo) -> None:
+    repo.write("precious.txt", "precious content\n")
+    repo.recover("checkpoint")
+    assert "all intact" in repo.recover("verify").stdout
+    blob = repo.git("hash-object", "precious.txt")
+    loose = repo.path / ".git/objects" / blob[:2] / blob[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(loose.read_bytes()[:-4] + b"\0\0\0\0")
+    proc = repo.recover("verify", check=False)
+    assert proc.returncode == 1 and "corrupt" in proc.stdout and blob in proc.stdout
+    loose.unlink()
+    proc = repo.recover("verify", check=False)
+    assert proc.returncode == 1 and "1 missing" in proc.stdout
+
+
+def test_verify_worktree(repo: GitRepo) -> None:
+    repo.recover("checkpoint")
+    assert "identical" in repo.recover("verify", "--worktree").stdout
+    repo.write("README.md", "changed\n")
+    proc = repo.recover("verify", "--worktree", check=False)
+    assert proc.returncode == 1 and "worktree: M README.md" in proc.stdout
+
+
+def test_gc_keeps_newest_good_and_undo(repo: GitRepo) -> None:
+    ids = []
+    for i in range(5):
+        repo.write("f.txt", f"{i}\n")
+        ids.append(repo.recover("checkpoint").stdout.split()[1])
+    repo.git("update-ref", "refs/recovery/main/good", repo.git("rev-parse", f"refs/recovery/main/cp/{_full(repo, ids[0])}"))
+    out = repo.recover("gc", "--keep", "1").stdout
+    remaining = {line.split()[0][:10] for line in checkpoint_refs(repo)}
+    assert remaining == {ids[0], ids[4]}
+    assert "dropped 3" in out
+    assert "refs/recovery/" in repo.git("config", "--get-all", "log.excludeDecoration")
+
+
+def _full(repo: GitRepo, short: str) -> str:
+    return next(line.split()[0] for line in checkpoint_refs(repo) if line.startswith(short))

@@ -1,0 +1,218 @@
+"""Restore: byte-identical results, the safety checkpoint, HEAD and branch,
+path limits, refusals before any change, and the integrity check."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from recovery.checkpoint import create_checkpoint
+from recovery.errors import RecoverError
+from recovery.integrity import IntegrityError
+from recovery.refs import get_label, list_checkpoints, resolve
+from recovery.repo import Repo
+from recovery.restore import restore, undo
+from tests.conftest import GitRepo
+from tests.core.helpers import checkpoint_refs, disk_state, porcelain
+
+
+def _setup(repo: GitRepo) -> None:
+    repo.write(".gitignore", "*.log\n")
+    repo.write("src/a.py", "a = 1\n")
+    repo.write("bin/run", "#!/bin/sh\n", mode=0o755)
+    os.symlink("src/a.py", repo.path / "alias")
+    repo.commit_all("base")
+    repo.write("src/a.py", "a = 2  # unstaged\n")
+    repo.write("staged.txt", "staged\n")
+    repo.git("add", "staged.txt")
+    repo.write("wip/notes.md", "untracked work\n")
+    repo.write("keep.log", "ignored and precious\n")
+
+
+def test_round_trip_restores_bytes_modes_index_and_status(repo: GitRepo) -> None:
+    _setup(repo)
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    disk_before, status_before = disk_state(repo.path), porcelain(repo)
+
+    repo.write("src/a.py", "broken\n")
+    (repo.path / "bin/run").chmod(0o644)
+    (repo.path / "wip/notes.md").unlink()
+    os.unlink(repo.path / "alias")
+    repo.write("stray.txt", "created after the checkpoint\n")
+    repo.git("add", "-A")
+    mutated = disk_state(repo.path)
+
+    result = restore(r, cp)
+
+    assert disk_state(repo.path) == disk_before
+    assert porcelain(repo) == status_before
+    assert repo.read("keep.log") == b"ignored and precious\n"
+    # the safety checkpoint holds the mutated state, byte for byte
+    assert result.safety is not None and get_label(r, "undo").sha == result.safety.sha
+    assert repo.git("cat-file", "blob", f"{result.safety.worktree_tree}:stray.txt") == "created after the checkpoint"
+    assert "M src/a.py" in result.changed_paths and "D stray.txt" in result.changed_paths
+    undo(r)
+    assert disk_state(repo.path) == mutated
+
+
+def test_moves_branch_back_and_reattaches_head(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    base = repo.git("rev-parse", "HEAD")
+    cp = create_checkpoint(r, "manual")
+    repo.write("later.txt", "later\n")
+    repo.commit_all("later")
+    repo.git("checkout", "-q", "-b", "other")
+    restore(r, cp)
+    assert repo.git("rev-parse", "main") == base
+    assert repo.git("symbolic-ref", "HEAD") == "refs/heads/main"
+    assert not (repo.path / "later.txt").exists()
+    assert "recover: restore" in repo.git("reflog", "show", "main")
+
+
+def test_detached_checkpoint_restores_detached(repo: GitRepo) -> None:
+    repo.git("checkout", "-q", "--detach")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.git("checkout", "-q", "main")
+    repo.write("x.txt", "x\n")
+    repo.commit_all("x")
+    restore(r, cp)
+    assert repo.git("symbolic-ref", "-q", "HEAD", check=False) == ""
+    assert repo.git("rev-parse", "HEAD") == cp.head
+    assert repo.git("rev-parse", "main") != cp.head  # main itself was not touched
+
+
+def test_unborn_branch_checkpoint(tmp_path) -> None:
+    path = tmp_path / "fresh"
+    path.mkdir()
+    fresh = GitRepo(path)
+    fresh.git("init", "-q", "-b", "main")
+    fresh.write("draft.md", "draft\n")
+    r = Repo.discover(path)
+    cp = create_checkpoint(r, "manual")
+    first = fresh.commit_all("first")
+    fresh.write("draft.md", "changed\n")
+    result = restore(r, cp)
+    assert fresh.git("rev-parse", "-q", "--verify", "main", check=False) == ""
+    assert fresh.read("draft.md") == b"draft\n"
+    # the commit made after the checkpoint is still reachable from the safety checkpoint
+    assert fresh.git("rev-list", "--parents", "-n1", result.safety.sha).split()[1] == first
+
+
+def test_path_limited_restore_touches_only_those_paths(repo: GitRepo) -> None:
+    repo.write("a.txt", "a1\n")
+    repo.write("dir/b.txt", "b1\n")
+    repo.commit_all()
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("a.txt", "a2\n")
+    repo.write("dir/b.txt", "b2\n")
+    repo.write("dir/c.txt", "c new\n")
+    head = repo.git("rev-parse", "HEAD")
+    result = restore(r, cp, ["dir"])
+    assert repo.read("a.txt") == b"a2\n"
+    assert repo.read("dir/b.txt") == b"b1\n"
+    assert not (repo.path / "dir/c.txt").exists()
+    assert repo.git("rev-parse", "HEAD") == head
+    assert sorted(result.changed_paths) == ["D dir/c.txt", "M dir/b.txt"]
+
+
+def test_dry_run_changes_nothing(repo: GitRepo) -> None:
+    repo.write("a.txt", "a1\n")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("a.txt", "a2\n")
+    before, refs_before = disk_state(repo.path), checkpoint_refs(repo)
+    result = restore(r, cp, dry_run=True)
+    assert result.dry_run and result.changed_paths == ("M a.txt",)
+    assert disk_state(repo.path) == before and checkpoint_refs(repo) == refs_before
+
+
+def test_refuses_before_any_change_when_untracked_file_in_the_way(repo: GitRepo) -> None:
+    repo.write(".gitignore", "*.log\n")
+    repo.commit_all()
+    repo.write("out.txt", "captured\n")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    (repo.path / "out.txt").unlink()
+    repo.write(".gitignore", "*.log\nout.txt\n")
+    repo.write("out.txt", "now ignored and precious\n")
+    with pytest.raises(RecoverError):
+        restore(r, cp)
+    assert repo.read("out.txt") == b"now ignored and precious\n"
+    # the restore stopped before the worktree changed; it says how to go on
+    assert not (repo.path / ".git/index.lock").exists()
+
+
+@pytest.mark.parametrize("busy", ["rebase-merge", "rebase-apply", "sequencer"])
+def test_refuses_mid_rebase(repo: GitRepo, busy: str) -> None:
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("README.md", "edited\n")
+    (repo.path / ".git" / busy).mkdir()
+    with pytest.raises(RecoverError, match="in progress"):
+        restore(r, cp)
+    assert repo.read("README.md") == b"edited\n"
+    assert len(checkpoint_refs(repo)) == 1  # not even a safety checkpoint
+
+
+def test_refuses_while_git_holds_index_lock(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("README.md", "edited\n")
+    (repo.path / ".git/index.lock").write_bytes(b"")
+    with pytest.raises(RecoverError, match="index.lock"):
+        restore(r, cp)
+    assert repo.read("README.md") == b"edited\n"
+
+
+def test_integrity_check_catches_a_worktree_that_does_not_match(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An editor writing into the tree while the restore runs: the check must
+    # see the difference and say which path, not pass.
+    import recovery.restore as restore_module
+
+    real = restore_module._write_state_files
+
+    def write_then_interfere(r: Repo, conflict_tree: str | None) -> None:
+        real(r, conflict_tree)
+        (repo.path / "f.txt").write_text("written by someone else\n")
+
+    r = Repo.discover(repo.path)
+    repo.write("f.txt", "one\n")
+    cp = create_checkpoint(r, "manual")
+    repo.write("f.txt", "two\n")
+    monkeypatch.setattr(restore_module, "_write_state_files", write_then_interfere)
+    with pytest.raises(IntegrityError, match="worktree: M f.txt"):
+        restore(r, cp)
+
+
+def test_undo_twice_is_a_toggle(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    repo.write("f.txt", "one\n")
+    cp = create_checkpoint(r, "manual")
+    repo.write("f.txt", "two\n")
+    restore(r, cp)
+    undo(r)
+    assert repo.read("f.txt") == b"two\n"
+    undo(r)
+    assert repo.read("f.txt") == b"one\n"
+
+
+def test_names_resolve(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    first = create_checkpoint(r, "manual")
+    repo.write("f.txt", "x\n")
+    second = create_checkpoint(r, "manual")
+    assert resolve(r, "last").sha == second.sha
+    assert resolve(r, "0").sha == second.sha == resolve(r, "@{0}").sha
+    assert resolve(r, "1").sha == first.sha == resolve(r, "@{1}").sha
+    assert resolve(r, first.short).sha == first.sha
+    assert resolve(r, first.sha).sha == first.sha
+    assert resolve(r, first.sha[:6]).sha == first.sha
+    with pytest.raises(RecoverError, match="position 5"):
+        resolve(r, "5")
+    with pytest.raises(RecoverError, match="no 'good'"):
+        resolve(r, "good")
+    assert [c.sha for c in list_checkpoints(r)] == [second.sha, first.sha]
