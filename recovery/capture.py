@@ -157,7 +157,12 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
     head, branch = read_head(repo.git)
     index_file = workdir / "index"
     if repo.index_file.exists():
-        shutil.copyfile(repo.index_file, index_file)
+        # copy2 keeps the index file's mtime: git decides which entries are
+        # "racily clean" by comparing file mtimes with the index's own mtime
+        # (Documentation/technical/racy-git.txt). A fresh mtime on the copy made
+        # a same-size edit within the same timestamp tick look clean, and the
+        # checkpoint silently kept the old content (caught by shared case 04).
+        shutil.copy2(repo.index_file, index_file)
     git = repo.git.with_index(index_file)
 
     conflict = None

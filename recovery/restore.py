@@ -325,6 +325,9 @@ def _install_index(repo: Repo, new_index: Path) -> None:
             shutil.copyfileobj(src, out)
             out.flush()
             os.fsync(out.fileno())
+        # Keep the racy-git reference time of the index git wrote (see capture.py).
+        stamp = new_index.stat()
+        os.utime(lock, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
         os.replace(lock, repo.index_file)
     except BaseException:
         lock.unlink(missing_ok=True)
