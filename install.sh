@@ -6,9 +6,10 @@
 # BINDIR and MANDIR override where the links go.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-extras=""
+target="$here"
 case "${1:-}" in
-  --dev) extras="[test]" ;;
+  # editable, so the tests exercise the checkout they run from
+  --dev) target="-e $here[test]" ;;
   "") ;;
   *) echo "usage: ./install.sh [--dev]" >&2; exit 3 ;;
 esac
@@ -19,7 +20,8 @@ python=${PYTHON:-python3}
 command -v git >/dev/null || { echo "install.sh: git is not installed" >&2; exit 1; }
 
 [ -x "$here/.venv/bin/python" ] || "$python" -m venv "$here/.venv"
-"$here/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$here$extras"
+# shellcheck disable=SC2086 # $target is "-e DIR[test]" or "DIR", split on purpose
+"$here/.venv/bin/python" -m pip install --quiet --disable-pip-version-check $target
 
 if [ "$(id -u)" = 0 ]; then prefix=/usr/local; else prefix="$HOME/.local"; fi
 bindir=${BINDIR:-$prefix/bin}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recovery.errors import RecoverError
-from recovery.git import Git, GitCommandError
+from recovery.git import Git
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,18 @@ class Repo:
         """
         start = Path(cwd or os.getcwd())
         probe = Git(start)
-        try:
-            out = probe.text(
-                "rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir"
-            ).splitlines()
-        except GitCommandError:
-            raise RecoverError(f"not a git repository: {start}") from None
-        if out[0] == "true":
-            raise RecoverError("git-recover needs a work tree; this repository is bare")
-        try:
-            top = probe.text("rev-parse", "--show-toplevel")
-        except GitCommandError:
-            raise RecoverError("git-recover must run inside the work tree, not the .git directory") from None
+        # One process on the hot path; a failure is diagnosed by a second one.
+        found = probe.run("rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
+                          "--show-toplevel", check=False)
+        if found.returncode != 0:
+            bare = probe.run("rev-parse", "--is-bare-repository", check=False)
+            if bare.returncode != 0:
+                raise RecoverError(f"not a git repository: {start}")
+            if bare.text == "true":
+                raise RecoverError("git-recover needs a work tree; this repository is bare")
+            raise RecoverError("git-recover must run inside the work tree, not the .git directory")
+        out = found.text.splitlines()
+        top = out[3]
         git_dir = Path(out[1])
         common = Path(out[2])
         common = (common if common.is_absolute() else start / common).resolve()

@@ -84,7 +84,7 @@ def run_recover(cwd: Path, *args: str, check: bool = True, input: str | None = N
     """Run ``python -m recovery ARGS`` in ``cwd``; raise with its output when ``check``
     and the exit status is non-zero."""
     proc = subprocess.run(
-        [sys.executable, "-m", "recovery", *args],
+        [sys.executable, "-P", "-m", "recovery", *args],
         cwd=cwd, input=input, capture_output=True, text=True, check=False,
         env={**os.environ, **(env or {})},
     )

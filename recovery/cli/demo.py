@@ -22,13 +22,13 @@ _NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info
 
 @click.command()
 @click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Directory to copy as the demo repository (default: git-recover's own source tree).")
+              help="Directory to copy as the demo repository (default: git-recover's own package source).")
 @click.option("--keep", is_flag=True, help="Keep the demo repository and print where it is.")
 def demo(source: Path | None, keep: bool) -> None:
     """Copy a real tree into a temporary repository, commit it, make some
     uncommitted work, checkpoint, break the tree (delete, corrupt, commit the
     damage), restore, and prove every file byte for byte."""
-    source = source or Path(__file__).resolve().parents[2]
+    source = source or Path(__file__).resolve().parents[1]
     base = Path(tempfile.mkdtemp(prefix="git-recover-demo-"))
     try:
         _run(source, base / "repo")

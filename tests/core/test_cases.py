@@ -47,7 +47,7 @@ def test_02_interrupted_checkpoint_is_all_or_nothing(tmp_path: Path, delay_s: fl
     index_before = (repo.path / ".git/index").read_bytes()
     disk_before = disk_state(repo.path)
     for sig in (signal.SIGINT, signal.SIGKILL):
-        proc = subprocess.Popen([sys.executable, "-m", "recovery", "checkpoint"], cwd=repo.path,
+        proc = subprocess.Popen([sys.executable, "-P", "-m", "recovery", "checkpoint"], cwd=repo.path,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(delay_s)
         try:

@@ -118,7 +118,7 @@ def test_kill_holding_index_lock_is_cleaned_by_continue(tmp_path: Path) -> None:
 @pytest.mark.parametrize("delay_s", [0.15, 0.25, 0.35, 0.45, 0.55, 0.7])
 def test_kill_at_random_instants(tmp_path: Path, delay_s: float) -> None:
     repo, cp, at_checkpoint, mutated = _big_repo(tmp_path / "r", 1500)
-    proc = subprocess.Popen([sys.executable, "-m", "recovery", "restore", cp], cwd=repo.path,
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "recovery", "restore", cp], cwd=repo.path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     time.sleep(delay_s)
     try:
