@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -467,7 +468,12 @@ def _workdir(repo: Repo) -> Iterator[Path]:
 
 
 def _journal(repo: Repo, event: str, **fields: object) -> None:
-    """Record a restore step in the journal (issue #5)."""
+    """Record a restore step in the journal (issue #5). A journal that cannot be
+    written (full disk, lock held) is reported on stderr but never turns a
+    restore that worked into one that failed."""
     from recovery.journal import record
 
-    record(repo, event, **fields)
+    try:
+        record(repo, event, **fields)
+    except (OSError, RecoverError) as exc:
+        print(f"git-recover: warning: journal not written ({exc})", file=sys.stderr)
