@@ -15,6 +15,8 @@ Two questions, two tools:
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,8 +98,12 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         A :class:`Verdict`; ``duration_s`` is wall time in seconds.
     """
     started = time.perf_counter()
-    actual = state_of(capture(repo, workdir, config))
-    mismatches: list[str] = []
+    snap = capture(repo, workdir, config)
+    actual = state_of(snap)
+    mismatches = [
+        f"permissions: {path} has mode {mode:o}; its owner cannot use it"
+        for path, mode in owner_access_problems(repo, snap.index_file)
+    ]
     if actual.worktree_tree != expected.worktree_tree:
         mismatches += [f"worktree: {line}" for line in tree_diff(repo, expected.worktree_tree, actual.worktree_tree)]
     if actual.index_tree != expected.index_tree:
@@ -109,6 +115,46 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
     if actual.branch != expected.branch:
         mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {actual.branch or 'detached'}")
     return Verdict(not mismatches, tuple(mismatches), time.perf_counter() - started)
+
+
+def owner_access_problems(repo: Repo, index_file: Path) -> list[tuple[str, int]]:
+    """Files listed in ``index_file`` that their owner cannot read and write, and
+    directories on their way that the owner cannot read, write and search.
+
+    git records only the executable bit of a mode (git-update-index(1),
+    ``core.fileMode``), so a tree comparison cannot see a module made
+    unreadable (the audit's "permission error" failure); this walk can.
+
+    Returns:
+        ``(path, mode)`` pairs, paths relative to the top level; absent files
+        (sparse checkout) are skipped.
+    """
+    listed = repo.git.with_index(index_file).run("ls-files", "-z").stdout
+    problems: list[tuple[str, int]] = []
+    checked_dirs: set[str] = set()
+    for raw in listed.split(b"\0"):
+        if not raw:
+            continue
+        rel = raw.decode("utf-8", "surrogateescape")
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            directory = "/".join(parts[:depth])
+            if directory not in checked_dirs:
+                checked_dirs.add(directory)
+                mode = _lstat_mode(repo.toplevel / directory)
+                if mode is not None and stat.S_ISDIR(mode) and mode & 0o700 != 0o700:
+                    problems.append((directory, stat.S_IMODE(mode)))
+        mode = _lstat_mode(repo.toplevel / rel)
+        if mode is not None and stat.S_ISREG(mode) and mode & 0o600 != 0o600:
+            problems.append((rel, stat.S_IMODE(mode)))
+    return problems
+
+
+def _lstat_mode(path: Path) -> int | None:
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return None
 
 
 def tree_diff(repo: Repo, old: str, new: str) -> tuple[str, ...]:

@@ -43,6 +43,7 @@ from recovery.integrity import (
     TargetState,
     check_state,
     checkpoint_state,
+    owner_access_problems,
     state_of,
     tree_diff,
 )
@@ -285,11 +286,24 @@ def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Se
 def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, intent: Intent) -> None:
     git = repo.git.with_index(now.index_file)
     git.run("read-tree", "-m", "-u", now.worktree_tree, plan.worktree_tree)
+    _repair_owner_access(repo, now.index_file)
     git.run("read-tree", "-m", plan.index_tree)
     if plan.conflict_tree:
         _put_back_stages(repo, now.index_file, plan.conflict_tree)
     write_intent(repo, replace(intent, phase="index"))
     _install_index(repo, now.index_file)
+
+
+def _repair_owner_access(repo: Repo, index_file: Path) -> None:
+    """Give the owner back read/write on restored files (read/write/search on
+    their directories): a checkout would create them so, but git leaves a file
+    whose content already matches alone, mode 000 included."""
+    for path, mode in owner_access_problems(repo, index_file):
+        extra = 0o700 if (repo.toplevel / path).is_dir() else 0o600
+        try:
+            os.chmod(repo.toplevel / path, mode | extra)
+        except OSError:
+            pass  # not ours to change: the integrity check names it
 
 
 def _put_back_stages(repo: Repo, index_file: Path, conflict_tree: str) -> None:

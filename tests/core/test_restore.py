@@ -216,3 +216,44 @@ def test_names_resolve(repo: GitRepo) -> None:
     with pytest.raises(RecoverError, match="no 'good'"):
         resolve(r, "good")
     assert [c.sha for c in list_checkpoints(r)] == [second.sha, first.sha]
+
+
+def test_restore_gives_back_access_to_an_unreadable_module(repo: GitRepo) -> None:
+    # git records only the exec bit, so the tree of a mode-000 file equals the
+    # good one; the restore must still leave it usable. The module belongs to
+    # an unprivileged user who then reads it (root would read it anyway).
+    import pwd
+    import subprocess
+
+    nobody = pwd.getpwnam("nobody")
+    repo.write("modules/core.md", "# core\n")
+    repo.commit_all()
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    for p in (repo.path / "modules", repo.path / "modules/core.md"):
+        os.chown(p, nobody.pw_uid, nobody.pw_gid)
+    for p in list(repo.path.parents)[:-1][::-1] + [repo.path]:
+        if p.stat().st_mode & 0o005 != 0o005:
+            p.chmod(p.stat().st_mode | 0o005)
+    (repo.path / "modules/core.md").chmod(0o000)
+    (repo.path / "modules").chmod(0o000)
+    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "cat",
+                 str(repo.path / "modules/core.md")]
+    assert subprocess.run(as_nobody, capture_output=True).returncode != 0
+    result = restore(r, cp)
+    assert result.changed_paths == ()
+    read = subprocess.run(as_nobody, capture_output=True)
+    assert read.returncode == 0 and read.stdout == b"# core\n"
+
+
+def test_integrity_check_names_a_file_its_owner_cannot_read(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recovery.restore as restore_module
+
+    monkeypatch.setattr(restore_module, "_repair_owner_access", lambda r, index_file: None)
+    repo.write("m.md", "x\n")
+    repo.commit_all()
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    (repo.path / "m.md").chmod(0o000)
+    with pytest.raises(IntegrityError, match="permissions: m.md has mode 0"):
+        restore(r, cp)
