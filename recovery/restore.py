@@ -295,13 +295,20 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, inte
 
 
 def _repair_owner_access(repo: Repo, index_file: Path) -> None:
-    """Give the owner back read/write on restored files (read/write/search on
-    their directories): a checkout would create them so, but git leaves a file
-    whose content already matches alone, mode 000 included."""
+    """Give a restored file (or directory) that its owner cannot use the mode a
+    fresh checkout would: git leaves a file whose content already matches alone,
+    mode 000 included, and records no permission bits but the executable one.
+    Files the owner can use keep their mode, deliberate 0600 included."""
+    umask = os.umask(0)
+    os.umask(umask)
     for path, mode in owner_access_problems(repo, index_file):
-        extra = 0o700 if (repo.toplevel / path).is_dir() else 0o600
+        full = repo.toplevel / path
+        if full.is_dir():
+            wanted = 0o777 & ~umask
+        else:
+            wanted = (0o777 if mode & 0o100 else 0o666) & ~umask
         try:
-            os.chmod(repo.toplevel / path, mode | extra)
+            os.chmod(full, wanted | (0o700 if full.is_dir() else 0o600))
         except OSError:
             pass  # not ours to change: the integrity check names it
 
