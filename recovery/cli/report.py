@@ -1,0 +1,45 @@
+"""``git recover report``: RTO, RPO and MTTR measured from the journal (issue #5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from recovery.errors import EXIT_FINDINGS, RecoverError
+from recovery.journal import read_events
+from recovery.metrics import SOURCES, build_report, load_targets
+from recovery.project_config import load_project_config
+from recovery.repo import Repo
+
+
+@click.command("report")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Also write a self-contained HTML page (table and charts) to FILE.")
+@click.option("--source", type=click.Choice(SOURCES), default="all", show_default=True,
+              help="Count real incidents, drill results, or both.")
+@click.option("--check", is_flag=True,
+              help="Exit 2 when a target is missed, a byte was lost or a drill went undetected.")
+def report(as_json: bool, html_file: Path | None, source: str, check: bool) -> int:
+    """Show recovery times (RTO), recovery points (RPO) and MTTR against the targets.
+
+    Targets come from [metrics.targets] in .recover.toml (seconds per failure
+    type), defaulting to the audit's. Definitions: docs/metrics.md.
+    """
+    from recovery.report import render_json, render_text
+
+    repo = Repo.discover()
+    config = load_project_config(repo.toplevel)
+    targets = load_targets(config.table("metrics"), config.where("metrics.targets"))
+    result = build_report(read_events(repo), targets, source)
+    click.echo(render_json(result) if as_json else render_text(result), nl=False)
+    if html_file is not None:
+        from recovery.report_html import render_html
+
+        try:
+            html_file.write_text(render_html(result), encoding="utf-8")
+        except OSError as exc:
+            raise RecoverError(f"cannot write {html_file}: {exc.strerror}") from None
+        click.echo(f"git-recover: wrote {html_file}", err=True)
+    return EXIT_FINDINGS if check and not result.ok else 0

@@ -1,0 +1,223 @@
+"""The recovery journal: an append-only log of what git-recover did (issue #5).
+
+Every checkpoint, gate run, detected failure, restore, undo and error is one JSON
+line in ``<git_dir>/recovery/journal.jsonl`` (per worktree, beside the lock and the
+intent record). ``git recover report`` computes RTO, RPO and MTTR from it, and
+``git recover drill`` appends its results to it. The event names and the fields
+each carries are documented in docs/metrics.md.
+
+Why the write is shaped this way:
+
+- One line, one ``write(2)`` on an ``O_APPEND`` descriptor, then ``fsync``: the
+  line reaches the disk whole or not at all, short of a crash mid-write. The
+  JSON Lines convention (jsonlines.org) makes a torn line cost one event, not
+  the file.
+- A crash mid-write leaves a last line without its newline; the next writer
+  starts on a fresh line so its own event is not glued to the fragment, and the
+  reader skips any line that is not a JSON object with a warning, never a crash.
+- A file lock (``filelock``, the library pre-commit and tox use) serialises
+  writers from concurrent hooks and worktree commands, so rotation never races
+  an append.
+- The journal is bounded: past ``MAX_BYTES`` it is renamed to ``journal.jsonl.1``
+  (older files shift up to ``KEEP_ROTATED``; the oldest is dropped), the way
+  logrotate(8) names rotated logs.
+
+This module runs on every commit through the hooks, so it imports only the
+standard library at module level; ``filelock`` is imported when a line is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recovery.repo import Repo
+
+JOURNAL_NAME = "journal.jsonl"
+LOCK_NAME = "journal.lock"
+MAX_BYTES = 4 * 1024 * 1024  # ~20,000 events at ~200 bytes each before rotation
+KEEP_ROTATED = 3  # journal.jsonl.1 (newest) .. journal.jsonl.3 (oldest)
+LOCK_TIMEOUT_S = 10.0
+
+# Keys every line carries; ``record`` refuses them as event fields.
+_RESERVED = frozenset({"time", "event", "worktree"})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One journal line.
+
+    Attributes:
+        time: when it was recorded, timezone-aware UTC.
+        event: the event name (``checkpoint``, ``gate``, ``failure``, ``restore``,
+            ``undo``, ``error``, ``drill``; see docs/metrics.md).
+        worktree: the worktree key (``main`` or ``wt-<name>``) that wrote it.
+        fields: the event's own fields, as written (durations in seconds, ``*_s``).
+    """
+
+    time: datetime
+    event: str
+    worktree: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field ``key``, or ``default`` when the event does not carry it."""
+        return self.fields.get(key, default)
+
+
+def journal_path(state_dir: Path) -> Path:
+    """The live journal file under a worktree's state directory."""
+    return state_dir / JOURNAL_NAME
+
+
+def record(repo: Repo, event: str, **fields: Any) -> None:
+    """Append one event to ``repo``'s journal, durably.
+
+    Args:
+        repo: the worktree whose journal receives the line.
+        event: the event name (see docs/metrics.md for names and their fields).
+        **fields: JSON-serialisable values; durations in seconds named ``*_s``.
+            Paths, datetimes and other objects are written with ``str()``.
+
+    Raises:
+        ValueError: a field is named ``time``, ``event`` or ``worktree``.
+        RecoverError: the journal lock could not be taken within LOCK_TIMEOUT_S.
+        OSError: the state directory cannot be created or written.
+    """
+    clash = _RESERVED.intersection(fields)
+    if clash:
+        raise ValueError(f"journal field names reserved: {', '.join(sorted(clash))}")
+    line = {"time": _utc_now(), "event": event, "worktree": repo.worktree_key, **fields}
+    data = (json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
+    append_line(repo.state_dir, data, MAX_BYTES, KEEP_ROTATED)
+
+
+def append_line(state_dir: Path, data: bytes, max_bytes: int = MAX_BYTES,
+                keep: int = KEEP_ROTATED) -> None:
+    """Append one encoded line (ending in ``\\n``) under the journal lock, rotating first
+    when the line would take the journal past ``max_bytes``.
+
+    Args:
+        state_dir: the worktree's state directory (created when missing).
+        data: the encoded line.
+        max_bytes: size bound of the live file, in bytes.
+        keep: how many rotated files to keep.
+
+    Raises:
+        RecoverError: the lock is held by another process for LOCK_TIMEOUT_S.
+    """
+    # Imported here: this module is on the hook's hot path (see module docstring).
+    import filelock
+
+    from recovery.errors import RecoverError
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = journal_path(state_dir)
+    try:
+        with filelock.FileLock(str(state_dir / LOCK_NAME), timeout=LOCK_TIMEOUT_S):
+            size = path.stat().st_size if path.exists() else 0
+            if size and size + len(data) > max_bytes:
+                _rotate(path, keep)
+                size = 0
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                if size and not _ends_with_newline(fd):
+                    data = b"\n" + data  # fence off a torn line left by a crash
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    except filelock.Timeout:
+        raise RecoverError(f"journal is locked by another process: {state_dir / LOCK_NAME}") from None
+
+
+def read_events(repo: Repo, warn: Callable[[str], None] | None = None) -> list[Event]:
+    """Every event in ``repo``'s journal, oldest first (rotated files included).
+
+    Args:
+        repo: the worktree whose journal is read.
+        warn: receives one line per skipped line (torn or not a JSON event);
+            default prints ``git-recover: warning: ...`` to stderr.
+
+    Returns:
+        The events in the order they were written; an empty list when no journal exists.
+    """
+    return list(iter_events(repo.state_dir, warn))
+
+
+def iter_events(state_dir: Path, warn: Callable[[str], None] | None = None) -> Iterator[Event]:
+    """Like :func:`read_events`, lazily, from a state directory."""
+    report = warn or _warn_stderr
+    live = journal_path(state_dir)
+    rotated = sorted(
+        (p for p in state_dir.glob(JOURNAL_NAME + ".*") if p.suffix[1:].isdigit()),
+        key=lambda p: int(p.suffix[1:]),
+        reverse=True,
+    )
+    for path in [*rotated, live]:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        lines = raw.split(b"\n")
+        torn_tail = bool(lines[-1])  # the file should end with "\n"
+        for number, text in enumerate(lines, start=1):
+            if not text.strip():
+                continue
+            parsed = _parse(text)
+            if parsed is None:
+                what = "torn last line" if torn_tail and number == len(lines) else "unreadable line"
+                report(f"journal {path.name}:{number}: {what} skipped")
+                continue
+            yield parsed
+
+
+def _parse(text: bytes) -> Event | None:
+    try:
+        obj = json.loads(text)
+        when = datetime.fromisoformat(obj.pop("time"))
+        name = obj.pop("event")
+        worktree = obj.pop("worktree", "main")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not isinstance(name, str) or when.tzinfo is None:
+        return None
+    return Event(when, name, str(worktree), obj)
+
+
+def _rotate(path: Path, keep: int) -> None:
+    """journal.jsonl -> .1 -> .2 ... -> .keep; the oldest is replaced."""
+    for index in range(keep - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{index}")
+        if older.exists():
+            os.replace(older, path.with_name(f"{path.name}.{index + 1}"))
+    if keep > 0:
+        os.replace(path, path.with_name(f"{path.name}.1"))
+    else:
+        path.unlink()
+    # The renames must survive a crash too (fsync(2): syncing a file does not sync
+    # the directory entry).
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _ends_with_newline(fd: int) -> bool:
+    return os.pread(fd, 1, os.fstat(fd).st_size - 1) == b"\n"
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"git-recover: warning: {message}", file=sys.stderr)

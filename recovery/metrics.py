@@ -1,0 +1,385 @@
+"""RTO, RPO and MTTR computed from the journal (issue #5).
+
+Definitions (docs/metrics.md gives the long form):
+
+- **RTO** of one incident: from its ``failure`` event (the moment a hook or gate
+  detected it) to the end of the first ``restore`` with verdict ``ok`` carrying the
+  same ``incident`` id, in seconds. A drill's ``drill`` event carries the RTO it
+  measured itself (``rto_s``), from the same two moments inside its disposable clone.
+- **Atomic rollback** has no failure event: its samples are the durations of the
+  restores themselves, safety checkpoint, switch and integrity check
+  (``restore`` end, verdict ``ok``, ``duration_s + verify_s``).
+- **RPO** of one incident: the age of the newest checkpoint when the failure was
+  detected (``rpo_s``) and the files changed since it (``rpo_files``), both
+  written on the ``failure`` event by the detector.
+- **MTTR**: the arithmetic mean of the RTOs of recovered incidents.
+- **p95**: the 95th percentile by linear interpolation between closest ranks
+  (``statistics.quantiles(..., method="inclusive")``); with one sample it is that sample.
+- A row **meets** its target when its *maximum* is under the target and no drill
+  run of its type failed to recover: a target is a promise about every recovery,
+  not the typical one.
+
+The failure types and default targets are the audit's; projects override the
+seconds in the ``[metrics.targets]`` table of ``.recover.toml``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from recovery.errors import UsageError
+from recovery.journal import Event
+
+# (key, label, default target in seconds): the audit's table, in its order.
+CATEGORIES: tuple[tuple[str, str, float], ...] = (
+    ("atomic_rollback", "Atomic rollback", 60.0),
+    ("link_resolution", "Link resolution", 30.0),
+    ("module_recovery", "Module recovery", 60.0),
+    ("quality_gate", "Quality gate", 120.0),
+    ("command_engine", "Command engine", 90.0),
+    ("full_system", "Full system", 300.0),
+)
+LABELS: dict[str, str] = {key: label for key, label, _ in CATEGORIES}
+DEFAULT_TARGETS_S: dict[str, float] = {key: target for key, _, target in CATEGORIES}
+SOURCES = ("all", "incidents", "drills")
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """One measured recovery.
+
+    Attributes:
+        time: when the failure was detected (or the restore began, for rollbacks), UTC.
+        category: a key of CATEGORIES.
+        kind: the failure kind as journaled (``gate:pytest``, ``links``, ``restore``, a drill scenario).
+        rto_s: detection to verified restore, in seconds.
+        rpo_s: age of the newest checkpoint at detection, in seconds (None when unknown).
+        rpo_files: files changed since that checkpoint (None when unknown).
+        source: ``incident`` (from hooks and commands) or ``drill``.
+        ref: the incident id or the drill scenario name.
+    """
+
+    time: datetime
+    category: str
+    kind: str
+    rto_s: float
+    rpo_s: float | None
+    rpo_files: int | None
+    source: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of a set of durations in seconds (all None when there are none)."""
+
+    count: int
+    median_s: float | None
+    p95_s: float | None
+    max_s: float | None
+    mean_s: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Stats:
+        """Count, median, p95 (see module docstring), maximum and mean of ``values``."""
+        if not values:
+            return cls(0, None, None, None, None)
+        ordered = sorted(values)
+        p95 = ordered[0] if len(ordered) == 1 else statistics.quantiles(ordered, n=20, method="inclusive")[18]
+        return cls(len(ordered), statistics.median(ordered), p95, ordered[-1], statistics.fmean(ordered))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the measured-versus-target table.
+
+    Attributes:
+        category: a key of CATEGORIES; label: its display name.
+        target_s: the target, in seconds.
+        rto: the measured recovery times of this category.
+        failed_runs: drill runs of this type that did not recover (an unbounded RTO).
+        status: ``met`` (max under target and no failed run), ``missed``, or ``no data``.
+    """
+
+    category: str
+    label: str
+    target_s: float
+    rto: Stats
+    status: str
+    failed_runs: int = 0
+
+
+@dataclass(frozen=True)
+class RestoreCounts:
+    """Outcomes of ``restore`` operations in the journal.
+
+    Attributes:
+        ok: ended with verdict ``ok``.
+        failed: ended with verdict ``mismatch`` or ``error``.
+        continued: resumed by ``git recover restore --continue`` (a ``resume`` phase,
+            action ``continue``), after a kill or a failed step.
+        aborted: abandoned by ``git recover restore --abort``.
+        interrupted: started and never ended nor resumed (a kill not yet continued).
+    """
+
+    ok: int = 0
+    failed: int = 0
+    continued: int = 0
+    aborted: int = 0
+    interrupted: int = 0
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything ``git recover report`` shows.
+
+    Attributes:
+        source: which recoveries were counted (``all``, ``incidents``, ``drills``).
+        rows: the measured-versus-target table, in the audit's order.
+        mttr_s: mean time to recovery over every counted recovery except rollbacks.
+        rpo_age: statistics of ``rpo_s``; rpo_files: of ``rpo_files`` (as float counts).
+        restores: restore outcomes.
+        open_incidents: ids of failures with no verified restore (yet).
+        data_loss_events: ``data_loss`` events plus drills that lost bytes; must be zero.
+        failed_drills: drill runs that did not end ``ok`` (failure undetected, not
+            recovered, bytes lost, or the run itself failed); must be zero.
+        drill_failures: one ``scenario: verdict: error`` line per failed drill run.
+        recoveries: every sample, oldest first (the chart's data).
+        event_counts: journal events by name.
+        first_event, last_event: the journal window, or None when it is empty.
+    """
+
+    source: str
+    rows: tuple[Row, ...]
+    mttr_s: float | None
+    rpo_age: Stats
+    rpo_files: Stats
+    restores: RestoreCounts
+    open_incidents: tuple[str, ...]
+    data_loss_events: int
+    failed_drills: int
+    recoveries: tuple[Recovery, ...]
+    drill_failures: tuple[str, ...] = ()
+    event_counts: dict[str, int] = field(default_factory=dict)
+    first_event: datetime | None = None
+    last_event: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when no target was missed, no byte was lost and every drill ended ok."""
+        return (
+            all(row.status != "missed" for row in self.rows)
+            and self.data_loss_events == 0
+            and self.failed_drills == 0
+        )
+
+
+def load_targets(metrics_table: Mapping[str, Any], where: str = "metrics.targets") -> dict[str, float]:
+    """The targets in seconds: the audit's defaults overridden by ``[metrics.targets]``.
+
+    Args:
+        metrics_table: the project config's ``metrics`` table (``ProjectConfig.table("metrics")``).
+        where: how to name the table in errors (``ProjectConfig.where("metrics.targets")``).
+
+    Raises:
+        UsageError: ``targets`` is not a table, names an unknown failure type, or a
+            value is not a positive number of seconds.
+    """
+    raw = metrics_table.get("targets", {})
+    if not isinstance(raw, Mapping):
+        raise UsageError(f"{where}: expected a table of seconds")
+    targets = dict(DEFAULT_TARGETS_S)
+    for key, value in raw.items():
+        if key not in targets:
+            raise UsageError(f"{where}.{key}: unknown failure type (known: {', '.join(targets)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise UsageError(f"{where}.{key}: expected a positive number of seconds, got {value!r}")
+        targets[key] = float(value)
+    return targets
+
+
+def category_of(kind: str, explicit: object = None) -> str:
+    """The failure type a failure ``kind`` is reported under.
+
+    An explicit ``category`` field on the event wins; otherwise ``links*`` is link
+    resolution, ``gate:*`` a quality gate, ``module*`` module recovery,
+    ``restore``/``command*`` the command engine, and anything else the full system.
+    """
+    if isinstance(explicit, str) and explicit in DEFAULT_TARGETS_S:
+        return explicit
+    if kind.startswith("links"):
+        return "link_resolution"
+    if kind.startswith("gate:"):
+        return "quality_gate"
+    if kind.startswith("module"):
+        return "module_recovery"
+    if kind == "restore" or kind.startswith("command"):
+        return "command_engine"
+    return "full_system"
+
+
+def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = None,
+                 source: str = "all") -> Report:
+    """Compute the report from journal events (oldest first).
+
+    Args:
+        events: the journal, as :func:`recovery.journal.read_events` returns it.
+        targets: seconds per category (default: the audit's).
+        source: ``all``, ``incidents`` (hooks and commands only) or ``drills``.
+
+    Raises:
+        UsageError: unknown ``source``.
+    """
+    if source not in SOURCES:
+        raise UsageError(f"unknown source {source!r} (expected one of {', '.join(SOURCES)})")
+    goals = dict(DEFAULT_TARGETS_S if targets is None else targets)
+    events = list(events)
+    failures: dict[str, Event] = {}
+    recovered: set[str] = set()
+    recoveries: list[Recovery] = []
+    rpo_ages: list[float] = []
+    rpo_counts: list[float] = []
+    ok = failed = continued = aborted = 0
+    open_starts: list[Event] = []
+    interrupted = 0
+    data_loss = failed_drills = 0
+    drill_failures: list[str] = []
+    failed_by_category: Counter[str] = Counter()
+    use_incidents = source in ("all", "incidents")
+    use_drills = source in ("all", "drills")
+
+    for ev in events:
+        if ev.event == "failure" and isinstance(ev.get("incident"), str):
+            failures.setdefault(ev.get("incident"), ev)
+            if use_incidents:
+                _collect_rpo(ev, rpo_ages, rpo_counts)
+        elif ev.event == "restore" and ev.get("phase") == "start":
+            open_starts.append(ev)
+        elif ev.event == "restore" and ev.get("phase") == "resume":
+            # The resumed restore's start stays open: its end closes it.
+            if ev.get("action") == "abort":
+                aborted += 1
+            else:
+                continued += 1
+        elif ev.event == "restore" and ev.get("phase") == "end":
+            # Without an id to pair on, an end closes the latest open start; earlier
+            # open starts were killed (the intent record makes `--continue` possible).
+            if open_starts:
+                interrupted += len(open_starts) - 1
+                started = open_starts[-1]
+                open_starts.clear()
+            else:
+                started = None
+            if ev.get("verdict") != "ok":
+                failed += 1
+                continue
+            ok += 1
+            if use_incidents:
+                recoveries.extend(_restore_recoveries(ev, started, failures, recovered))
+        elif ev.event == "data_loss":
+            data_loss += 1
+        elif ev.event == "drill" and use_drills:
+            rec, lost, failed = _drill_recovery(ev)
+            data_loss += lost
+            failed_drills += failed
+            if failed:
+                failed_by_category[category_of(str(ev.get("scenario", "")), ev.get("category"))] += 1
+                drill_failures.append(f"{ev.get('scenario')}: {ev.get('verdict')}: {ev.get('error', '')}")
+            if rec is not None:
+                recoveries.append(rec)
+                if rec.rpo_s is not None:
+                    rpo_ages.append(rec.rpo_s)
+                if rec.rpo_files is not None:
+                    rpo_counts.append(float(rec.rpo_files))
+    interrupted += len(open_starts)
+
+    recoveries.sort(key=lambda r: r.time)
+    rows = tuple(_row(key, goals[key], recoveries, failed_by_category[key]) for key, _, _ in CATEGORIES)
+    incident_rtos = [r.rto_s for r in recoveries if r.category != "atomic_rollback"]
+    open_ids = tuple(i for i in failures if i not in recovered) if use_incidents else ()
+    return Report(
+        source=source,
+        rows=rows,
+        mttr_s=statistics.fmean(incident_rtos) if incident_rtos else None,
+        rpo_age=Stats.of(rpo_ages),
+        rpo_files=Stats.of(rpo_counts),
+        restores=RestoreCounts(ok, failed, continued, aborted, interrupted),
+        open_incidents=open_ids,
+        data_loss_events=data_loss,
+        failed_drills=failed_drills,
+        drill_failures=tuple(drill_failures),
+        recoveries=tuple(recoveries),
+        event_counts=dict(Counter(ev.event for ev in events)),
+        first_event=events[0].time if events else None,
+        last_event=events[-1].time if events else None,
+    )
+
+
+def _collect_rpo(ev: Event, ages: list[float], counts: list[float]) -> None:
+    age, files = _number(ev.get("rpo_s")), _number(ev.get("rpo_files"))
+    if age is not None:
+        ages.append(age)
+    if files is not None:
+        counts.append(files)
+
+
+def _restore_recoveries(end: Event, started: Event | None, failures: Mapping[str, Event],
+                        recovered: set[str]) -> list[Recovery]:
+    """The rollback sample of one verified restore, plus the incident it closes, if any.
+
+    The rollback sample is the switch plus its check (``duration_s + verify_s``):
+    a rollback counts once it is verified.
+    """
+    out: list[Recovery] = []
+    duration = _number(end.get("duration_s"))
+    if duration is not None:
+        duration += _number(end.get("verify_s")) or 0.0
+        begun = started.time if started is not None else end.time
+        out.append(Recovery(begun, "atomic_rollback", "restore", duration, None, None, "incident",
+                            str(end.get("target", ""))))
+    incident = end.get("incident")
+    failure = failures.get(incident) if isinstance(incident, str) else None
+    if failure is not None and incident not in recovered:
+        recovered.add(incident)
+        kind = str(failure.get("kind", "unknown"))
+        files = _number(failure.get("rpo_files"))
+        out.append(Recovery(
+            failure.time, category_of(kind, failure.get("category")), kind,
+            (end.time - failure.time).total_seconds(), _number(failure.get("rpo_s")),
+            None if files is None else int(files), "incident", incident,
+        ))
+    return out
+
+
+def _drill_recovery(ev: Event) -> tuple[Recovery | None, int, int]:
+    """(the drill's recovery if it was detected and recovered, 1 if it lost bytes,
+    1 if the run did not end ``ok``)."""
+    lost = 1 if ev.get("lost_paths") else 0
+    failed = 0 if ev.get("verdict") == "ok" else 1
+    rto = _number(ev.get("rto_s"))
+    if not ev.get("detected") or rto is None:
+        return None, lost, failed
+    kind = str(ev.get("scenario", "drill"))
+    files = _number(ev.get("rpo_files"))
+    return Recovery(ev.time, category_of(kind, ev.get("category")), kind, rto, _number(ev.get("rpo_s")),
+                    None if files is None else int(files), "drill", kind), lost, failed
+
+
+def _row(key: str, target_s: float, recoveries: Sequence[Recovery], failed_runs: int) -> Row:
+    stats = Stats.of([r.rto_s for r in recoveries if r.category == key])
+    if failed_runs or (stats.max_s is not None and stats.max_s >= target_s):
+        status = "missed"  # a run that never recovered has no finite RTO
+    else:
+        status = "no data" if stats.max_s is None else "met"
+    return Row(key, LABELS[key], target_s, stats, status, failed_runs)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)

@@ -1,0 +1,85 @@
+"""`git recover report`: text, --json, --html and --check from a real journal (issue #5)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from recovery.checkpoint import create_checkpoint
+from recovery.journal import record
+from recovery.refs import resolve
+from recovery.repo import Repo
+from recovery.restore import restore
+from tests.conftest import GitRepo
+
+
+def _real_incident(repo: GitRepo) -> str:
+    """A failure journaled against a real checkpoint, then a real verified restore."""
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("README.md", "broken\n")
+    incident = uuid.uuid4().hex
+    record(r, "failure", incident=incident, kind="gate:pytest", stage="pre-commit",
+           checkpoint=cp.short, rpo_s=1.0, rpo_files=1)
+    restore(r, resolve(r, cp.short), incident=incident)
+    assert repo.read("README.md") == b"hello\n"
+    return incident
+
+
+def test_text_report_measures_a_real_restore(repo: GitRepo) -> None:
+    _real_incident(repo)
+    out = repo.recover("report").stdout
+    assert re.search(r"^Quality gate\s+< 120 s\s+1\s", out, re.M), out
+    assert re.search(r"^Atomic rollback\s+< 60 s\s+1\s.*met$", out, re.M), out
+    assert "Restores: 1 ok, 0 failed" in out
+    assert "Data-loss events: 0 (must be 0)" in out
+
+
+def test_json_report_is_parseable_and_consistent(repo: GitRepo) -> None:
+    incident = _real_incident(repo)
+    data = json.loads(repo.recover("report", "--json").stdout)
+    gate = next(r for r in data["rows"] if r["category"] == "quality_gate")
+    assert gate["rto"]["count"] == 1 and gate["rto"]["max_s"] > 0
+    assert [r["ref"] for r in data["recoveries"] if r["category"] == "quality_gate"] == [incident]
+    assert data["ok"] is True and data["restores"]["ok"] == 1
+
+
+def test_targets_come_from_the_project_config_and_check_fails_on_a_miss(repo: GitRepo) -> None:
+    _real_incident(repo)
+    repo.write(".recover.toml", "[metrics.targets]\nquality_gate = 0.000001\n")
+    proc = repo.recover("report", "--check", check=False)
+    assert proc.returncode == 2
+    assert re.search(r"^Quality gate\s+< 1e-06 s.*missed$", proc.stdout, re.M), proc.stdout
+    assert repo.recover("report", check=False).returncode == 0  # without --check: informational
+
+    repo.write(".recover.toml", "[metrics.targets]\nquality_gaet = 5\n")
+    bad = repo.recover("report", check=False)
+    assert bad.returncode == 3 and ".recover.toml: metrics.targets.quality_gaet: unknown failure type" in bad.stderr
+
+
+def test_html_page_is_self_contained(repo: GitRepo) -> None:
+    _real_incident(repo)
+    page = repo.path.parent / "report.html"
+    proc = repo.recover("report", "--html", str(page))
+    html = page.read_text(encoding="utf-8")
+    assert f"wrote {page}" in proc.stderr
+    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 6
+    assert "<circle" in html and "Quality gate" in html
+    # No network: nothing is fetched, no script runs.
+    assert not re.search(r"<script|<link|src=|href=|@import|url\(", html)
+
+
+def test_torn_journal_warns_and_still_reports(repo: GitRepo) -> None:
+    _real_incident(repo)
+    journal = Repo.discover(repo.path).state_dir / "journal.jsonl"
+    with journal.open("ab") as handle:
+        handle.write(b'{"time":"2026-')
+    proc = repo.recover("report")
+    assert "warning: journal journal.jsonl:" in proc.stderr and "torn last line skipped" in proc.stderr
+    assert "Restores: 1 ok" in proc.stdout
+
+
+def test_empty_journal_reports_no_data(repo: GitRepo) -> None:
+    out = repo.recover("report").stdout
+    assert "empty journal" in out and out.count("no data") == 6
