@@ -29,6 +29,12 @@ COMMANDS: dict[str, str] = {
     "demo": "recovery.cli.demo:demo",
     "report": "recovery.cli.report:report",
     "drill": "recovery.cli.drill:drill",
+    "gates": "recovery.cli.gates:gates",
+    "install": "recovery.cli.install:install",
+    "uninstall": "recovery.cli.install:uninstall",
+    "hook": "recovery.cli.hook:hook",
+    "run": "recovery.cli.run:run",
+    "links": "recovery.cli.links:links",
 }
 
 

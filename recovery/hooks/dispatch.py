@@ -1,0 +1,286 @@
+"""What each hook does when git runs it (``git-recover hook <name>``; issue #3).
+
+- pre-commit, pre-merge-commit, pre-rebase, pre-push: checkpoint first (nothing
+  the operation changes is lost), then the chained foreign hook, then the stage's
+  gates. A failing gate blocks (git aborts the operation); ``restore`` acts as
+  ``block`` here (see :mod:`recovery.gates.policy`).
+- post-merge, post-rewrite, post-checkout: the chained hook, then validate the
+  new state: checkpoint, gates, mark good or restore the last good checkpoint.
+- post-commit: mark the new commit's state good when every required pre-commit
+  and post-commit gate passed on it (a cache hit after pre-commit); never restores.
+
+Deliberate outcomes when git-recover itself goes wrong: a checkpoint failure
+never blocks (a warning, the operation goes on); a bad gate configuration blocks
+the pre-hooks (the gates cannot run, which is a gate failure); a bug (an
+unexpected exception) prints one line, keeps the traceback in
+``<git dir>/recovery/hook-crash.log`` and never blocks.
+
+Recursion: internal git calls export ``GIT_RECOVER_INTERNAL`` (the script exits
+at once); while one of our hooks runs, ``GIT_RECOVER_HOOK`` is exported to what it
+starts (gates, the chained hook), and a hook fired from inside them only runs its
+chained hook; ``git recover run`` exports ``GIT_RECOVER_RUN`` to the git command it
+wraps, since it validates by itself afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recovery.config import GitConfig
+from recovery.errors import EXIT_OK, RecoverError
+from recovery.gates.config import GateConfig, load_gates
+from recovery.gates.policy import Validation, journal, say, take_checkpoint, validate
+from recovery.gates.runner import run_foreground, spawn_detached
+from recovery.git import INTERNAL_ENV, NULL_SHA, user_env
+from recovery.model import Checkpoint
+from recovery.repo import Repo
+
+ACTIVE_ENV = "GIT_RECOVER_HOOK"
+RUN_ENV = "GIT_RECOVER_RUN"
+DEFERRED_ENV = "GIT_RECOVER_DEFERRED"
+CRASH_LOG = "hook-crash.log"
+# Hooks whose stdin carries data (githooks(5)): read once, handed to the chained hook.
+_STDIN_HOOKS = {"pre-push", "post-rewrite"}
+# Directories git keeps while a multi-step operation runs; a post-checkout or
+# post-commit fired from inside one (rebase checks out and commits step by step)
+# is not the end state, so it is not validated.
+_IN_PROGRESS = ("rebase-merge", "rebase-apply", "sequencer")
+_DEFER_WAIT_S = 60.0
+_DEFER_POLL_S = 0.05
+
+
+@dataclass
+class HookRun:
+    """One invocation of a hook.
+
+    Attributes:
+        name: the hook name.
+        args: git's arguments to the hook.
+        chain: the foreign hook our script chains (``<hook>.pre-recover``), if any.
+        stdin: the hook's stdin (pre-push, post-rewrite), read once.
+        chained_rc: the chained hook's exit status once it ran.
+    """
+
+    name: str
+    args: tuple[str, ...]
+    chain: Path | None
+    stdin: bytes | None = None
+    chained_rc: int | None = field(default=None)
+
+    def run_chain(self) -> int:
+        """Run the chained foreign hook once (later calls return its status)."""
+        if self.chained_rc is None:
+            self.chained_rc = EXIT_OK
+            if self.chain is not None and os.access(self.chain, os.X_OK):
+                self.chained_rc = run_foreground([str(self.chain), *self.args], Path.cwd(), user_env(),
+                                                 self.stdin)
+        return self.chained_rc
+
+
+def dispatch(name: str, args: Sequence[str], chain: Path | None) -> int:
+    """Run hook ``name`` with git's ``args``.
+
+    Returns:
+        The exit status for git: non-zero from a pre-hook aborts the operation.
+    """
+    if os.environ.get(INTERNAL_ENV):
+        return EXIT_OK
+    stdin = sys.stdin.buffer.read() if name in _STDIN_HOOKS and not sys.stdin.isatty() else None
+    run = HookRun(name, tuple(args), chain, stdin)
+    if os.environ.pop(DEFERRED_ENV, None):
+        os.environ[ACTIVE_ENV] = name
+        return _guarded(run, _deferred)
+    if os.environ.get(ACTIVE_ENV) or os.environ.get(RUN_ENV):
+        return run.run_chain()
+    os.environ[ACTIVE_ENV] = name
+    handler = _pre_hook if name.startswith("pre-") else _post_hook
+    return _guarded(run, handler)
+
+
+def _guarded(run: HookRun, handler: Callable[[HookRun], int]) -> int:
+    try:
+        return handler(run)
+    except RecoverError as exc:
+        # Expected failures: a bad gate configuration, a repository git-recover
+        # cannot work on. In a pre-hook the gates could not run, so it blocks.
+        say(f"{run.name} hook: {exc.message}")
+        rc = run.run_chain()
+        if run.name.startswith("pre-") and run.name != "pre-rebase":
+            return rc or exc.exit_code
+        return rc
+    except Exception as exc:  # a bug in git-recover: documented, never blocking
+        log = _write_crash_log(run.name)
+        say(f"internal error in the {run.name} hook ({type(exc).__name__}: {exc}); "
+            f"git goes on without git-recover this time; details in {log}")
+        return run.run_chain()
+
+
+def _pre_hook(run: HookRun) -> int:
+    repo = Repo.discover()
+    cp = _pre_commit_window_checkpoint(repo) if _in_stash_window(run.name) else take_checkpoint(repo, run.name)
+    rc = run.run_chain()
+    if rc != EXIT_OK or run.name == "pre-rebase":
+        return rc
+    gates = load_gates(repo.toplevel, GitConfig.load(repo.git))
+    if not gates.for_stage(run.name):
+        return EXIT_OK
+    index_file = _hook_index(repo) if run.name in ("pre-commit", "pre-merge-commit") else None
+    # In pre-commit's stash window `cp` holds the unstaged work too; the gates test
+    # the staged state on disk, so that gets its own checkpoint (the cache key).
+    tested = take_checkpoint(repo, "pre-commit-staged") if _in_stash_window(run.name) else cp
+    spec = Validation(run.name, (run.name,), base=_rev(repo, "HEAD"), index_file=index_file,
+                      strongest="block", mark_good=False, interactive=sys.stderr.isatty())
+    return validate(repo, spec, gates, tested).exit_code
+
+
+def _post_hook(run: HookRun) -> int:
+    run.run_chain()  # git ignores a post-hook's exit status (githooks(5))
+    repo = Repo.discover()
+    if not _should_validate(repo, run):
+        return EXIT_OK
+    if run.name == "post-rewrite" and _busy(repo):
+        # The rebase still holds its state directory while post-rewrite runs (git
+        # removes it after the hook), and a restore refuses to run inside a rebase:
+        # validate once it is gone, in a process that outlives this hook.
+        spawn_detached([sys.executable, "-m", "recovery", "hook", run.name, *run.args], repo.toplevel,
+                       {**os.environ, DEFERRED_ENV: "1"})
+        say("post-rewrite: the gates run as soon as the rebase has finished")
+        return EXIT_OK
+    return _validate_after(repo, run)
+
+
+def _deferred(run: HookRun) -> int:
+    repo = Repo.discover()
+    deadline = time.monotonic() + _DEFER_WAIT_S
+    while _busy(repo):
+        if time.monotonic() > deadline:
+            say(f"{run.name}: the rebase did not finish within {_DEFER_WAIT_S:.0f} s; gates not run")
+            return EXIT_OK
+        time.sleep(_DEFER_POLL_S)
+    return _validate_after(repo, run)
+
+
+def _validate_after(repo: Repo, run: HookRun) -> int:
+    gates = load_gates(repo.toplevel, GitConfig.load(repo.git))
+    if not gates.gates:
+        return EXIT_OK
+    spec = _post_spec(repo, run, gates)
+    if spec is None:
+        return EXIT_OK
+    return validate(repo, spec, gates).exit_code
+
+
+def _post_spec(repo: Repo, run: HookRun, gates: GateConfig) -> Validation | None:
+    """The validation a post-hook performs, or ``None`` when no gate runs in it."""
+    interactive = sys.stderr.isatty()
+    if run.name == "post-commit":
+        return Validation("post-commit", ("pre-commit", "post-commit"), base=_rev(repo, "HEAD^"),
+                          strongest="warn", interactive=interactive)
+    if not gates.for_stage(run.name):
+        return None
+    if run.name == "post-checkout":
+        base = _arg(run, 0, "PRE_COMMIT_FROM_REF")
+    elif run.name == "post-rewrite" and run.stdin:
+        base = run.stdin.split(b" ", 1)[0].decode() or None
+    else:
+        base = _rev(repo, "ORIG_HEAD")
+    if base == NULL_SHA:  # post-checkout of a new worktree or clone: nothing came before
+        base = None
+    return Validation(run.name, (run.name,), base=base, interactive=interactive)
+
+
+def _should_validate(repo: Repo, run: HookRun) -> bool:
+    if run.name == "post-checkout":
+        # A file checkout (flag 0) is not a move; pre-commit's own stash checkout
+        # sets _PRE_COMMIT_SKIP_POST_CHECKOUT (pre-commit #1418).
+        if _arg(run, 2, "PRE_COMMIT_CHECKOUT_TYPE") != "1" or os.environ.get("_PRE_COMMIT_SKIP_POST_CHECKOUT"):
+            return False
+    if run.name in ("post-checkout", "post-commit") and _busy(repo):
+        return False
+    return True
+
+
+def _arg(run: HookRun, index: int, pre_commit_env: str) -> str | None:
+    """Hook argument ``index``; under the pre-commit framework the same value
+    comes in ``PRE_COMMIT_*`` variables instead of arguments."""
+    if len(run.args) > index:
+        return run.args[index]
+    return os.environ.get(pre_commit_env)
+
+
+def _busy(repo: Repo) -> bool:
+    return any((repo.git_dir / name).exists() for name in _IN_PROGRESS)
+
+
+def _rev(repo: Repo, rev: str) -> str | None:
+    result = repo.git.run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
+    if result.returncode != 0:
+        return None
+    return result.text or None
+
+
+def _hook_index(repo: Repo) -> Path | None:
+    """The index git handed the hook (``GIT_INDEX_FILE``; relative to the top level)."""
+    value = os.environ.get("GIT_INDEX_FILE")
+    if not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else repo.toplevel / path
+
+
+def _in_stash_window(name: str) -> bool:
+    """Inside pre-commit's stash window: the framework has set unstaged changes
+    aside and runs our pre-commit hook on the staged content (it sets PRE_COMMIT=1)."""
+    return name == "pre-commit" and os.environ.get("PRE_COMMIT") == "1"
+
+
+def _pre_commit_window_checkpoint(repo: Repo) -> Checkpoint | None:
+    """Checkpoint the worktree *with* the unstaged changes pre-commit set aside.
+
+    pre-commit writes them as a patch ``patch<time>-<pid>`` in its store directory
+    (``$PRE_COMMIT_HOME``, else ``$XDG_CACHE_HOME/pre-commit``, else
+    ``~/.cache/pre-commit``) and checks the files out from the index before any
+    hook runs, so the disk no longer holds the work (pre-commit #176, #1787;
+    shared case 01). The patch of our parent process is applied to the worktree,
+    the checkpoint taken, and the patch reversed again, so the framework finds the
+    disk as it left it and its own re-apply is unaffected. Should that reverse
+    fail, pre-commit's fallback (check out, then apply) still restores the work.
+    """
+    patch = _stash_patch()
+    if patch is None:
+        return take_checkpoint(repo, "pre-commit")
+    applied = repo.git.run("apply", "--whitespace=nowarn", str(patch), check=False)
+    if applied.returncode != 0:
+        say(f"warning: pre-commit's stash {patch} does not apply; the checkpoint holds the staged state only")
+        return take_checkpoint(repo, "pre-commit")
+    try:
+        return take_checkpoint(repo, "pre-commit")
+    finally:
+        repo.git.run("apply", "-R", "--whitespace=nowarn", str(patch), check=False)
+
+
+def _stash_patch() -> Path | None:
+    home = os.environ.get("PRE_COMMIT_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pre-commit")
+    found = sorted(Path(home).glob(f"patch*-{os.getppid()}"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def _write_crash_log(name: str) -> Path | str:
+    try:
+        repo = Repo.discover()
+        repo.state_dir.mkdir(parents=True, exist_ok=True)
+        path = repo.state_dir / CRASH_LOG
+        with path.open("a") as handle:
+            handle.write(f"--- {name} hook, {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+            handle.write(traceback.format_exc())
+        journal(repo, "error", stage=name, error=traceback.format_exc(limit=1).strip().splitlines()[-1])
+        return path
+    except Exception:  # the log is best effort: the crash message matters more
+        return "stderr (the crash log could not be written):\n" + traceback.format_exc()

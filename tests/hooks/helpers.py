@@ -1,0 +1,62 @@
+"""Gate configurations and hooked repositories for the gate and hook tests.
+
+Gate programs are this interpreter running a one-line script, so the tests need
+nothing on PATH; hooks are installed with ``python -m recovery install``, which
+writes this interpreter into the hook scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+
+from recovery.refs import list_checkpoints
+from recovery.repo import Repo
+from tests.conftest import GitRepo
+
+
+def python_gate(name: str, code: str, *, stages: Sequence[str] | None = None, policy: str | None = None,
+                timeout: float | None = None, required: bool | None = None) -> str:
+    """A ``[gates.<name>]`` TOML table whose command is ``python -c code``."""
+    lines = [f"[gates.{name}]", f"command = {json.dumps([sys.executable, '-c', code])}"]
+    if stages is not None:
+        lines.append(f"stages = {json.dumps(list(stages))}")
+    if policy is not None:
+        lines.append(f'policy = "{policy}"')
+    if timeout is not None:
+        lines.append(f"timeout = {timeout}")
+    if required is not None:
+        lines.append(f"required = {'true' if required else 'false'}")
+    return "\n".join(lines) + "\n"
+
+
+def no_bad_gate(path: str = "a.py", name: str = "nobad", **kwargs: object) -> str:
+    """A gate that fails while ``path`` contains the bytes ``BAD``."""
+    code = f"import sys; sys.exit(b'BAD' in open({path!r}, 'rb').read())"
+    return python_gate(name, code, **kwargs)  # type: ignore[arg-type]
+
+
+def configure(repo: GitRepo, *tables: str, commit: bool = True) -> None:
+    """Write ``.recover.toml`` from gate tables and (by default) commit it."""
+    repo.write(".recover.toml", "\n".join(tables))
+    if commit:
+        repo.git("add", ".recover.toml")
+        repo.git("commit", "-q", "--no-verify", "-m", "gates")
+
+
+def install_hooks(repo: GitRepo) -> None:
+    """``git recover install`` (this interpreter is written into the hooks)."""
+    repo.recover("install")
+
+
+def label(repo: GitRepo, name: str) -> str | None:
+    """The checkpoint sha a label (``good``, ``undo``) points at, or ``None``."""
+    out = repo.git("for-each-ref", "--format=%(objectname)", f"refs/recovery/main/{name}")
+    return out or None
+
+
+def checkpoints_by_reason(repo: GitRepo, reason: str) -> list[str]:
+    """Checkpoint shas (newest first) whose reason is ``reason`` (read in-process
+    with the core's reader: the tests start enough processes already)."""
+    return [cp.sha for cp in list_checkpoints(Repo.discover(repo.path)) if cp.reason == reason]

@@ -1,0 +1,131 @@
+"""Real ``git commit`` (plain, ``-a``, with paths, ``--amend``) with the hooks
+installed: the checkpoint before, the gate, ``good`` after, and the decision for
+a ``restore`` gate inside pre-commit, where git holds index.lock (docs/gates.md)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.conftest import GitRepo
+from tests.core.helpers import disk_state
+from tests.hooks.helpers import checkpoints_by_reason, configure, install_hooks, label, no_bad_gate
+
+
+@pytest.fixture
+def hooked(repo: GitRepo) -> GitRepo:
+    repo.write("a.py", "x = 1\n")
+    repo.write("b.py", "y = 2\n")
+    repo.commit_all("files")
+    configure(repo, no_bad_gate())
+    install_hooks(repo)
+    return repo
+
+
+def _commit(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "commit", "-q", *args], cwd=repo.path, capture_output=True, text=True,
+                          check=False)
+
+
+def _tree_of(repo: GitRepo, sha: str, path: str) -> bytes:
+    return subprocess.run(["git", "show", f"{sha}:{path}"], cwd=repo.path, capture_output=True,
+                          check=True).stdout
+
+
+def test_plain_commit_checkpoints_then_marks_good(hooked: GitRepo) -> None:
+    hooked.write("a.py", "x = 10\n")
+    hooked.git("add", "a.py")
+    hooked.write("b.py", "y = 20  # unstaged\n")  # not committed, must be in the checkpoint
+    proc = _commit(hooked, "-m", "plain")
+    assert proc.returncode == 0, proc.stderr
+    before = checkpoints_by_reason(hooked, "pre-commit")[0]
+    assert _tree_of(hooked, before, "b.py") == b"y = 20  # unstaged\n"
+    assert hooked.git("rev-parse", f"{before}^1") == hooked.git("rev-parse", "HEAD^")
+    good = label(hooked, "good")
+    assert good == checkpoints_by_reason(hooked, "post-commit")[0]
+    assert hooked.git("rev-parse", f"{good}^1") == hooked.git("rev-parse", "HEAD")
+    # The gate ran once: post-commit found the pre-commit pass in the cache.
+    assert "gate nobad: pass [cached]" in proc.stderr
+
+
+def test_commit_with_paths(hooked: GitRepo) -> None:
+    hooked.write("a.py", "x = 3\n")
+    hooked.write("b.py", "y = 3\n")
+    proc = _commit(hooked, "-m", "only a", "a.py")
+    assert proc.returncode == 0, proc.stderr
+    assert hooked.git("show", "--name-only", "--format=", "HEAD") == "a.py"
+    before = checkpoints_by_reason(hooked, "pre-commit")[0]
+    assert _tree_of(hooked, before, "b.py") == b"y = 3\n"
+    assert label(hooked, "good") is not None
+
+
+def test_commit_a_with_failing_restore_gate_blocks_and_changes_nothing(hooked: GitRepo) -> None:
+    """Inside `git commit -a`'s pre-commit, git holds index.lock: the `restore`
+    policy blocks instead of restoring (never half-done). The commit is refused,
+    HEAD, index and files are untouched, and the failing state is a checkpoint."""
+    _commit(hooked, "--allow-empty", "-m", "good")
+    head = hooked.git("rev-parse", "HEAD")
+    hooked.write("a.py", "x = 1  # BAD\n")
+    hooked.write("b.py", "y = 2  # edit\n")
+    disk = disk_state(hooked.path)
+    index = hooked.git("ls-files", "-s")
+    proc = _commit(hooked, "-a", "-m", "bad")
+    assert proc.returncode != 0
+    assert "pre-commit blocked by gate nobad" in proc.stderr
+    assert "git recover restore good" in proc.stderr
+    assert hooked.git("rev-parse", "HEAD") == head
+    assert disk_state(hooked.path) == disk
+    assert hooked.git("ls-files", "-s") == index
+    assert not (hooked.path / ".git" / "index.lock").exists()
+    failing = checkpoints_by_reason(hooked, "pre-commit")[0]
+    assert _tree_of(hooked, failing, "a.py") == b"x = 1  # BAD\n"
+    assert _tree_of(hooked, failing, "b.py") == b"y = 2  # edit\n"
+    # The documented way back works once git has let go of the index.
+    hooked.recover("restore", "good")
+    assert hooked.read("a.py") == b"x = 1\n"
+    assert hooked.git("rev-parse", "HEAD") == head
+
+
+def test_amend(hooked: GitRepo) -> None:
+    _commit(hooked, "--allow-empty", "-m", "to amend")
+    hooked.write("b.py", "y = 5\n")
+    proc = _commit(hooked, "--amend", "-am", "amended")
+    assert proc.returncode == 0, proc.stderr
+    assert hooked.git("log", "-1", "--format=%s") == "amended"
+    good = label(hooked, "good")
+    assert good is not None and hooked.git("rev-parse", f"{good}^1") == hooked.git("rev-parse", "HEAD")
+
+
+def test_warn_policy_lets_the_commit_through(repo: GitRepo) -> None:
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.commit_all("bad already")
+    configure(repo, no_bad_gate(policy="warn"))
+    install_hooks(repo)
+    proc = _commit(repo, "--allow-empty", "-m", "warned")
+    assert proc.returncode == 0, proc.stderr
+    assert "gate nobad failed (pre-commit)" in proc.stderr
+    assert repo.git("log", "-1", "--format=%s") == "warned"
+    assert label(repo, "good") is None  # never marked good while a required gate fails
+
+
+def test_tdd_gate_names_the_files(repo: GitRepo) -> None:
+    configure(repo, '[gates.tdd]\nbuiltin = "tdd"\nsources = ["src/**/*.py"]\ntests = ["tests/**/*.py"]\n'
+                    'policy = "block"\n')
+    install_hooks(repo)
+    repo.write("src/pkg/core.py", "def f():\n    return 1\n")
+    repo.write("src/pkg/util.py", "X = 1\n")
+    repo.git("add", "src")
+    proc = _commit(repo, "-m", "no tests")
+    assert proc.returncode != 0
+    assert "2 source file(s) changed without a test change: src/pkg/core.py, src/pkg/util.py" in proc.stderr
+    repo.write("tests/test_core.py", "def test_f():\n    assert True\n")
+    repo.git("add", "tests")
+    proc = _commit(repo, "-m", "with tests")
+    assert proc.returncode == 0, proc.stderr
+    # Only staged changes count: an unstaged source edit does not trip the rule.
+    repo.write("src/pkg/util.py", "X = 2\n")
+    repo.write("README.md", "more\n")
+    repo.git("add", "README.md")
+    proc = _commit(repo, "-m", "docs only")
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,178 @@
+"""Merge (fast-forward, merge commit, conflict), rebase, and the operations git
+gives no pre-hook (checkout, reset --hard) through ``git recover run``, with the
+hooks installed and a gate that fails on the bytes ``BAD`` in a.py."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.conftest import GitRepo
+from tests.core.helpers import disk_state
+from tests.hooks.helpers import checkpoints_by_reason, configure, install_hooks, label, no_bad_gate
+
+
+@pytest.fixture
+def hooked(repo: GitRepo) -> GitRepo:
+    """main has a good a.py and a good checkpoint; branch `bad` puts BAD into a.py."""
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("a")
+    configure(repo, no_bad_gate(stages=["pre-commit", "post-merge", "post-rewrite", "post-checkout", "run"]))
+    repo.git("checkout", "-q", "-b", "bad")
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.git("commit", "-q", "-am", "bad")
+    repo.git("checkout", "-q", "main")
+    install_hooks(repo)
+    repo.git("commit", "-q", "--allow-empty", "-m", "good")  # marks good
+    assert label(repo, "good") is not None
+    return repo
+
+
+def _git(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=repo.path, capture_output=True, text=True, check=False)
+
+
+def test_merge_fast_forward_restores_last_good(repo: GitRepo) -> None:
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("a")
+    configure(repo, no_bad_gate())
+    install_hooks(repo)
+    repo.git("commit", "-q", "--allow-empty", "-m", "good")
+    good_head = repo.git("rev-parse", "HEAD")
+    good_disk = disk_state(repo.path)
+    repo.git("checkout", "-q", "-b", "bad")
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.git("commit", "-q", "--no-verify", "-am", "bad")
+    bad_head = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "main")
+    proc = _git(repo, "merge", "--ff-only", "bad")
+    assert proc.returncode == 0
+    assert "Fast-forward" in proc.stdout
+    assert "restored the last good checkpoint" in proc.stderr
+    assert repo.git("rev-parse", "HEAD") == good_head
+    assert disk_state(repo.path) == good_disk
+    repo.recover("undo")
+    assert repo.git("rev-parse", "HEAD") == bad_head
+    assert repo.read("a.py") == b"x = 1  # BAD\n"
+
+
+def test_merge_commit_checkpoints_in_pre_merge_commit(hooked: GitRepo) -> None:
+    hooked.git("checkout", "-q", "-b", "clean", "main")
+    hooked.write("c.txt", "c\n")
+    hooked.git("add", "c.txt")
+    hooked.git("commit", "-q", "-m", "c")
+    hooked.git("checkout", "-q", "main")
+    hooked.write("d.txt", "d\n")
+    hooked.git("add", "d.txt")
+    hooked.git("commit", "-q", "-m", "d")
+    proc = _git(hooked, "merge", "--no-edit", "clean")
+    assert proc.returncode == 0, proc.stderr
+    before = checkpoints_by_reason(hooked, "pre-merge-commit")
+    assert len(before) == 1
+    assert hooked.git("rev-parse", f"{before[0]}^1") == hooked.git("rev-parse", "HEAD^1")
+    # post-merge passed the gate: the merge result is the new good state.
+    good = label(hooked, "good")
+    assert good == checkpoints_by_reason(hooked, "post-merge")[0]
+
+
+def test_conflicting_merge_through_run_keeps_everything(hooked: GitRepo) -> None:
+    hooked.git("checkout", "-q", "-b", "other", "main")
+    hooked.write("a.py", "x = 2\n")
+    hooked.git("commit", "-q", "-am", "other")
+    hooked.git("checkout", "-q", "main")
+    hooked.write("a.py", "x = 3\n")
+    hooked.git("commit", "-q", "-am", "three")
+    hooked.write("notes.txt", "uncommitted notes\n")
+    head = hooked.git("rev-parse", "HEAD")
+    proc = hooked.recover("run", "--", "merge", "other", check=False)
+    assert proc.returncode == 1  # git's own status for a conflict
+    assert "gates not run; the state before it is checkpoint" in proc.stderr
+    assert b"<<<<<<<" in hooked.read("a.py")  # the conflict is left for the user
+    before = checkpoints_by_reason(hooked, "pre-run")[0]
+    assert hooked.git("rev-parse", f"{before}^1") == head
+    assert subprocess.run(["git", "show", f"{before}:notes.txt"], cwd=hooked.path, capture_output=True,
+                          check=True).stdout == b"uncommitted notes\n"
+    hooked.git("merge", "--abort")
+
+
+def test_rebase_onto_bad_is_restored_once_the_rebase_is_done(hooked: GitRepo) -> None:
+    """post-rewrite runs while git still holds the rebase state: the validation
+    waits for the rebase to finish, then restores (completely, never half-done)."""
+    hooked.git("checkout", "-q", "-b", "topic", "main")
+    hooked.write("t.txt", "topic\n")
+    hooked.git("add", "t.txt")
+    hooked.git("commit", "-q", "-m", "topic")
+    good_head = hooked.git("rev-parse", "HEAD")
+    good_disk = disk_state(hooked.path)
+    proc = _git(hooked, "rebase", "bad")  # the deferred validation shares stderr: git returns after it
+    assert proc.returncode == 0, proc.stderr
+    assert checkpoints_by_reason(hooked, "pre-rebase")
+    assert "the gates run as soon as the rebase has finished" in proc.stderr
+    assert "gate nobad failed (post-rewrite)" in proc.stderr
+    assert "restored the last good checkpoint" in proc.stderr
+    assert hooked.git("rev-parse", "HEAD") == good_head
+    assert hooked.git("symbolic-ref", "HEAD") == "refs/heads/topic"
+    assert disk_state(hooked.path) == good_disk
+    assert not (hooked.path / ".git" / "rebase-merge").exists()
+
+
+def test_checkout_through_run_restores(hooked: GitRepo) -> None:
+    good_head = hooked.git("rev-parse", "HEAD")
+    proc = hooked.recover("run", "--", "checkout", "-q", "bad", check=False)
+    assert proc.returncode == 2
+    assert "gate nobad failed (run)" in proc.stderr
+    assert hooked.git("symbolic-ref", "HEAD") == "refs/heads/main"
+    assert hooked.git("rev-parse", "HEAD") == good_head
+    assert hooked.read("a.py") == b"x = 1\n"
+    # Our post-checkout hook stayed out of it: one validation, by `run`.
+    assert "(post-checkout)" not in proc.stderr
+
+
+def test_reset_hard_through_run_keeps_the_work(hooked: GitRepo) -> None:
+    hooked.write("a.py", "x = 42  # work in progress\n")
+    hooked.write("new.txt", "untracked work\n")
+    proc = hooked.recover("run", "--", "reset", "-q", "--hard", "HEAD~1")
+    assert proc.returncode == 0
+    assert hooked.read("a.py") == b"x = 1\n"
+    before = checkpoints_by_reason(hooked, "pre-run")[0]
+    hooked.recover("restore", before)
+    assert hooked.read("a.py") == b"x = 42  # work in progress\n"
+    assert hooked.read("new.txt") == b"untracked work\n"
+
+
+def test_post_checkout_gate_restores_native_checkout(hooked: GitRepo) -> None:
+    good_head = hooked.git("rev-parse", "HEAD")
+    proc = _git(hooked, "checkout", "-q", "bad")
+    # post-checkout's status becomes checkout's (githooks(5)): the move was undone.
+    assert proc.returncode != 0
+    assert "gate nobad failed (post-checkout)" in proc.stderr
+    assert hooked.git("symbolic-ref", "HEAD") == "refs/heads/main"
+    assert hooked.git("rev-parse", "HEAD") == good_head
+    # A file checkout (flag 0) is not validated.
+    hooked.write("a.py", "x = 1  # BAD\n")
+    proc = _git(hooked, "checkout", "--", "a.py")
+    assert "gate" not in proc.stderr
+
+
+def test_pre_merge_commit_gate_blocks_the_merge_commit(repo: GitRepo) -> None:
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("a")
+    configure(repo, no_bad_gate(stages=["pre-merge-commit"]))
+    repo.git("checkout", "-q", "-b", "bad")
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.git("commit", "-q", "-am", "bad")
+    repo.git("checkout", "-q", "main")
+    repo.write("c.txt", "c\n")
+    repo.commit_all("c")
+    install_hooks(repo)
+    head = repo.git("rev-parse", "HEAD")
+    proc = _git(repo, "merge", "--no-edit", "bad")
+    assert proc.returncode != 0
+    assert "pre-merge-commit blocked by gate nobad" in proc.stderr
+    assert "git merge --abort puts HEAD back" in proc.stderr
+    assert repo.git("rev-parse", "HEAD") == head  # no merge commit
+    (merged,) = checkpoints_by_reason(repo, "pre-merge-commit")
+    assert repo.git("show", f"{merged}:a.py") == "x = 1  # BAD"  # the merged state is kept
+    repo.git("merge", "--abort")
+    assert repo.read("a.py") == b"x = 1\n"
