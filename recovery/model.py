@@ -12,6 +12,7 @@ restore is in the object database, none of it in side files.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -109,6 +110,7 @@ def decode(sha: str, ref: str, message: str) -> Checkpoint:
         if not marker:
             raise ValueError("no metadata line")
         data = json.loads(tail.strip().splitlines()[0])
+        _validate(data)
         return Checkpoint(
             sha=sha,
             ref=ref,
@@ -129,3 +131,24 @@ def decode(sha: str, ref: str, message: str) -> Checkpoint:
         )
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise RecoverError(f"{ref} is not a git-recover checkpoint ({exc})") from None
+
+
+_OID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_BRANCH = re.compile(r"^refs/heads/[^\x00-\x20~^:?*\[\\]+$")
+
+
+def _validate(data: dict[str, Any]) -> None:
+    """Reject metadata that is not ours before any of it reaches git's command
+    line: refs under refs/recovery/ arrive with any ``+refs/*:refs/*`` fetch, and
+    a value such as ``--output=FILE`` would be an option, not an object id."""
+    for key in ("index_commit", "index_tree", "worktree_tree"):
+        if not _OID.match(str(data[key])):
+            raise ValueError(f"{key} is not an object id")
+    for key in ("head", "conflict_commit"):
+        if data.get(key) is not None and not _OID.match(str(data[key])):
+            raise ValueError(f"{key} is not an object id")
+    branch = data.get("branch")
+    if branch is not None and (not _BRANCH.match(str(branch)) or ".." in branch or branch.endswith((".lock", "/"))):
+        raise ValueError("branch is not a branch ref")
+    if datetime.fromisoformat(data["time"]).tzinfo is None:
+        raise ValueError("time has no UTC offset")

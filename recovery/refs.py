@@ -15,6 +15,7 @@ in ``git reflog refs/recovery/<wt>/good``.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import replace
 
 from recovery.errors import RecoverError, UsageError
@@ -92,7 +93,12 @@ def list_checkpoints(repo: Repo) -> list[Checkpoint]:
         if name in LABELS:
             labels.setdefault(sha, []).append(name)
         elif name.startswith("cp/"):
-            found.append(decode(sha, ref, message))
+            try:
+                found.append(decode(sha, ref, message))
+            except RecoverError as exc:
+                # One foreign or damaged ref must not block every command.
+                print(f"git-recover: warning: skipping {exc.message}; "
+                      f"remove it with `git update-ref -d {ref}`", file=sys.stderr)
     found.sort(key=lambda cp: cp.time, reverse=True)
     return [
         _with_labels(cp, tuple(labels.get(cp.sha, ()))) for cp in found

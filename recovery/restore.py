@@ -137,6 +137,7 @@ def restore(
         if dry_run:
             now = capture(repo, workdir, config)
             plan = _plan(repo, now, target, paths, workdir)
+            _preflight(repo, now, plan)
             return RestoreResult(target, None, tree_diff(repo, now.worktree_tree, plan.worktree_tree),
                                  _head_change(now, plan), dry_run=True)
         _journal(repo, "restore", phase="start", target=target.short, incident=incident)
@@ -144,7 +145,7 @@ def restore(
         safety, now = take(repo, "restore-safety", f"before restore of {target.short}", workdir)
         safety_s = time.perf_counter() - started
         plan = _plan(repo, now, target, paths, workdir)
-        _refuse_overwriting_ignored(repo, now.worktree_tree, plan.worktree_tree)
+        _preflight(repo, now, plan)
         set_label(repo, "undo", safety)
         intent = Intent(plan, target.sha, safety.sha, tuple(paths), now_iso(), os.getpid(), incident=incident)
         return _run(repo, intent, now, target, safety, safety_s, workdir, config)
@@ -198,7 +199,7 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         word = "abort" if abort else "continue"
         safety, now = take(repo, f"restore-{word}", f"state found by restore --{word}", workdir)
         safety_s = time.perf_counter() - started
-        _refuse_overwriting_ignored(repo, now.worktree_tree, plan.worktree_tree)
+        _preflight(repo, now, plan)
         resumed = Intent(plan, target.sha, intent.safety, intent.paths, intent.started, os.getpid(),
                          incident=intent.incident)
         _journal(repo, "restore", phase="resume", action=word, target=target.short, incident=intent.incident)
@@ -256,11 +257,52 @@ def _plan(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], wo
     """The state to reach: the checkpoint's, or for a path-limited restore the
     current state with the named paths taken from the checkpoint."""
     if not paths:
-        return checkpoint_state(repo, target)
+        return _safe_head(repo, now, checkpoint_state(repo, target))
     worktree_tree = _mix(repo, workdir, "worktree", now.worktree_tree, target.worktree_tree, paths)
     index_tree = _mix(repo, workdir, "index", now.index_tree, target.index_tree, paths)
     current = state_of(now)
     return TargetState(current.head, current.branch, index_tree, worktree_tree, current.conflict_tree)
+
+
+def _safe_head(repo: Repo, now: Capture, plan: TargetState) -> TargetState:
+    """Keep a restore from taking commits away from a branch it cannot account for.
+
+    Rewinding the *current* branch is safe: its tip is the first parent of the
+    safety checkpoint (shared case 08 needs it). Another branch that has moved
+    since the checkpoint, or is checked out in another worktree, is left alone
+    and HEAD is detached at the recorded commit instead: moving it would leave
+    its newer commits reachable from no branch and no checkpoint.
+
+    Raises:
+        RecoverError: the checkpoint was taken on an unborn branch that now has
+            commits and is not the current branch (nothing to detach to).
+    """
+    if plan.branch is None or plan.branch == now.branch:
+        return plan
+    value = read_ref(repo, plan.branch)
+    elsewhere = _checked_out_elsewhere(repo, plan.branch)
+    if value in (None, plan.head) and not elsewhere:
+        return plan
+    name = plan.branch.removeprefix("refs/heads/")
+    if plan.head is None:
+        raise RecoverError(f"the checkpoint was taken on the unborn branch {name}, which has commits now; "
+                           f"switch to {name} first if you mean to empty it")
+    why = f"is checked out in {elsewhere}" if elsewhere else "has moved since the checkpoint"
+    print(f"git-recover: note: branch {name} {why}; leaving it alone and detaching HEAD at "
+          f"{plan.head[:10]}", file=sys.stderr)
+    return replace(plan, branch=None)
+
+
+def _checked_out_elsewhere(repo: Repo, branch: str) -> str | None:
+    """The path of another worktree that has ``branch`` checked out, if any."""
+    listing = repo.git.run("worktree", "list", "--porcelain", "-z").stdout.decode("utf-8", "surrogateescape")
+    path = None
+    for field in listing.split("\0"):
+        if field.startswith("worktree "):
+            path = field.removeprefix("worktree ")
+        elif field == f"branch {branch}" and path is not None and Path(path) != repo.toplevel:
+            return path
+    return None
 
 
 def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Sequence[str]) -> str:
@@ -361,6 +403,8 @@ def _move_head(repo: Repo, plan: TargetState, target: Checkpoint) -> None:
     message = f"recover: restore {target.short}"
     _, current_branch = read_head(repo.git)
     if plan.branch:
+        # _safe_head allowed a move only of the current branch (its tip is a
+        # parent of the safety checkpoint) or of one that does not exist yet.
         value = read_ref(repo, plan.branch)
         if plan.head and value != plan.head:
             repo.git.run("update-ref", "-m", message, plan.branch, plan.head, value or NULL_SHA)
@@ -410,47 +454,81 @@ def _refuse_if_busy(repo: Repo, resuming: bool = False) -> None:
         raise RecoverError(f"{lock} exists: another git process is using the index; try again when it is done")
 
 
-def _refuse_overwriting_ignored(repo: Repo, now_tree: str, target_tree: str) -> None:
-    """Raise if the restore would write over a file that is on disk but not in
-    ``now_tree``, that is an ignored file (every untracked, not ignored file is
-    in the safety checkpoint, and git refuses to overwrite skipped ones).
+def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
+    """Refuse, before anything changes, a restore that would lose what no
+    checkpoint holds or could not finish.
 
-    git 2.39's ``read-tree -m -u`` treats ignored files as expendable and
-    overwrites them silently (checked by a test); ignored files are never
-    captured, so overwriting one would lose it for good.
+    * A file on disk that is not in the safety checkpoint would be overwritten:
+      an ignored file (git 2.39's ``read-tree -m -u`` overwrites ignored files
+      silently) or an untracked one over the size cap.
+    * A nested repository (a gitlink now) would be replaced or removed: the
+      checkpoint holds only its commit id, not its files or history.
+    * An object the switch needs is missing: a half-done switch could never be
+      finished by ``--continue``.
+
+    Raises:
+        RecoverError: naming the paths or objects.
     """
-    out = repo.git.run("diff-tree", "-r", "-z", "--no-renames", "--name-only", "--diff-filter=A",
-                       now_tree, target_tree).stdout
-    added = [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
-    if not added:
-        return
-    in_now = {p.decode("utf-8", "surrogateescape")
-              for p in repo.git.run("ls-tree", "-r", "-z", "--name-only", now_tree).stdout.split(b"\0")}
+    raw = repo.git.run("diff-tree", "-r", "-z", "--no-renames", now.worktree_tree, plan.worktree_tree).stdout
+    fields = raw.split(b"\0")
+    in_now: set[str] | None = None
     blocked: list[str] = []
-    for path in added:
-        full = repo.toplevel / path
-        if full.is_dir() and not full.is_symlink():
-            # A directory where the target has a file: fine if git removes all
-            # of it (every file in it is captured), blocked if anything stays.
-            blocked += [p for p in _files_under(repo, full) if p not in in_now][:1]
-            continue
-        if os.path.lexists(full):
-            blocked.append(path)
-            continue
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            prefix = "/".join(parts[:depth])
-            full = repo.toplevel / prefix
-            if os.path.lexists(full) and (full.is_symlink() or not full.is_dir()):
-                if prefix not in in_now:
-                    blocked.append(prefix)
-                break
+    nested: list[str] = []
+    needed = {plan.index_tree, *(sha for sha in (plan.head, plan.conflict_tree) if sha)}
+    for meta, raw_path in zip(fields[::2], fields[1::2]):
+        old_mode, new_mode, _, new_sha, status = meta.lstrip(b":").decode().split(" ")
+        path = raw_path.decode("utf-8", "surrogateescape")
+        if new_mode not in ("000000", "160000"):
+            needed.add(new_sha)
+        if old_mode == "160000" and new_mode != "160000" and _has_files(repo.toplevel / path):
+            nested.append(path)
+        if status == "A":
+            if in_now is None:
+                in_now = _tree_paths(repo, now.worktree_tree)
+            blocked += _in_the_way(repo, path, in_now)
+    if nested:
+        raise RecoverError(
+            f"the restore would replace nested repositories the checkpoint holds only as a commit id: "
+            f"{', '.join(nested[:5])}; move them away (or restore other paths with `-- PATHS`)"
+        )
     if blocked:
         shown = ", ".join(sorted(set(blocked))[:5])
         raise RecoverError(
-            f"the restore would overwrite ignored file(s) that no checkpoint holds: {shown}; "
-            "move them away (or stop ignoring them) and run the restore again"
+            f"the restore would overwrite file(s) that no checkpoint holds (ignored, or over the size cap): "
+            f"{shown}; move them away and run the restore again"
         )
+    checked = repo.git.run("cat-file", "--batch-check", input="".join(f"{sha}\n" for sha in needed).encode()).text
+    missing = [line.split()[0] for line in checked.splitlines() if line.endswith(" missing")]
+    if missing:
+        raise RecoverError(f"the checkpoint is damaged: object(s) {', '.join(missing[:3])} missing "
+                           "(see `git recover verify`); nothing was changed")
+
+
+def _in_the_way(repo: Repo, path: str, in_now: set[str]) -> list[str]:
+    """Paths on disk, not in the current capture, that writing ``path`` would replace."""
+    full = repo.toplevel / path
+    if full.is_dir() and not full.is_symlink():
+        # A directory where the target has a file: fine if git removes all of
+        # it (every file in it is captured), blocked if anything would stay.
+        return [p for p in _files_under(repo, full) if p not in in_now][:1]
+    if os.path.lexists(full):
+        return [path]
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        prefix = "/".join(parts[:depth])
+        parent = repo.toplevel / prefix
+        if os.path.lexists(parent) and (parent.is_symlink() or not parent.is_dir()):
+            return [] if prefix in in_now else [prefix]
+    return []
+
+
+def _tree_paths(repo: Repo, tree: str) -> set[str]:
+    out = repo.git.run("ls-tree", "-r", "-z", "--name-only", tree).stdout
+    return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
+
+
+def _has_files(directory: Path) -> bool:
+    return directory.is_dir() and not directory.is_symlink() and any(directory.iterdir())
 
 
 def _files_under(repo: Repo, directory: Path) -> list[str]:

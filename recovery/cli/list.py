@@ -30,12 +30,13 @@ def list_cmd(max_count: int | None, as_json: bool) -> None:
     for i, cp in enumerate(checkpoints):
         click.echo(
             f"{i:>3}  {cp.short:<10}  {human_age(cp.age_s()):>5}  {cp.reason[:18]:<18} "
-            f"{(cp.branch_name or '(detached)')[:16]:<16} {changed[cp.sha]:>7}  {','.join(cp.labels)}"
+            f"{(cp.branch_name or '(detached)')[:16]:<16} {'?' if changed[cp.sha] is None else changed[cp.sha]:>7}  {','.join(cp.labels)}"
         )
 
 
-def changed_counts(repo: Repo, checkpoints: list[Checkpoint]) -> dict[str, int]:
-    """Files that differ between each checkpoint's worktree and its HEAD commit.
+def changed_counts(repo: Repo, checkpoints: list[Checkpoint]) -> dict[str, int | None]:
+    """Files that differ between each checkpoint's worktree and its HEAD commit
+    (``None`` when an object is missing).
 
     dulwich diffs the trees in-process: one git process per checkpoint would
     make ``list`` slow on a long history of checkpoints.
@@ -44,8 +45,11 @@ def changed_counts(repo: Repo, checkpoints: list[Checkpoint]) -> dict[str, int]:
     from dulwich.repo import Repo as DulwichRepo
 
     store = DulwichRepo(str(repo.common_dir)).object_store
-    counts: dict[str, int] = {}
+    counts: dict[str, int | None] = {}
     for cp in checkpoints:
-        head_tree = store[cp.head.encode()].tree if cp.head else None
-        counts[cp.sha] = sum(1 for _ in tree_changes(store, head_tree, cp.worktree_tree.encode()))
+        try:
+            head_tree = store[cp.head.encode()].tree if cp.head else None
+            counts[cp.sha] = sum(1 for _ in tree_changes(store, head_tree, cp.worktree_tree.encode()))
+        except KeyError:
+            counts[cp.sha] = None  # an object is missing: `git recover verify` says which
     return counts

@@ -139,3 +139,27 @@ def test_same_size_edit_in_the_same_timestamp_tick_is_captured(repo: GitRepo) ->
     assert repo.git("diff", "--name-only") == "file.txt"  # git itself sees the edit
     cp = create_checkpoint(Repo.discover(repo.path), "manual")
     assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:file.txt") == "v2"
+
+
+def test_foreign_ref_in_namespace_is_skipped_not_fatal(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    head = repo.git("rev-parse", "HEAD")
+    repo.git("update-ref", f"refs/recovery/main/cp/{head}", head)  # a plain commit
+    proc = repo.recover("list")
+    assert cp.short in proc.stdout
+    assert f"refs/recovery/main/cp/{head} is not a git-recover checkpoint" in proc.stderr
+
+
+def test_metadata_that_is_not_object_ids_never_reaches_git(repo: GitRepo, tmp_path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    meta = {"time": "2026-01-01T00:00:00+00:00", "reason": "x", "index_commit": repo.git("rev-parse", "HEAD"),
+            "index_tree": tree, "worktree_tree": f"--output={victim}", "head": None, "branch": None}
+    message = "evil\n\ngit-recover-metadata: " + json.dumps(meta) + "\n"
+    sha = repo.git("commit-tree", tree, "-m", message)
+    repo.git("update-ref", f"refs/recovery/main/cp/{sha}", sha)
+    proc = repo.recover("restore", sha[:10], check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert victim.read_text() == "keep me\n"

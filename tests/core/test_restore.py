@@ -57,18 +57,85 @@ def test_round_trip_restores_bytes_modes_index_and_status(repo: GitRepo) -> None
     assert disk_state(repo.path) == mutated
 
 
-def test_moves_branch_back_and_reattaches_head(repo: GitRepo) -> None:
+def test_current_branch_is_moved_back_and_kept_attached(repo: GitRepo) -> None:
     r = Repo.discover(repo.path)
     base = repo.git("rev-parse", "HEAD")
     cp = create_checkpoint(r, "manual")
     repo.write("later.txt", "later\n")
-    repo.commit_all("later")
-    repo.git("checkout", "-q", "-b", "other")
-    restore(r, cp)
+    later = repo.commit_all("later")
+    result = restore(r, cp)
     assert repo.git("rev-parse", "main") == base
     assert repo.git("symbolic-ref", "HEAD") == "refs/heads/main"
     assert not (repo.path / "later.txt").exists()
     assert "recover: restore" in repo.git("reflog", "show", "main")
+    # the rewound commit is the first parent of the safety checkpoint
+    assert repo.git("rev-parse", f"{result.safety.sha}^1") == later
+
+
+def test_another_branch_that_moved_is_left_alone_and_head_detached(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    base = repo.git("rev-parse", "HEAD")
+    cp = create_checkpoint(r, "manual")
+    repo.write("later.txt", "later\n")
+    later = repo.commit_all("later on main")
+    repo.git("checkout", "-q", "-b", "other")
+    restore(r, cp)
+    assert repo.git("rev-parse", "main") == later  # not rewound: nothing else holds it
+    assert repo.git("symbolic-ref", "-q", "HEAD", check=False) == ""
+    assert repo.git("rev-parse", "HEAD") == base
+
+
+def test_another_branch_that_did_not_move_is_checked_out(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.git("checkout", "-q", "-b", "other")
+    repo.write("o.txt", "o\n")
+    repo.commit_all("on other")
+    restore(r, cp)
+    assert repo.git("symbolic-ref", "HEAD") == "refs/heads/main"
+    assert repo.git("rev-parse", "other") != cp.head  # other keeps its commit
+
+
+def test_branch_checked_out_in_another_worktree_is_not_taken(repo: GitRepo, tmp_path) -> None:
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.git("checkout", "-q", "-b", "side")
+    repo.git("worktree", "add", "-q", str(tmp_path / "wt2"), "main")
+    restore(r, cp)
+    assert repo.git("symbolic-ref", "-q", "HEAD", check=False) == ""
+    assert GitRepo(tmp_path / "wt2").git("symbolic-ref", "HEAD") == "refs/heads/main"
+
+
+def test_refuses_to_replace_a_nested_repository(repo: GitRepo) -> None:
+    repo.write("vendor", "a file once\n")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    (repo.path / "vendor").unlink()
+    nested = GitRepo(repo.path / "vendor")
+    nested.path.mkdir()
+    nested.git("init", "-q", "-b", "main")
+    nested.write("lib.c", "int x;\n")
+    nested.commit_all("nested work")
+    nested.write("notes.txt", "untracked in the nested repo\n")
+    for dry in (True, False):
+        with pytest.raises(RecoverError, match="nested repositories"):
+            restore(r, cp, dry_run=dry)
+    assert nested.read("notes.txt") == b"untracked in the nested repo\n"
+    assert nested.git("log", "--format=%s") == "nested work"
+
+
+def test_refuses_before_any_change_when_an_object_is_missing(repo: GitRepo) -> None:
+    repo.write("a.txt", "precious\n")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    blob = repo.git("hash-object", "a.txt")
+    (repo.path / "a.txt").unlink()
+    (repo.path / ".git/objects" / blob[:2] / blob[2:]).unlink()
+    repo.write("b.txt", "current work\n")
+    with pytest.raises(RecoverError, match=f"object\\(s\\) {blob} missing"):
+        restore(r, cp)
+    assert repo.read("b.txt") == b"current work\n"
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
 
 
 def test_detached_checkpoint_restores_detached(repo: GitRepo) -> None:
