@@ -27,6 +27,7 @@ failure is the bug this module exists to rule out; shared case 04):
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import time
@@ -55,6 +56,7 @@ STATE_FILES = (
 # object database with every build artefact someone forgot to ignore.
 DEFAULT_MAX_UNTRACKED_BYTES = 32 * 1024 * 1024
 MAX_UNTRACKED_KEY = "recover.maxUntrackedSize"
+_UNREADABLE_DIR = re.compile(r"could not open directory '(.+?)': ")
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class Skipped:
 
     Attributes:
         path: path relative to the worktree top level (``/``-separated).
-        reason: ``size`` (over the cap) or ``nested-repo-without-commits``.
+        reason: ``size`` (over the cap), ``nested-repo-without-commits`` or
+            ``unreadable`` (a directory git could not open).
         size_bytes: the file's size, 0 for directories.
     """
 
@@ -176,14 +179,26 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
     if conflict is None:
         conflict = _capture_state_files(repo, git, None, 0)
 
-    git.run("add", "-u")
+    # --sparse: a file present outside the sparse-checkout cone is on disk and
+    # git status reports it, so it is part of the state (git-add(1), --sparse).
+    git.run("add", "-u", "--sparse")
     skipped, notes = _add_untracked(git, repo.toplevel, config)
     worktree_tree = git.text("write-tree")
 
-    changed = git.run("diff-files", "--name-only", "-z").stdout
+    changed = _changed_since_hashed(git)
     if changed:
-        raise CaptureRace([p.decode("utf-8", "surrogateescape") for p in changed.split(b"\0") if p])
+        raise CaptureRace(changed)
     return Capture(head, branch, index_tree, worktree_tree, conflict, skipped, notes, index_file)
+
+
+def _changed_since_hashed(git: Git) -> list[str]:
+    """Paths whose file changed after ``add`` hashed it into the temporary index.
+
+    A submodule's own uncommitted edits are not changes: a gitlink records only
+    its commit, which ``add -u`` just refreshed.
+    """
+    out = git.run("diff-files", "--name-only", "-z", "--ignore-submodules=dirty").stdout
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
 
 def _add_untracked(git: Git, toplevel: Path, config: GitConfig) -> tuple[tuple[Skipped, ...], tuple[str, ...]]:
@@ -195,9 +210,12 @@ def _add_untracked(git: Git, toplevel: Path, config: GitConfig) -> tuple[tuple[S
     that produced a stale tree in shared case 04), so those are skipped loudly.
     """
     cap = config.get_int(MAX_UNTRACKED_KEY, DEFAULT_MAX_UNTRACKED_BYTES)
-    listed = git.run("ls-files", "-o", "--exclude-standard", "-z").stdout
+    result = git.run("ls-files", "-o", "--exclude-standard", "-z")
+    listed = result.stdout
     keep: list[bytes] = []
-    skipped: list[Skipped] = []
+    # git lists what it could read and only warns about a directory it could
+    # not open; that directory is not in the checkpoint, so say so.
+    skipped = [Skipped(m.group(1).rstrip("/"), "unreadable") for m in _UNREADABLE_DIR.finditer(result.stderr)]
     notes: list[str] = []
     for raw in listed.split(b"\0"):
         if not raw:
@@ -246,8 +264,12 @@ def _capture_unmerged(repo: Repo, git: Git, workdir: Path) -> tuple[str, Conflic
             by_stage[int(stage)].append(b"%s %s 0\t%s" % (mode, sha, path))
     # Drop the unmerged paths so write-tree succeeds; `add -u` cannot see them
     # afterwards, so they come back through the untracked pass as on disk.
-    git.run("update-index", "--force-remove", "-z", "--stdin", input=b"\0".join(sorted(unmerged)) + b"\0")
+    paths = b"\0".join(sorted(unmerged)) + b"\0"
+    git.run("update-index", "--force-remove", "-z", "--stdin", input=paths)
     index_tree = git.text("write-tree")
+    # Back in as they are on disk (the half-done resolution), explicitly: the
+    # untracked pass would drop a conflicted file that .gitignore matches.
+    git.run("update-index", "--add", "--remove", "-z", "--stdin", input=paths)
     stage_trees: dict[str, str] = {}
     for stage, lines in by_stage.items():
         stage_index = workdir / f"stage{stage}"

@@ -97,7 +97,10 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path) -> tuple[C
 
 
 def _warn_skipped(path: str, reason: str, size_bytes: int) -> None:
-    if reason == "size":
+    if reason == "unreadable":
+        print(f"git-recover: warning: untracked directory {path}/ could not be read and was NOT captured",
+              file=sys.stderr)
+    elif reason == "size":
         print(
             f"git-recover: warning: untracked {path} ({size_bytes} bytes) is over the size cap and was "
             "NOT captured; raise git config recover.maxUntrackedSize to include it",

@@ -58,11 +58,13 @@ class Verdict:
         ok: every compared part matched.
         mismatches: one line per difference (``worktree: M path``, ``HEAD: ...``).
         duration_s: seconds the check took.
+        notes: differences that are reported, not failed (submodule commits).
     """
 
     ok: bool
     mismatches: tuple[str, ...] = field(default=())
     duration_s: float = 0.0
+    notes: tuple[str, ...] = field(default=())
 
 
 class IntegrityError(RecoverError):
@@ -104,8 +106,14 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         f"permissions: {path} has mode {mode:o}; its owner cannot use it"
         for path, mode in owner_access_problems(repo, snap.index_file)
     ]
+    notes: list[str] = []
     if actual.worktree_tree != expected.worktree_tree:
-        mismatches += [f"worktree: {line}" for line in tree_diff(repo, expected.worktree_tree, actual.worktree_tree)]
+        lines, submodules = _split_gitlinks(repo, expected.worktree_tree, actual.worktree_tree)
+        mismatches += [f"worktree: {line}" for line in lines]
+        # read-tree does not check out submodules (as `git checkout` without
+        # --recurse-submodules): their commit is said, not failed.
+        notes += [f"submodule {path} is not at the commit the checkpoint recorded; "
+                  f"run `git submodule update {path}` if you want it there" for path in submodules]
     if actual.index_tree != expected.index_tree:
         mismatches += [f"index: {line}" for line in tree_diff(repo, expected.index_tree, actual.index_tree)]
     if actual.conflict_tree != expected.conflict_tree:
@@ -114,7 +122,24 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         mismatches.append(f"HEAD: expected {expected.head or 'unborn'}, found {actual.head or 'unborn'}")
     if actual.branch != expected.branch:
         mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {actual.branch or 'detached'}")
-    return Verdict(not mismatches, tuple(mismatches), time.perf_counter() - started)
+    return Verdict(not mismatches, tuple(mismatches), time.perf_counter() - started, tuple(notes))
+
+
+def _split_gitlinks(repo: Repo, old: str, new: str) -> tuple[list[str], list[str]]:
+    """Differences between two trees as ``STATUS path`` lines, with the paths
+    where only a gitlink (a submodule's commit) differs set apart."""
+    out = repo.git.run("diff-tree", "-r", "-z", "--no-renames", old, new).stdout
+    fields = out.split(b"\0")
+    lines: list[str] = []
+    gitlinks: list[str] = []
+    for meta, raw in zip(fields[::2], fields[1::2]):
+        old_mode, new_mode, _, _, status = meta.lstrip(b":").decode().split(" ")
+        path = raw.decode("utf-8", "surrogateescape")
+        if old_mode == new_mode == "160000":
+            gitlinks.append(path)
+        else:
+            lines.append(f"{status} {path}")
+    return lines, gitlinks
 
 
 def owner_access_problems(repo: Repo, index_file: Path) -> list[tuple[str, int]]:

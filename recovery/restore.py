@@ -244,6 +244,8 @@ def _run(
              verify_s=round(verdict.duration_s, 6), verdict="ok" if verdict.ok else "mismatch",
              changed_files=len(changes))
     clear_intent(repo)
+    for note in verdict.notes:
+        print(f"git-recover: note: {note}", file=sys.stderr)
     if not verdict.ok:
         listed = "; ".join(verdict.mismatches[:10])
         raise IntegrityError(

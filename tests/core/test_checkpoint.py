@@ -163,3 +163,75 @@ def test_metadata_that_is_not_object_ids_never_reaches_git(repo: GitRepo, tmp_pa
     proc = repo.recover("restore", sha[:10], check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert victim.read_text() == "keep me\n"
+
+
+def test_conflicted_file_that_gitignore_matches_keeps_its_resolution(repo: GitRepo) -> None:
+    repo.write("gen.lock", "base\n")
+    repo.git("add", "-f", "gen.lock")
+    repo.git("commit", "-q", "-m", "base")
+    repo.git("checkout", "-q", "-b", "other")
+    repo.write("gen.lock", "other\n")
+    repo.git("commit", "-q", "-am", "other")
+    repo.git("checkout", "-q", "main")
+    repo.write("gen.lock", "main\n")
+    repo.git("commit", "-q", "-am", "main")
+    repo.write(".gitignore", "*.lock\n")
+    repo.git("merge", "other", check=False)
+    repo.write("gen.lock", "half-done resolution\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:gen.lock") == "half-done resolution"
+
+
+def test_dirty_submodule_does_not_block_checkpoints(repo: GitRepo) -> None:
+    sub = GitRepo(repo.path / "sub")
+    sub.path.mkdir()
+    sub.git("init", "-q", "-b", "main")
+    sub.write("s.txt", "s1\n")
+    sub.commit_all("s1")
+    repo.git("add", "sub")
+    repo.git("commit", "-q", "-m", "add sub")
+    sub.write("s.txt", "edited inside the submodule\n")
+    repo.write("README.md", "top edit\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:README.md") == "top edit"
+    assert repo.git("rev-parse", f"{cp.worktree_tree}:sub") == sub.git("rev-parse", "HEAD")
+
+
+def test_sparse_checkout_file_outside_the_cone_does_not_block(repo: GitRepo) -> None:
+    repo.write("in/a.txt", "a\n")
+    repo.write("out/b.txt", "b\n")
+    repo.commit_all()
+    repo.git("sparse-checkout", "set", "--cone", "in")
+    repo.write("out/b.txt", "present anyway\n")
+    repo.write("in/a.txt", "edited\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:in/a.txt") == "edited"
+
+
+def test_unreadable_untracked_directory_is_said_and_recorded(repo: GitRepo) -> None:
+    import pwd
+    import subprocess
+    import sys
+
+    nobody = pwd.getpwnam("nobody")
+    repo.git("config", "--global", "safe.directory", "*")  # root reads nobody's repo afterwards
+    for p in list(repo.path.parents)[:-1][::-1]:
+        if p.stat().st_mode & 0o005 != 0o005:
+            p.chmod(p.stat().st_mode | 0o005)
+    repo.write("notes/todo.md", "readable\n")
+    repo.write("secret/key.txt", "root only\n")
+    for dirpath, dirnames, filenames in os.walk(repo.path):
+        for name in dirnames + filenames + ["."]:
+            os.lchown(os.path.join(dirpath, name), nobody.pw_uid, nobody.pw_gid)
+    os.chown(repo.path / "secret", 0, 0)
+    (repo.path / "secret").chmod(0o700)
+    env = {**os.environ, "HOME": str(repo.path), "GIT_CONFIG_COUNT": "1",
+           "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
+    proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           sys.executable, "-P", "-m", "recovery", "checkpoint"],
+                          cwd=repo.path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "secret/ could not be read and was NOT captured" in proc.stderr
+    cp = list_checkpoints(Repo.discover(repo.path))[0]
+    assert ("secret", "unreadable") in [(s.path, s.reason) for s in cp.skipped]
+    assert "notes/todo.md" in repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree)
