@@ -85,7 +85,10 @@ def read_intent(repo: Repo) -> Intent | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise RecoverError(f"cannot read the restore record {path}: {exc}") from None
+        raise RecoverError(
+            f"the restore record {path} is damaged ({exc}); `git recover restore --abort` goes back "
+            "to the state before that restore (checkpoint `undo`)"
+        ) from None
 
 
 def clear_intent(repo: Repo) -> None:

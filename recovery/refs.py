@@ -144,7 +144,8 @@ def load(repo: Repo, sha: str) -> Checkpoint:
 def resolve(repo: Repo, name: str) -> Checkpoint:
     """Find a checkpoint by the names the CLI accepts.
 
-    Accepted: ``last`` (newest), ``good``, ``undo``, a position ``N`` or ``@{N}``
+    Accepted: ``last`` (the newest that is not a restore's safety checkpoint),
+    ``good``, ``undo``, a position ``N`` or ``@{N}``
     (0 is the newest, as in ``stash@{0}``), or a full or abbreviated commit id
     (at least 4 hex digits, as git's minimum abbreviation).
 
@@ -161,7 +162,10 @@ def resolve(repo: Repo, name: str) -> Checkpoint:
     if name == "last":
         if not checkpoints:
             raise RecoverError("no checkpoints yet (take one with `git recover checkpoint`)")
-        return checkpoints[0]
+        # A restore's own safety checkpoint is the state it just replaced: as
+        # `last` it would make a second `restore last` undo the first.
+        taken = [cp for cp in checkpoints if not cp.reason.startswith("restore-")]
+        return (taken or checkpoints)[0]
     position = _POSITION.match(name)
     if position:
         index = int(position.group(1) or position.group(2))

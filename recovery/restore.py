@@ -186,7 +186,12 @@ def abort_restore(repo: Repo) -> RestoreResult:
 
 def _resume(repo: Repo, abort: bool) -> RestoreResult:
     with repo_lock(repo), _workdir(repo) as workdir:
-        intent = read_intent(repo)
+        try:
+            intent = read_intent(repo)
+        except RecoverError:
+            if not abort:
+                raise
+            intent = _intent_from_undo_label(repo)
         if intent is None:
             raise RecoverError("no interrupted restore to resume")
         _release_stale_index_lock(repo, intent)
@@ -204,6 +209,13 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
                          incident=intent.incident)
         _journal(repo, "restore", phase="resume", action=word, target=target.short, incident=intent.incident)
         return _run(repo, resumed, now, target, safety, safety_s, workdir, config, original_safety)
+
+
+def _intent_from_undo_label(repo: Repo) -> Intent:
+    """Stand-in for a damaged intent record on ``--abort``: every restore points
+    ``undo`` at its safety checkpoint before it writes the record."""
+    safety = resolve(repo, "undo")
+    return Intent(checkpoint_state(repo, safety), None, safety.sha, (), now_iso(), os.getpid())
 
 
 def _run(
@@ -261,7 +273,13 @@ def _plan(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], wo
     if not paths:
         return _safe_head(repo, now, checkpoint_state(repo, target))
     worktree_tree = _mix(repo, workdir, "worktree", now.worktree_tree, target.worktree_tree, paths)
-    index_tree = _mix(repo, workdir, "index", now.index_tree, target.index_tree, paths)
+    # A path that was unmerged in the checkpoint has no stage-0 entry there;
+    # it keeps its current index entry rather than being dropped from the index.
+    unmerged: set[bytes] = set()
+    if target.conflict_commit:
+        listing = repo.git.run("ls-tree", "-r", "-z", "--name-only", f"{target.conflict_commit}^{{tree}}").stdout
+        unmerged = {p.partition(b"/")[2] for p in listing.split(b"\0") if p.startswith(b"stage")}
+    index_tree = _mix(repo, workdir, "index", now.index_tree, target.index_tree, paths, keep=unmerged)
     current = state_of(now)
     return TargetState(current.head, current.branch, index_tree, worktree_tree, current.conflict_tree)
 
@@ -307,8 +325,10 @@ def _checked_out_elsewhere(repo: Repo, branch: str) -> str | None:
     return None
 
 
-def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Sequence[str]) -> str:
-    """``base`` with every entry matching ``paths`` replaced by ``source``'s.
+def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Sequence[str],
+         keep: set[bytes] | None = None) -> str:
+    """``base`` with every entry matching ``paths`` replaced by ``source``'s
+    (entries in ``keep`` that ``source`` lacks stay as in ``base``).
 
     Raises:
         RecoverError: the pathspecs match nothing in either tree.
@@ -321,7 +341,8 @@ def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Se
     present = mixed_git.run("ls-files", "-z", "--", *paths).stdout
     if not picked and not present and name == "worktree":
         raise RecoverError(f"no file matches {' '.join(paths)} in the checkpoint or the worktree")
-    removals = b"".join(b"0 %s\t%s\0" % (NULL_SHA.encode(), p) for p in present.split(b"\0") if p)
+    removals = b"".join(b"0 %s\t%s\0" % (NULL_SHA.encode(), p) for p in present.split(b"\0")
+                        if p and p not in (keep or set()))
     if removals or picked:
         mixed_git.run("update-index", "-z", "--index-info", input=removals + picked)
     return mixed_git.text("write-tree")

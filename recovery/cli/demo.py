@@ -29,6 +29,10 @@ def demo(source: Path | None, keep: bool) -> None:
     uncommitted work, checkpoint, break the tree (delete, corrupt, commit the
     damage), restore, and prove every file byte for byte."""
     source = source or Path(__file__).resolve().parents[1]
+    # Inside a hook or a `git --git-dir=...` alias these point at the user's
+    # repository; the demo must never touch it.
+    for variable in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"):
+        os.environ.pop(variable, None)
     base = Path(tempfile.mkdtemp(prefix="git-recover-demo-"))
     try:
         _run(source, base / "repo")
@@ -40,18 +44,24 @@ def demo(source: Path | None, keep: bool) -> None:
 
 
 def _run(source: Path, path: Path) -> None:
-    shutil.copytree(source, path, ignore=_NOT_COPIED, symlinks=True)
+    try:
+        shutil.copytree(source, path, ignore=_NOT_COPIED, symlinks=True,
+                        copy_function=_copy_regular_file)
+    except shutil.Error as exc:
+        raise RecoverError(f"cannot copy {source}: {exc.args[0][0][2]}") from None
     Git(path).run("init", "-q", "-b", "main", str(path))
     repo = Repo.discover(path)
     git = repo.git.with_env(GIT_AUTHOR_NAME="demo", GIT_AUTHOR_EMAIL="demo@example.com",
                             GIT_COMMITTER_NAME="demo", GIT_COMMITTER_EMAIL="demo@example.com")
     git.run("add", "-A")
-    git.run("commit", "-q", "--no-verify", "-m", "demo: initial import")
+    git.run("commit", "-q", "--no-verify", "--allow-empty", "-m", "demo: initial import")
     # Damage only what git tracks: ignored files are never captured by design,
     # and deleting a .gitignore would un-ignore build.cache.
     tracked = git.run("ls-files", "-z").stdout.decode("utf-8", "surrogateescape").split("\0")
     files = [path / name for name in tracked if name and not name.endswith(".gitignore")
              and (path / name).is_file() and not (path / name).is_symlink()]
+    if not files:
+        raise RecoverError(f"nothing to demonstrate: {source} has no file git would track")
     click.echo(f"demo repository: {len(files)} files copied from {source}")
 
     # Uncommitted work: the part a plain `git reset --hard` would lose.
@@ -86,6 +96,13 @@ def _run(source: Path, path: Path) -> None:
                f"{'untouched' if (path / 'build.cache').exists() else 'MISSING'}")
     if not same:
         raise RecoverError("the demo restore did not reproduce the tree")
+
+
+def _copy_regular_file(src: str, dst: str) -> None:
+    """Copy regular files only: a FIFO or device would block or mean nothing."""
+    if not Path(src).is_file():
+        raise OSError(f"{src} is not a regular file")
+    shutil.copy2(src, dst)
 
 
 def _manifest(root: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ import sys
 import click
 
 from recovery import __version__
-from recovery.errors import EXIT_USAGE, RecoverError
+from recovery.errors import EXIT_ERROR, EXIT_USAGE, RecoverError
 
 # name -> "module:attribute"; each module holds one command or command group.
 COMMANDS: dict[str, str] = {
@@ -85,8 +85,14 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"git-recover: {exc.message}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        click.echo("git-recover: interrupted", err=True)
+        click.echo("git-recover: interrupted (if a restore was running, `git recover status` says how "
+                   "to finish it)", err=True)
         return 130
+    except OSError as exc:
+        # A state file in the way, a full disk, a permission problem: one line.
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"git-recover: {exc.strerror or exc}{where}", err=True)
+        return EXIT_ERROR
     return result if isinstance(result, int) else 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from recovery.cli.common import echo_json, human_age, open_repo
+from recovery.errors import RecoverError
 from recovery.intent import read_intent
 from recovery.refs import get_label, list_checkpoints
 
@@ -18,7 +19,11 @@ def status(as_json: bool) -> None:
     checkpoints = list_checkpoints(repo)
     newest = checkpoints[0] if checkpoints else None
     good = get_label(repo, "good")
-    intent = read_intent(repo)
+    try:
+        intent = read_intent(repo)
+        damaged = None
+    except RecoverError as exc:
+        intent, damaged = None, exc.message
     if as_json:
         echo_json({
             "checkpoints": len(checkpoints),
@@ -26,6 +31,7 @@ def status(as_json: bool) -> None:
             "newest_age_s": newest.age_s() if newest else None,
             "good": good.to_json() if good else None,
             "interrupted_restore": intent.checkpoint if intent else None,
+            "damaged_restore_record": damaged,
         })
         return
     if newest is None:
@@ -37,6 +43,8 @@ def status(as_json: bool) -> None:
         click.echo("last good checkpoint: none yet (no checkpoint has passed the gates)")
     else:
         click.echo(f"last good checkpoint: {good.short} ({good.reason}), {human_age(good.age_s())} ago")
+    if damaged is not None:
+        click.echo(f"INTERRUPTED RESTORE: {damaged}")
     if intent is not None:
         click.echo(f"INTERRUPTED RESTORE of {(intent.checkpoint or '?')[:10]} started {intent.started}: "
                    "run `git recover restore --continue` or `git recover restore --abort`")

@@ -91,7 +91,7 @@ _KILL_AT = textwrap.dedent("""
 ])
 def test_kill_at_each_step_then_continue(tmp_path: Path, step: str) -> None:
     repo, cp, at_checkpoint, mutated = _big_repo(tmp_path / "r", 200)
-    proc = subprocess.run([sys.executable, "-c", _KILL_AT, step, cp], cwd=repo.path, capture_output=True)
+    proc = subprocess.run([sys.executable, "-P", "-c", _KILL_AT, step, cp], cwd=repo.path, capture_output=True)
     assert proc.returncode == -signal.SIGKILL
     assert (repo.path / ".git/recovery/restore-intent.json").exists()
     _settle(repo, at_checkpoint, mutated)
@@ -109,7 +109,7 @@ def test_kill_holding_index_lock_is_cleaned_by_continue(tmp_path: Path) -> None:
             real_copy(src, dst, *a)
             os.kill(os.getpid(), signal.SIGKILL)
         r.shutil.copyfileobj = copy_then_die"""))
-    proc = subprocess.run([sys.executable, "-c", script, "_install_index:x", cp], cwd=repo.path, capture_output=True)
+    proc = subprocess.run([sys.executable, "-P", "-c", script, "_install_index:x", cp], cwd=repo.path, capture_output=True)
     assert proc.returncode == -signal.SIGKILL
     assert (repo.path / ".git/index.lock").exists()
     _settle(repo, at_checkpoint, mutated)
@@ -131,10 +131,23 @@ def test_kill_at_random_instants(tmp_path: Path, delay_s: float) -> None:
 
 def test_abort_returns_to_the_state_before_the_restore(tmp_path: Path) -> None:
     repo, cp, at_checkpoint, mutated = _big_repo(tmp_path / "r", 100)
-    proc = subprocess.run([sys.executable, "-c", _KILL_AT, "_move_head:before", cp], cwd=repo.path,
+    proc = subprocess.run([sys.executable, "-P", "-c", _KILL_AT, "_move_head:before", cp], cwd=repo.path,
                           capture_output=True)
     assert proc.returncode == -signal.SIGKILL
     repo.recover("restore", "--abort")
     assert disk_state(repo.path) == mutated
     assert repo.git("log", "-1", "--format=%s") == "bad change"
     assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+
+
+def test_damaged_intent_record_can_be_aborted(tmp_path: Path) -> None:
+    repo, cp, at_checkpoint, mutated = _big_repo(tmp_path / "r", 30)
+    proc = subprocess.run([sys.executable, "-P", "-c", _KILL_AT, "_move_head:before", cp], cwd=repo.path,
+                          capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    (repo.path / ".git/recovery/restore-intent.json").write_text("{ torn")
+    assert "is damaged" in repo.recover("status").stdout
+    refused = repo.recover("restore", cp, check=False)
+    assert refused.returncode == 1 and "--abort" in refused.stderr and "Traceback" not in refused.stderr
+    repo.recover("restore", "--abort")
+    assert disk_state(repo.path) == mutated

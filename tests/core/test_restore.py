@@ -324,3 +324,27 @@ def test_integrity_check_names_a_file_its_owner_cannot_read(repo: GitRepo, monke
     (repo.path / "m.md").chmod(0o000)
     with pytest.raises(IntegrityError, match="permissions: m.md has mode 0"):
         restore(r, cp)
+
+
+def test_path_restore_from_a_mid_merge_checkpoint_keeps_the_file_tracked(tmp_path) -> None:
+    from tests.core.test_cases import build_case
+
+    repo = build_case("05-merge-conflict-in-progress.sh", tmp_path / "c5")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.git("merge", "--abort")
+    restore(r, cp, ["conflict.txt"])
+    assert b"<<<<<<<" in repo.read("conflict.txt")
+    assert repo.git("status", "--porcelain") == " M conflict.txt"
+
+
+def test_last_is_not_a_restore_safety_checkpoint(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    repo.write("f.txt", "one\n")
+    cp = create_checkpoint(r, "manual")
+    repo.write("f.txt", "two\n")
+    restore(r, cp)
+    assert resolve(r, "last").sha == cp.sha
+    repo.write("f.txt", "three\n")
+    restore(r, resolve(r, "last"))
+    assert repo.read("f.txt") == b"one\n"
