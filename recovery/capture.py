@@ -8,20 +8,23 @@ proportional to what changed, and ``git add``/``git update-index`` apply the
 user's filters and ``core.fsmonitor`` exactly as git does.
 
 Steps, each checked for its exit code (a stale tree after an ignored ``git add``
-failure is the bug this module exists to rule out; shared case 04):
+failure is the bug this module exists to rule out, reported against the
+snapshots of AI coding tools):
 
 1. HEAD and its branch.
 2. The index tree: ``write-tree`` on the copy. An unmerged index cannot be
    written as one tree (git-write-tree(1)), so its stages 1-3 are captured as
-   three extra trees, never flattened (shared case 05).
+   three extra trees, never flattened (``add -A`` in a temporary index would
+   flatten them silently).
 3. The merge state files (``MERGE_HEAD``, ``MERGE_MSG``...) as blobs, so a
    restore can bring back a merge in progress.
 4. The worktree tree: ``add -u`` into the copy, then the untracked files that
    are not ignored (``ls-files -o --exclude-standard``) through
    ``update-index --add``, skipping loudly what the size cap or a nested
-   repository without commits rules out (shared cases 04 and 06).
+   repository without commits rules out (a huge new file must not block every
+   snapshot: jj #3616).
 5. A re-check: ``diff-files`` on the copy lists any file that changed after it
-   was hashed; the caller retries (shared case 07, a file rewritten mid-capture).
+   was hashed; the caller retries (a file rewritten mid-capture: lint-staged #804).
 """
 
 from __future__ import annotations
@@ -164,7 +167,7 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
         # "racily clean" by comparing file mtimes with the index's own mtime
         # (Documentation/technical/racy-git.txt). A fresh mtime on the copy made
         # a same-size edit within the same timestamp tick look clean, and the
-        # checkpoint silently kept the old content (caught by shared case 04).
+        # checkpoint silently kept the old content (test_same_size_edit_in_the_same_timestamp_tick_is_captured).
         shutil.copy2(repo.index_file, index_file)
     git = repo.git.with_index(index_file)
 
@@ -207,7 +210,8 @@ def _add_untracked(git: Git, toplevel: Path, config: GitConfig) -> tuple[tuple[S
     ``ls-files -o`` without ``--directory`` lists files one by one, except a
     nested repository, which it shows as ``dir/``: ``update-index --add`` records
     one with a commit as a gitlink, and refuses one without commits (the failure
-    that produced a stale tree in shared case 04), so those are skipped loudly.
+    that produced a stale tree when its exit code was ignored), so those are
+    skipped loudly.
     """
     cap = config.get_int(MAX_UNTRACKED_KEY, DEFAULT_MAX_UNTRACKED_BYTES)
     result = git.run("ls-files", "-o", "--exclude-standard", "-z")

@@ -85,7 +85,7 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path) -> tuple[C
                 ) from None
         except GitCommandError as exc:
             # A git killed by a signal mid-read (SIGBUS on a file truncated under
-            # its mmap; shared case 07) may succeed next time; anything else is final.
+            # its mmap; lint-staged #804) may succeed next time; anything else is final.
             if exc.returncode >= 0 or attempt == attempts:
                 raise RecoverError(f"checkpoint failed: {exc.message}; no checkpoint was written") from None
     capture_s = time.perf_counter() - started

@@ -288,7 +288,7 @@ def _safe_head(repo: Repo, now: Capture, plan: TargetState) -> TargetState:
     """Keep a restore from taking commits away from a branch it cannot account for.
 
     Rewinding the *current* branch is safe: its tip is the first parent of the
-    safety checkpoint (shared case 08 needs it). Another branch that has moved
+    safety checkpoint (an undo after `commit --amend` needs it; git-branchless #392). Another branch that has moved
     since the checkpoint, or is checked out in another worktree, is left alone
     and HEAD is detached at the recorded commit instead: moving it would leave
     its newer commits reachable from no branch and no checkpoint.

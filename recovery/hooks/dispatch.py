@@ -247,7 +247,7 @@ def _pre_commit_window_checkpoint(repo: Repo) -> Checkpoint | None:
     (``$PRE_COMMIT_HOME``, else ``$XDG_CACHE_HOME/pre-commit``, else
     ``~/.cache/pre-commit``) and checks the files out from the index before any
     hook runs, so the disk no longer holds the work (pre-commit #176, #1787;
-    shared case 01). The patch of our parent process is applied to the worktree,
+    tests/hooks/test_hooks_cases.py). The patch of our parent process is applied to the worktree,
     the checkpoint taken, and the patch reversed again, so the framework finds the
     disk as it left it and its own re-apply is unaffected. Should that reverse
     fail, pre-commit's fallback (check out, then apply) still restores the work.
