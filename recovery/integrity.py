@@ -18,6 +18,7 @@ import hashlib
 import os
 import stat
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,7 +88,8 @@ def checkpoint_state(repo: Repo, cp: Checkpoint) -> TargetState:
     return TargetState(cp.head, cp.branch, cp.index_tree, cp.worktree_tree, conflict_tree)
 
 
-def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitConfig) -> Verdict:
+def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitConfig,
+                access_checked: Sequence[str] | None = None) -> Verdict:
     """Capture the live state and compare it with ``expected``, timed.
 
     Args:
@@ -95,6 +97,9 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         expected: what the state must be.
         workdir: a private directory for the capture's temporary index.
         config: ``recover.*`` settings (the same size cap the checkpoint used).
+        access_checked: when the caller has just walked every path for owner
+            access (a restore does), the paths it repaired, to be re-checked
+            alone; ``None`` walks every path again.
 
     Returns:
         A :class:`Verdict`; ``duration_s`` is wall time in seconds.
@@ -104,7 +109,7 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
     actual = state_of(snap)
     mismatches = [
         f"permissions: {path} has mode {mode:o}; its owner cannot use it"
-        for path, mode in owner_access_problems(repo, snap.index_file)
+        for path, mode in owner_access_problems(repo, snap.index_file, access_checked)
     ]
     notes: list[str] = []
     if actual.worktree_tree != expected.worktree_tree:
@@ -142,7 +147,8 @@ def _split_gitlinks(repo: Repo, old: str, new: str) -> tuple[list[str], list[str
     return lines, gitlinks
 
 
-def owner_access_problems(repo: Repo, index_file: Path) -> list[tuple[str, int]]:
+def owner_access_problems(repo: Repo, index_file: Path,
+                          only: Sequence[str] | None = None) -> list[tuple[str, int]]:
     """Files listed in ``index_file`` that their owner cannot read and write, and
     directories on their way that the owner cannot read, write and search.
 
@@ -150,12 +156,23 @@ def owner_access_problems(repo: Repo, index_file: Path) -> list[tuple[str, int]]
     ``core.fileMode``), so a tree comparison cannot see a module made
     unreadable (the audit's "permission error" failure); this walk can.
 
+    Args:
+        only: check just these paths (files or directories) instead of walking
+            every path ``index_file`` lists.
+
     Returns:
         ``(path, mode)`` pairs, paths relative to the top level; absent files
         (sparse checkout) are skipped.
     """
-    listed = repo.git.with_index(index_file).run("ls-files", "-z").stdout
     problems: list[tuple[str, int]] = []
+    if only is not None:
+        for rel in only:
+            mode = _lstat_mode(repo.toplevel / rel)
+            wanted = 0o700 if mode is not None and stat.S_ISDIR(mode) else 0o600
+            if mode is not None and not stat.S_ISLNK(mode) and mode & wanted != wanted:
+                problems.append((rel, stat.S_IMODE(mode)))
+        return problems
+    listed = repo.git.with_index(index_file).run("ls-files", "-z").stdout
     checked_dirs: set[str] = set()
     for raw in listed.split(b"\0"):
         if not raw:

@@ -236,7 +236,7 @@ def _run(
     write_intent(repo, intent)
     started = time.perf_counter()
     try:
-        _switch_worktree_and_index(repo, now, plan, intent)
+        repaired = _switch_worktree_and_index(repo, now, plan, intent)
         _move_head(repo, plan, target)
         _write_state_files(repo, plan.conflict_tree)
     except RecoverError as exc:
@@ -249,7 +249,7 @@ def _run(
     restore_s = time.perf_counter() - started
     check_dir = workdir / "check"
     check_dir.mkdir()
-    verdict = check_state(repo, plan, check_dir, config)
+    verdict = check_state(repo, plan, check_dir, config, access_checked=repaired)
     shown_safety = reported_safety or safety
     _journal(repo, "restore", phase="end", target=target.short, safety=shown_safety.short,
              incident=intent.incident, duration_s=round(restore_s + safety_s, 6),
@@ -348,25 +348,32 @@ def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Se
     return mixed_git.text("write-tree")
 
 
-def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, intent: Intent) -> None:
+def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, intent: Intent) -> list[str]:
+    """Steps 5-6; returns the paths whose owner access was repaired."""
     git = repo.git.with_index(now.index_file)
     git.run("read-tree", "-m", "-u", now.worktree_tree, plan.worktree_tree)
-    _repair_owner_access(repo, now.index_file)
+    repaired = _repair_owner_access(repo, now.index_file)
     git.run("read-tree", "-m", plan.index_tree)
     if plan.conflict_tree:
         _put_back_stages(repo, now.index_file, plan.conflict_tree)
     write_intent(repo, replace(intent, phase="index"))
     _install_index(repo, now.index_file)
+    return repaired
 
 
-def _repair_owner_access(repo: Repo, index_file: Path) -> None:
+def _repair_owner_access(repo: Repo, index_file: Path) -> list[str]:
     """Give a restored file (or directory) that its owner cannot use the mode a
     fresh checkout would: git leaves a file whose content already matches alone,
     mode 000 included, and records no permission bits but the executable one.
-    Files the owner can use keep their mode, deliberate 0600 included."""
+    Files the owner can use keep their mode, deliberate 0600 included.
+
+    Returns:
+        The paths it changed (the integrity check re-checks just those).
+    """
     umask = os.umask(0)
     os.umask(umask)
-    for path, mode in owner_access_problems(repo, index_file):
+    problems = owner_access_problems(repo, index_file)
+    for path, mode in problems:
         full = repo.toplevel / path
         if full.is_dir():
             wanted = 0o777 & ~umask
@@ -376,6 +383,7 @@ def _repair_owner_access(repo: Repo, index_file: Path) -> None:
             os.chmod(full, wanted | (0o700 if full.is_dir() else 0o600))
         except OSError:
             pass  # not ours to change: the integrity check names it
+    return [path for path, _ in problems]
 
 
 def _put_back_stages(repo: Repo, index_file: Path, conflict_tree: str) -> None:

@@ -1,0 +1,81 @@
+"""The click application: the ``git recover`` group and its lazily loaded commands.
+
+Subcommands are imported only when they run (click's documented lazy-group
+pattern), so ``git recover list`` does not pay for the imports of ``links`` or
+``report``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from recovery import __version__
+from recovery.errors import EXIT_USAGE
+
+# name -> "module:attribute"; each module holds one command or command group.
+# `hook` is not here: git runs it on every commit, and main() dispatches it
+# without importing click (see recovery/cli/hook.py).
+COMMANDS: dict[str, str] = {
+    "checkpoint": "recovery.cli.checkpoint:checkpoint",
+    "list": "recovery.cli.list:list_cmd",
+    "show": "recovery.cli.show:show",
+    "diff": "recovery.cli.diff:diff",
+    "status": "recovery.cli.status:status",
+    "restore": "recovery.cli.restore:restore",
+    "undo": "recovery.cli.undo:undo",
+    "verify": "recovery.cli.verify:verify",
+    "gc": "recovery.cli.gc:gc",
+    "demo": "recovery.cli.demo:demo",
+    "report": "recovery.cli.report:report",
+    "drill": "recovery.cli.drill:drill",
+    "gates": "recovery.cli.gates:gates",
+    "install": "recovery.cli.install:install",
+    "uninstall": "recovery.cli.install:uninstall",
+    "run": "recovery.cli.run:run",
+    "links": "recovery.cli.links:links",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="git-recover")
+def cli() -> None:
+    """Atomic checkpoints, quality gates and verified restore for a git working tree.
+
+    Checkpoints live under refs/recovery/; every restore is checkpointed first, so
+    `git recover undo` can always bring back what a restore replaced.
+    """
+
+
+def run_cli(args: list[str]) -> int:
+    """Run the click application on ``args``; click's own errors become exit
+    codes (usage errors exit 3, as documented). RecoverError passes through."""
+    try:
+        result = cli.main(args=args, prog_name="git recover", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("git-recover: aborted", err=True)
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
