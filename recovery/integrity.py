@@ -167,34 +167,46 @@ def owner_access_problems(repo: Repo, index_file: Path,
     problems: list[tuple[str, int]] = []
     if only is not None:
         for rel in only:
-            mode = _lstat_mode(repo.toplevel / rel)
+            mode = _lstat_mode(repo.toplevel, rel)
             wanted = 0o700 if mode is not None and stat.S_ISDIR(mode) else 0o600
             if mode is not None and not stat.S_ISLNK(mode) and mode & wanted != wanted:
                 problems.append((rel, stat.S_IMODE(mode)))
         return problems
     listed = repo.git.with_index(index_file).run("ls-files", "-z").stdout
-    checked_dirs: set[str] = set()
-    for raw in listed.split(b"\0"):
-        if not raw:
-            continue
-        rel = raw.decode("utf-8", "surrogateescape")
-        parts = rel.split("/")
-        for depth in range(1, len(parts)):
-            directory = "/".join(parts[:depth])
-            if directory not in checked_dirs:
+    checked_dirs: set[bytes] = set()
+    # Plain bytes paths and one directory descriptor: pathlib costs more than
+    # the lstat itself over 80k entries (benchmarks/bench_core.py).
+    top = os.open(repo.toplevel, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for raw in listed.split(b"\0"):
+            if not raw:
+                continue
+            cut = raw.rfind(b"/")
+            while cut > 0 and raw[:cut] not in checked_dirs:
+                directory = raw[:cut]
                 checked_dirs.add(directory)
-                mode = _lstat_mode(repo.toplevel / directory)
+                mode = _lstat_at(top, directory)
                 if mode is not None and stat.S_ISDIR(mode) and mode & 0o700 != 0o700:
-                    problems.append((directory, stat.S_IMODE(mode)))
-        mode = _lstat_mode(repo.toplevel / rel)
-        if mode is not None and stat.S_ISREG(mode) and mode & 0o600 != 0o600:
-            problems.append((rel, stat.S_IMODE(mode)))
+                    problems.append((directory.decode("utf-8", "surrogateescape"), stat.S_IMODE(mode)))
+                cut = directory.rfind(b"/")
+            mode = _lstat_at(top, raw)
+            if mode is not None and stat.S_ISREG(mode) and mode & 0o600 != 0o600:
+                problems.append((raw.decode("utf-8", "surrogateescape"), stat.S_IMODE(mode)))
+    finally:
+        os.close(top)
     return problems
 
 
-def _lstat_mode(path: Path) -> int | None:
+def _lstat_at(dir_fd: int, rel: bytes) -> int | None:
     try:
-        return os.lstat(path).st_mode
+        return os.lstat(rel, dir_fd=dir_fd).st_mode
+    except OSError:
+        return None
+
+
+def _lstat_mode(top: Path, rel: str) -> int | None:
+    try:
+        return os.lstat(top / rel).st_mode
     except OSError:
         return None
 
