@@ -275,13 +275,13 @@ def _capture_unmerged(repo: Repo, git: Git, workdir: Path) -> tuple[str, Conflic
     # untracked pass would drop a conflicted file that .gitignore matches.
     git.run("update-index", "--add", "--remove", "-z", "--stdin", input=paths)
     stage_trees: dict[str, str] = {}
-    for stage, lines in by_stage.items():
-        stage_index = workdir / f"stage{stage}"
+    for stage_no, lines in by_stage.items():
+        stage_index = workdir / f"stage{stage_no}"
         stage_index.unlink(missing_ok=True)
         stage_git = repo.git.with_index(stage_index)
         if lines:
             stage_git.run("update-index", "-z", "--index-info", input=b"\0".join(lines) + b"\0")
-        stage_trees[f"stage{stage}"] = stage_git.text("write-tree")
+        stage_trees[f"stage{stage_no}"] = stage_git.text("write-tree")
     state = _capture_state_files(repo, git, stage_trees, len(unmerged))
     assert state is not None  # stage trees alone make a state
     return index_tree, state

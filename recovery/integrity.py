@@ -257,7 +257,7 @@ def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
         RecoverError: the object database cannot be opened by dulwich.
     """
     from dulwich.errors import NotGitRepository
-    from dulwich.objects import Commit, Tree
+    from dulwich.objects import Commit, ObjectID, Tree
     from dulwich.repo import Repo as DulwichRepo
 
     started = time.perf_counter()
@@ -276,7 +276,7 @@ def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
             continue
         seen.add(oid)
         try:
-            type_num, raw = store.get_raw(oid)
+            type_num, raw = store.get_raw(ObjectID(oid))
         except KeyError:
             missing.append(oid.decode())
             continue

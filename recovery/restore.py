@@ -455,9 +455,9 @@ def _write_state_files(repo: Repo, conflict_tree: str | None) -> None:
     if conflict_tree:
         listing = repo.git.run("ls-tree", "-z", conflict_tree).stdout
         for entry in listing.split(b"\0"):
-            meta, _, name = entry.partition(b"\t")
+            meta, _, raw_name = entry.partition(b"\t")
             if entry and meta.split(b" ")[1] == b"blob":
-                wanted[name.decode()] = meta.split(b" ")[2].decode()
+                wanted[raw_name.decode()] = meta.split(b" ")[2].decode()
     for name in STATE_FILES:
         path = repo.git_dir / name
         if name in wanted:

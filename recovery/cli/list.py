@@ -42,14 +42,16 @@ def changed_counts(repo: Repo, checkpoints: list[Checkpoint]) -> dict[str, int |
     make ``list`` slow on a long history of checkpoints.
     """
     from dulwich.diff_tree import tree_changes
+    from dulwich.objects import Commit, ObjectID
     from dulwich.repo import Repo as DulwichRepo
 
     store = DulwichRepo(str(repo.common_dir)).object_store
     counts: dict[str, int | None] = {}
     for cp in checkpoints:
         try:
-            head_tree = store[cp.head.encode()].tree if cp.head else None
-            counts[cp.sha] = sum(1 for _ in tree_changes(store, head_tree, cp.worktree_tree.encode()))
+            head = store[ObjectID(cp.head.encode())] if cp.head else None
+            head_tree = head.tree if isinstance(head, Commit) else None
+            counts[cp.sha] = len(list(tree_changes(store, head_tree, ObjectID(cp.worktree_tree.encode()))))
         except KeyError:
             counts[cp.sha] = None  # an object is missing: `git recover verify` says which
     return counts

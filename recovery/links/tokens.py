@@ -250,7 +250,7 @@ def _recording(rule: Any, kind: str) -> Any:
                 state.env["spans"].append((start, end, IN_HTML_TAG))
             elif state.tokens[-1].type == "code_inline":
                 state.env["spans"].append((start, end, IN_CODE_SPAN))
-        return ok
+        return bool(ok)
 
     return record
 
