@@ -1,10 +1,11 @@
 """Retention: which checkpoints to drop, and dropping them.
 
 A checkpoint is dropped when it is beyond the newest ``recover.gc.keep``
-(default 100) *or* older than ``recover.gc.maxAgeDays`` (default 30), except
-the newest checkpoint, the one labelled ``good`` and the one labelled ``undo``,
-which are always kept: they are the recovery point, the automatic restore
-target and the way back from the latest restore. Refs are deleted with
+(default 100; so at most that many are kept) *or* older than
+``recover.gc.maxAgeDays`` (default 30), except the newest checkpoint, the last
+good checkpoint of every branch and the one labelled ``undo``, which are always
+kept: they are the recovery point, the automatic restore targets and the way
+back from the latest restore. Refs are deleted with
 compare-and-swap; the objects go when git's own ``gc`` prunes them.
 """
 
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from recovery.config import GitConfig
 from recovery.lock import pid_alive, repo_lock
 from recovery.model import Checkpoint
-from recovery.refs import delete_ref, list_checkpoints
+from recovery.refs import delete_ref, good_by_branch, list_checkpoints
 from recovery.repo import Repo
 
 KEEP_KEY = "recover.gc.keep"
@@ -41,20 +42,22 @@ class GcPlan:
 
 
 def plan_gc(checkpoints: list[Checkpoint], keep: int, max_age_days: float,
-            now: datetime | None = None) -> GcPlan:
+            now: datetime | None = None, protected: set[str] | None = None) -> GcPlan:
     """Decide retention for ``checkpoints`` (newest first).
 
     Args:
         checkpoints: as :func:`recovery.refs.list_checkpoints` returns them.
-        keep: how many of the newest to keep at least.
-        max_age_days: drop checkpoints older than this many days (beyond protection).
+        keep: keep at most this many of the newest.
+        max_age_days: drop checkpoints older than this many days.
         now: the reference time (UTC), for tests.
+        protected: ids always kept besides the newest, ``good`` and ``undo``
+            (the last good checkpoint of every branch).
     """
     cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=max_age_days)
     drop, kept = [], []
     for position, cp in enumerate(checkpoints):
-        protected = position == 0 or "good" in cp.labels or "undo" in cp.labels
-        if not protected and (position >= keep or cp.time < cutoff):
+        kept_anyway = position == 0 or "good" in cp.labels or "undo" in cp.labels or cp.sha in (protected or set())
+        if not kept_anyway and (position >= keep or cp.time < cutoff):
             drop.append(cp)
         else:
             kept.append(cp)
@@ -78,7 +81,9 @@ def run_gc(repo: Repo, keep: int | None = None, max_age_days: float | None = Non
         config = GitConfig.load(repo.git)
         keep = keep if keep is not None else config.get_int(KEEP_KEY, DEFAULT_KEEP)
         max_age = max_age_days if max_age_days is not None else config.get_int(MAX_AGE_KEY, DEFAULT_MAX_AGE_DAYS)
-        plan = plan_gc(list_checkpoints(repo), keep, max_age)
+        checkpoints = list_checkpoints(repo)
+        good = {cp.sha for cp in good_by_branch(repo, checkpoints).values()}
+        plan = plan_gc(checkpoints, keep, max_age, protected=good)
         if dry_run:
             return plan
         for cp in plan.drop:

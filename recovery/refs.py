@@ -117,6 +117,38 @@ def get_label(repo: Repo, label: str) -> Checkpoint | None:
     return load(repo, sha)
 
 
+def good_by_branch(repo: Repo, checkpoints: list[Checkpoint] | None = None) -> dict[str | None, Checkpoint]:
+    """The last good checkpoint of each branch (``None``: detached HEAD).
+
+    ``good`` is one ref per worktree, but its reflog remembers every checkpoint
+    it ever pointed at, newest first; the first one taken on a branch is that
+    branch's last good state. An automatic restore must not carry a user from
+    ``main`` back to the last good state of ``feature`` (issue #3).
+
+    Args:
+        checkpoints: the worktree's checkpoints, when the caller has them already.
+    """
+    by_sha = {cp.sha: cp for cp in (checkpoints if checkpoints is not None else list_checkpoints(repo))}
+    history = repo.git.run("reflog", "show", "--format=%H", label_ref(repo, "good"), "--", check=False).text
+    found: dict[str | None, Checkpoint] = {}
+    for sha in history.splitlines():
+        cp = by_sha.get(sha)
+        if cp is not None and cp.branch not in found:
+            found[cp.branch] = cp
+    return found
+
+
+def last_good(repo: Repo, came_from: str | None = None) -> Checkpoint | None:
+    """The last good checkpoint of a branch: ``came_from`` when an operation
+    moved HEAD off that branch (a checkout), else the branch HEAD is on now.
+    When that branch never passed the gates, the last good checkpoint of any
+    branch, which is where the user last stood on good ground."""
+    from recovery.capture import read_head
+
+    branch = came_from or read_head(repo.git)[1]
+    return good_by_branch(repo).get(branch) or get_label(repo, "good")
+
+
 def set_label(repo: Repo, label: str, cp: Checkpoint) -> None:
     """Point label ``good`` or ``undo`` at ``cp`` (compare-and-swap, reflogged).
 
@@ -145,23 +177,29 @@ def resolve(repo: Repo, name: str) -> Checkpoint:
     """Find a checkpoint by the names the CLI accepts.
 
     Accepted: ``last`` (the newest that is not a restore's safety checkpoint),
-    ``good``, ``undo``, a position ``N`` or ``@{N}``
+    ``good`` (the last good checkpoint of the current branch, else of any), ``undo``, a
+    position ``N`` or ``@{N}``
     (0 is the newest, as in ``stash@{0}``), or a full or abbreviated commit id
     (at least 4 hex digits, as git's minimum abbreviation).
 
     Raises:
-        RecoverError: nothing matches, or an abbreviation is ambiguous.
+        UsageError: nothing matches, or an abbreviation is ambiguous (exit 3).
     """
     name = name.strip()
+    if name == "good":
+        found = last_good(repo)
+        if found is None:
+            raise UsageError("no good checkpoint yet (one is marked when every required gate passes)")
+        return found
     if name in LABELS:
         found = get_label(repo, name)
         if found is None:
-            raise RecoverError(f"no {name!r} checkpoint yet")
+            raise UsageError(f"no {name!r} checkpoint yet")
         return found
     checkpoints = list_checkpoints(repo)
     if name == "last":
         if not checkpoints:
-            raise RecoverError("no checkpoints yet (take one with `git recover checkpoint`)")
+            raise UsageError("no checkpoints yet (take one with `git recover checkpoint`)")
         # A restore's own safety checkpoint is the state it just replaced: as
         # `last` it would make a second `restore last` undo the first.
         taken = [cp for cp in checkpoints if not cp.reason.startswith("restore-")]
@@ -170,7 +208,7 @@ def resolve(repo: Repo, name: str) -> Checkpoint:
     if position:
         index = int(position.group(1) or position.group(2))
         if index >= len(checkpoints):
-            raise RecoverError(f"no checkpoint at position {index} (there are {len(checkpoints)})")
+            raise UsageError(f"no checkpoint at position {index} (there are {len(checkpoints)})")
         return checkpoints[index]
     if _HEX.match(name.lower()):
         matches = [cp for cp in checkpoints if cp.sha.startswith(name.lower())]
@@ -178,8 +216,8 @@ def resolve(repo: Repo, name: str) -> Checkpoint:
             return matches[0]
         if len(matches) > 1:
             shown = ", ".join(cp.short for cp in matches[:5])
-            raise RecoverError(f"checkpoint id {name} is ambiguous: {shown}")
-    raise RecoverError(f"no checkpoint named {name!r} (see `git recover list`)")
+            raise UsageError(f"checkpoint id {name} is ambiguous: {shown}")
+    raise UsageError(f"no checkpoint named {name!r} (see `git recover list`)")
 
 
 def newest(repo: Repo) -> Checkpoint | None:

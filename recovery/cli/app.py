@@ -69,7 +69,9 @@ def run_cli(args: list[str]) -> int:
     try:
         result = cli.main(args=args, prog_name="git recover", standalone_mode=False)
     except click.exceptions.UsageError as exc:
-        exc.show()
+        # One line, as every other error (click prints usage and a hint as well).
+        command = exc.ctx.command_path if exc.ctx else "git recover"
+        click.echo(f"git-recover: {exc.format_message()} (see `{command} -h`)", err=True)
         return EXIT_USAGE
     except click.exceptions.Abort:
         click.echo("git-recover: aborted", err=True)

@@ -87,7 +87,8 @@ def _run(source: Path, path: Path) -> None:
     click.echo(f"damage: deleted {len(doomed) + 1} files, corrupted {len(files[1::7][:5])}, committed the damage")
 
     result = restore(Repo.discover(path), cp)
-    for line in result.lines()[:1] + result.lines()[-2:]:
+    lines = result.lines()
+    for line in lines[:1] + lines[-2:-1]:  # not "undo with": the demo repository is deleted
         click.echo(line)
     after = _manifest(path)
     same = before == after

@@ -9,12 +9,13 @@ from recovery.gc import run_gc
 
 
 @click.command()
-@click.option("--keep", type=click.IntRange(min=1), help="Keep at least the newest N (git config recover.gc.keep, default 100).")
+@click.option("--keep", type=click.IntRange(min=1), help="Keep at most the newest N (git config recover.gc.keep, default 100).")
 @click.option("--max-age-days", type=click.FloatRange(min=0), help="Drop older ones (recover.gc.maxAgeDays, default 30).")
 @click.option("-n", "--dry-run", is_flag=True, help="Say what would be dropped.")
 def gc(keep: int | None, max_age_days: float | None, dry_run: bool) -> None:
-    """Drop old checkpoints, never the newest, the last good one, or the safety
-    checkpoint of the latest restore."""
+    """Drop checkpoints beyond the newest --keep or older than --max-age-days;
+    never the newest, the last good one of any branch, or the safety checkpoint
+    of the latest restore."""
     plan = run_gc(open_repo(), keep, max_age_days, dry_run)
     verb = "would drop" if dry_run else "dropped"
     for cp in plan.drop:

@@ -7,7 +7,7 @@ import click
 from recovery.capture import new_workdir, remove_workdir
 from recovery.cli.common import open_repo
 from recovery.config import GitConfig
-from recovery.errors import RecoverError
+from recovery.errors import EXIT_FINDINGS, RecoverError
 from recovery.integrity import check_state, checkpoint_state, verify_objects
 from recovery.refs import list_checkpoints, resolve
 
@@ -17,10 +17,9 @@ from recovery.refs import list_checkpoints, resolve
 @click.option("--all", "every", is_flag=True, help="Verify every checkpoint of this worktree.")
 @click.option("--worktree", is_flag=True, help="Also compare the live worktree, index and HEAD with it.")
 def verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
-    """Re-hash every object a checkpoint needs (default: the newest): its
-    worktree and index trees, their blobs, and the HEAD commit's tree.
-    Exit 1 when an object is missing or corrupt, or with --worktree when the
-    live state differs."""
+    """Re-hash every object a checkpoint needs (default: last): its worktree
+    and index trees, their blobs, and the HEAD commit's tree. Exit 2 when an
+    object is missing or corrupt, or with --worktree when the live state differs."""
     repo = open_repo()
     targets = list_checkpoints(repo) if every else [resolve(repo, checkpoint_id or "last")]
     failed = False
@@ -48,4 +47,4 @@ def verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
             for line in verdict.mismatches:
                 click.echo(f"  {line}")
     if failed:
-        raise RecoverError("verification failed")
+        raise RecoverError("verification failed", EXIT_FINDINGS)

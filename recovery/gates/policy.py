@@ -63,6 +63,9 @@ class Validation:
             would not be wanted, e.g. post-commit); ``None`` only reports (a run by
             hand): failures give ``EXIT_FINDINGS`` and nothing else.
         mark_good: label the checkpoint ``good`` when every required gate passed.
+        came_from: the branch (``refs/heads/...``) an operation moved HEAD off,
+            e.g. a checkout; a restore goes back to that branch's last good
+            state rather than to the last good state of the branch checked out.
         interactive: stream gate output.
         use_cache: use the pass cache.
     """
@@ -75,6 +78,7 @@ class Validation:
     mark_good: bool = True
     interactive: bool = False
     use_cache: bool = True
+    came_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,7 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
         if spec.stage in _AFTER_BLOCK:
             say(_AFTER_BLOCK[spec.stage])
         return Outcome(results, checkpoint, "block", EXIT_FINDINGS)
-    return _restore_good(repo, results, checkpoint, incident, detect_s)
+    return _restore_good(repo, results, checkpoint, incident, detect_s, spec.came_from)
 
 
 def take_checkpoint(repo: Repo, reason: str) -> Checkpoint | None:
@@ -164,11 +168,11 @@ def take_checkpoint(repo: Repo, reason: str) -> Checkpoint | None:
 
 
 def _restore_good(repo: Repo, results: tuple[GateResult, ...], failing: Checkpoint | None,
-                  incident: str, detect_s: float) -> Outcome:
-    from recovery.refs import get_label
+                  incident: str, detect_s: float, came_from: str | None) -> Outcome:
+    from recovery.refs import last_good
     from recovery.restore import restore
 
-    good = get_label(repo, "good")
+    good = last_good(repo, came_from)
     if good is None:
         say("no good checkpoint yet (one is marked when every required gate passes); nothing restored")
         return Outcome(results, failing, "restore-failed", EXIT_ERROR)
@@ -182,8 +186,7 @@ def _restore_good(repo: Repo, results: tuple[GateResult, ...], failing: Checkpoi
         f"(detection {detect_s:.2f} s, integrity check {done.verify_s:.2f} s): integrity OK, byte-identical")
     for line in done.lines()[1:-2]:
         say(line)
-    safety = done.safety.short if done.safety else "-"
-    say(f"the failing state is kept in checkpoint {safety}; bring it back with: git recover undo")
+    say("bring the failing state back with: git recover undo")
     return Outcome(results, failing, "restore", EXIT_FINDINGS)
 
 

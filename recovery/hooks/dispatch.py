@@ -192,7 +192,20 @@ def _post_spec(repo: Repo, run: HookRun, gates: GateConfig) -> Validation | None
         base = _rev(repo, "ORIG_HEAD")
     if base == NULL_SHA:  # post-checkout of a new worktree or clone: nothing came before
         base = None
-    return Validation(run.name, (run.name,), base=base, interactive=interactive)
+    came_from = _previous_branch(repo) if run.name == "post-checkout" else None
+    return Validation(run.name, (run.name,), base=base, interactive=interactive, came_from=came_from)
+
+
+def _previous_branch(repo: Repo) -> str | None:
+    """The branch a checkout just left, from HEAD's reflog ("checkout: moving
+    from <old> to <new>", git-checkout(1)); ``None`` when it was a detached HEAD."""
+    subject = repo.git.run("reflog", "-1", "--format=%gs", "HEAD", "--", check=False).text
+    prefix = "checkout: moving from "
+    if not subject.startswith(prefix):
+        return None
+    old = subject[len(prefix):].rsplit(" to ", 1)[0]
+    ref = f"refs/heads/{old}"
+    return ref if _rev(repo, ref) else None
 
 
 def _should_validate(repo: Repo, run: HookRun) -> bool:

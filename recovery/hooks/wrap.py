@@ -49,5 +49,6 @@ def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
         return rc
     if not gates.for_stage("run"):
         return EXIT_OK
-    spec = Validation("run", ("run",), base=before.head if before else None, interactive=sys.stderr.isatty())
+    spec = Validation("run", ("run",), base=before.head if before else None, interactive=sys.stderr.isatty(),
+                      came_from=before.branch if before else None)
     return validate(repo, spec, gates, take_checkpoint(repo, "post-run")).exit_code

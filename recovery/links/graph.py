@@ -198,8 +198,8 @@ class Traversal:
         display = self.resolver.display(target.path)
         status = target.status
         if status == rs.MISSING:
-            self._missing(node, token, path, target, src_dir)
-            self._record(node, token, display, "missing", None, False)
+            kind = self._missing(node, token, path, target, src_dir)
+            self._record(node, token, display, kind, None, False)
             return
         if status == rs.OUTSIDE:
             self.imports_outside += 1
@@ -299,7 +299,9 @@ class Traversal:
     # -- findings that need words -------------------------------------------------
 
     def _missing(self, node: _Node, token: Token, path: str, target: rs.Target,
-                 src_dir: str) -> None:
+                 src_dir: str) -> str:
+        """Report a target that does not resolve; returns the import's status:
+        ``not-a-path`` (``@dataclass``, info) or ``missing`` (an error)."""
         r = self.resolver
         shown = f"`@{token.text}`"
         display = r.display(target.path)
@@ -319,9 +321,10 @@ class Traversal:
             self._add("not-a-path", node.rel, token.line, token.col,
                       f"{shown} does not look like a path (no `/`, no file extension) and "
                       "resolves to nothing", hint=hint, target=display)
-            return
+            return "not-a-path"
         self._add("missing-target", node.rel, token.line, token.col, message, hint=hint,
                   target=display)
+        return "missing"
 
     def _not_evaluated(self, node: _Node, token: Token, src_dir: str) -> None:
         if token.template:

@@ -190,7 +190,8 @@ def _graph(report: LinkReport) -> tuple[list[str], set[str], list[tuple[str, str
     edges: list[tuple[str, str, str]] = []
     pairs: set[tuple[str, str]] = set()
     for imp in report.imports:
-        if imp.target is None or (imp.source, imp.target) in pairs:
+        # `@dataclass` and the like are words, not files: no node for them.
+        if imp.target is None or imp.status == "not-a-path" or (imp.source, imp.target) in pairs:
             continue
         pairs.add((imp.source, imp.target))
         add(imp.source)

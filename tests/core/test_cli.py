@@ -27,13 +27,14 @@ def test_outside_a_repository_is_one_line_error(tmp_path: Path) -> None:
 def test_bad_arguments_exit_3(repo: GitRepo) -> None:
     proc = repo.recover("list", "--max-count", "0", check=False)
     assert proc.returncode == 3
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("git-recover: ")
     proc = repo.recover("restore", "--continue", "--abort", check=False)
     assert proc.returncode == 3 and "exclude each other" in proc.stderr
 
 
 def test_unknown_checkpoint_is_clear(repo: GitRepo) -> None:
     proc = repo.recover("restore", "deadbeef", check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 3
     assert proc.stderr.strip() == "git-recover: no checkpoint named 'deadbeef' (see `git recover list`)"
     assert checkpoint_refs(repo) == []
 
@@ -90,10 +91,10 @@ def test_verify_detects_a_corrupt_object(repo: GitRepo) -> None:
     loose.chmod(0o644)
     loose.write_bytes(loose.read_bytes()[:-4] + b"\0\0\0\0")
     proc = repo.recover("verify", check=False)
-    assert proc.returncode == 1 and "corrupt" in proc.stdout and blob in proc.stdout
+    assert proc.returncode == 2 and "corrupt" in proc.stdout and blob in proc.stdout
     loose.unlink()
     proc = repo.recover("verify", check=False)
-    assert proc.returncode == 1 and "1 missing" in proc.stdout
+    assert proc.returncode == 2 and "1 missing" in proc.stdout
 
 
 def test_verify_worktree(repo: GitRepo) -> None:
@@ -101,7 +102,7 @@ def test_verify_worktree(repo: GitRepo) -> None:
     assert "identical" in repo.recover("verify", "--worktree").stdout
     repo.write("README.md", "changed\n")
     proc = repo.recover("verify", "--worktree", check=False)
-    assert proc.returncode == 1 and "worktree: M README.md" in proc.stdout
+    assert proc.returncode == 2 and "worktree: M README.md" in proc.stdout
 
 
 def test_gc_keeps_newest_good_and_undo(repo: GitRepo) -> None:

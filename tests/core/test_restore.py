@@ -280,7 +280,7 @@ def test_names_resolve(repo: GitRepo) -> None:
     assert resolve(r, first.sha[:6]).sha == first.sha
     with pytest.raises(RecoverError, match="position 5"):
         resolve(r, "5")
-    with pytest.raises(RecoverError, match="no 'good'"):
+    with pytest.raises(RecoverError, match="no good checkpoint yet"):
         resolve(r, "good")
     assert [c.sha for c in list_checkpoints(r)] == [second.sha, first.sha]
 
@@ -348,3 +348,18 @@ def test_last_is_not_a_restore_safety_checkpoint(repo: GitRepo) -> None:
     repo.write("f.txt", "three\n")
     restore(r, resolve(r, "last"))
     assert repo.read("f.txt") == b"one\n"
+
+
+def test_good_is_the_last_good_checkpoint_of_the_current_branch(repo: GitRepo) -> None:
+    from recovery.refs import set_label
+
+    r = Repo.discover(repo.path)
+    on_main = create_checkpoint(r, "manual")
+    set_label(r, "good", on_main)
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("f.txt", "feature work\n")
+    on_feature = create_checkpoint(r, "manual")
+    set_label(r, "good", on_feature)
+    assert resolve(r, "good").sha == on_feature.sha
+    repo.git("checkout", "-q", "main")
+    assert resolve(r, "good").sha == on_main.sha  # not the newer good state of feature

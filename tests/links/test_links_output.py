@@ -151,3 +151,14 @@ def test_dot_graph(project: Project) -> None:
     assert '"CLAUDE.md" -> "a.md";' in text
     assert '"CLAUDE.md" -> "gone.md" [style=dashed, color=red];' in text
     assert '"gone.md" [color=red, fontcolor=red, label="gone.md\\n(missing)"];' in text
+
+
+def test_graph_draws_no_node_for_words_that_are_not_paths(tmp_path) -> None:
+    from recovery.links import check
+    from recovery.links.output import render_dot, render_mermaid
+
+    (tmp_path / "CLAUDE.md").write_text("Use @dataclass here.\nLoad @docs/missing.md please.\n")
+    report = check(tmp_path)
+    for rendered in (render_mermaid(report), render_dot(report)):
+        assert "dataclass" not in rendered
+        assert "docs/missing.md" in rendered
