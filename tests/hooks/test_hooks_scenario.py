@@ -49,7 +49,7 @@ def test_good_commit_bad_merge_restore_then_undo(repo: GitRepo) -> None:
     assert re.search(r"detected in \d+\.\d\d s", err)
     assert re.search(r"restored the last good checkpoint \w+ \(post-commit\) in \d+\.\d\d s "
                      r"\(detection \d+\.\d\d s, integrity check \d+\.\d\d s\): integrity OK, byte-identical", err)
-    assert "bring it back with: git recover undo" in err
+    assert "bring the failing state back with: git recover undo" in err
 
     # Restored: HEAD, branch, index and worktree exactly as at the good commit.
     assert repo.git("rev-parse", "HEAD") == good_head
