@@ -37,7 +37,7 @@ from recovery.capture import STATE_FILES, Capture, capture, new_workdir, read_he
 from recovery.checkpoint import take
 from recovery.config import GitConfig
 from recovery.errors import RecoverError
-from recovery.git import NULL_SHA
+from recovery.git import NULL_SHA, GitCommandError
 from recovery.integrity import (
     IntegrityError,
     TargetState,
@@ -237,7 +237,7 @@ def _run(
     started = time.perf_counter()
     try:
         repaired = _switch_worktree_and_index(repo, now, plan, intent)
-        _move_head(repo, plan, target)
+        _move_head(repo, plan, target, now)
         _write_state_files(repo, plan.conflict_tree)
     except RecoverError as exc:
         _journal(repo, "restore", phase="end", verdict="error", target=target.short,
@@ -429,24 +429,35 @@ def _install_index(repo: Repo, new_index: Path) -> None:
         raise
 
 
-def _move_head(repo: Repo, plan: TargetState, target: Checkpoint) -> None:
-    """Point HEAD (and its branch) where the plan says, compare-and-swap."""
+def _move_head(repo: Repo, plan: TargetState, target: Checkpoint, before: Capture) -> None:
+    """Point HEAD (and its branch) where the plan says, compare-and-swap against
+    the HEAD the safety checkpoint recorded: a commit made while the restore
+    ran is in no checkpoint, so its branch must not be moved under it.
+
+    Raises:
+        RecoverError: the branch or HEAD moved since the safety checkpoint.
+    """
     message = f"recover: restore {target.short}"
-    _, current_branch = read_head(repo.git)
-    if plan.branch:
-        # _safe_head allowed a move only of the current branch (its tip is a
-        # parent of the safety checkpoint) or of one that does not exist yet.
-        value = read_ref(repo, plan.branch)
-        if plan.head and value != plan.head:
-            repo.git.run("update-ref", "-m", message, plan.branch, plan.head, value or NULL_SHA)
-        elif plan.head is None and value is not None:
-            # The checkpoint was taken on an unborn branch; the commits made since
-            # are parents of the safety checkpoint, so deleting the branch loses nothing.
-            repo.git.run("update-ref", "-d", plan.branch, value)
-        if current_branch != plan.branch:
-            repo.git.run("symbolic-ref", "-m", message, "HEAD", plan.branch)
-    elif plan.head:
-        repo.git.run("update-ref", "--no-deref", "-m", message, "HEAD", plan.head)
+    try:
+        if plan.branch:
+            if plan.branch == before.branch:
+                # Its tip is the first parent of the safety checkpoint.
+                if plan.head and plan.head != before.head:
+                    repo.git.run("update-ref", "-m", message, plan.branch, plan.head, before.head or NULL_SHA)
+                elif plan.head is None and before.head is not None:
+                    # Taken on an unborn branch; the commits made since are
+                    # parents of the safety checkpoint, so deleting loses nothing.
+                    repo.git.run("update-ref", "-d", plan.branch, before.head)
+            elif plan.head and read_ref(repo, plan.branch) is None:
+                repo.git.run("update-ref", "-m", message, plan.branch, plan.head, NULL_SHA)
+            if before.branch != plan.branch:
+                repo.git.run("symbolic-ref", "-m", message, "HEAD", plan.branch)
+        elif plan.head:
+            repo.git.run("update-ref", "--no-deref", "-m", message, "HEAD", plan.head, before.head or NULL_SHA)
+    except GitCommandError:
+        raise RecoverError(
+            "HEAD or its branch moved while the restore ran (a commit was made?); it was left alone"
+        ) from None
 
 
 def _write_state_files(repo: Repo, conflict_tree: str | None) -> None:

@@ -363,3 +363,30 @@ def test_good_is_the_last_good_checkpoint_of_the_current_branch(repo: GitRepo) -
     assert resolve(r, "good").sha == on_feature.sha
     repo.git("checkout", "-q", "main")
     assert resolve(r, "good").sha == on_main.sha  # not the newer good state of feature
+
+
+def test_commit_made_while_the_restore_runs_is_never_dropped(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recovery.restore as restore_module
+
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("f.txt", "later\n")
+    repo.commit_all("later")
+    real = restore_module._switch_worktree_and_index
+
+    def switch_then_user_commits(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)
+        repo.git("commit", "-q", "--allow-empty", "-m", "made during the restore")
+        return result
+
+    monkeypatch.setattr(restore_module, "_switch_worktree_and_index", switch_then_user_commits)
+    with pytest.raises(RecoverError, match="moved while the restore ran"):
+        restore(r, cp)
+    assert repo.git("log", "-1", "--format=%s", "main") == "made during the restore"
+    monkeypatch.undo()
+    restore_module.continue_restore(r)  # finishes, with that commit in its safety checkpoint
+    assert repo.git("rev-parse", "main") == cp.head
+    undo_sha = repo.git("rev-parse", "refs/recovery/main/cp/" + get_label(r, "undo").sha)
+    assert undo_sha  # the original safety checkpoint is still there
+    kept = [c for c in list_checkpoints(r) if c.reason == "restore-continue"][0]
+    assert repo.git("log", "-1", "--format=%s", kept.head) == "made during the restore"
