@@ -8,6 +8,7 @@ import click
 
 from recovery.cli.common import open_repo
 from recovery.hooks import HOOKS
+from recovery.hooks.dispatch import TRUST_KEY
 from recovery.hooks.install import install as install_hooks
 from recovery.hooks.install import uninstall as uninstall_hooks
 
@@ -21,9 +22,13 @@ _HOOK_OPTION = click.option("--hook", "names", multiple=True, type=click.Choice(
               help="Hooks find git-recover on PATH instead of running this Python interpreter.")
 def install(names: tuple[str, ...], use_path: bool) -> None:
     """Install git-recover's hooks (checkpoint before commit, merge, rebase and push;
-    validate after). Hooks already there are kept and chained."""
-    for line in install_hooks(open_repo(), None if use_path else sys.executable, names or HOOKS):
+    validate after). Hooks already there are kept and chained. Also marks this
+    repository trusted (recover.trusted), so its hooks run its gates."""
+    repo = open_repo()
+    for line in install_hooks(repo, None if use_path else sys.executable, names or HOOKS):
         click.echo(line)
+    repo.git.run("config", "--local", TRUST_KEY, "true")
+    click.echo(f"trusted: the hooks run the gates of {repo.toplevel} ({TRUST_KEY}=true)")
 
 
 @click.command()

@@ -42,6 +42,7 @@ from recovery.model import Checkpoint
 from recovery.repo import Repo
 
 ACTIVE_ENV = "GIT_RECOVER_HOOK"
+TRUST_KEY = "recover.trusted"
 RUN_ENV = "GIT_RECOVER_RUN"
 DEFERRED_ENV = "GIT_RECOVER_DEFERRED"
 CRASH_LOG = "hook-crash.log"
@@ -127,7 +128,7 @@ def _pre_hook(run: HookRun) -> int:
     rc = run.run_chain()
     if rc != EXIT_OK or run.name == "pre-rebase":
         return rc
-    gates = load_gates(repo.toplevel, GitConfig.load(repo.git))
+    gates = _hook_gates(repo)
     if not gates.for_stage(run.name):
         return EXIT_OK
     index_file = _hook_index(repo) if run.name in ("pre-commit", "pre-merge-commit") else None
@@ -148,7 +149,7 @@ def _post_hook(run: HookRun) -> int:
         # The rebase still holds its state directory while post-rewrite runs (git
         # removes it after the hook), and a restore refuses to run inside a rebase:
         # validate once it is gone, in a process that outlives this hook.
-        spawn_detached([sys.executable, "-m", "recovery", "hook", run.name, *run.args], repo.toplevel,
+        spawn_detached([sys.executable, "-P", "-m", "recovery", "hook", run.name, *run.args], repo.toplevel,
                        {**os.environ, DEFERRED_ENV: "1"})
         say("post-rewrite: the gates run as soon as the rebase has finished")
         return EXIT_OK
@@ -166,8 +167,27 @@ def _deferred(run: HookRun) -> int:
     return _validate_after(repo, run)
 
 
+def _hook_gates(repo: Repo) -> GateConfig:
+    """The gates a hook may run: the project's, once the repository is trusted.
+
+    A hook installed in a shared ``core.hooksPath`` also fires in a repository
+    just cloned, or on a checkout of someone's branch, whose ``.recover.toml``
+    nobody has read: running its commands then would run a stranger's code
+    (hostile testing). Trusted means ``recover.trusted`` is true (``git recover
+    install`` sets it in the repository) or the pre-commit framework runs the
+    hook (``PRE_COMMIT`` is set: the user installed that repository's config).
+    """
+    config = GitConfig.load(repo.git)
+    gates = load_gates(repo.toplevel, config)
+    if gates.gates and not (config.get_bool(TRUST_KEY, False) or os.environ.get("PRE_COMMIT")):
+        say(f"gates not run: {repo.toplevel} is not trusted yet; once you have read its gate "
+            f"configuration, run `git recover install` there (or `git config {TRUST_KEY} true`)")
+        return GateConfig((), gates.disabled, gates.source)
+    return gates
+
+
 def _validate_after(repo: Repo, run: HookRun) -> int:
-    gates = load_gates(repo.toplevel, GitConfig.load(repo.git))
+    gates = _hook_gates(repo)
     if not gates.gates:
         return EXIT_OK
     spec = _post_spec(repo, run, gates)

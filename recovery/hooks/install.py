@@ -76,11 +76,18 @@ def install(repo: Repo, python: str | None, names: tuple[str, ...] = HOOKS) -> l
             exists (nothing is overwritten), or the directory is not writable.
     """
     where = hooks_dir(repo)
+    if (where.path / "h").is_file() and where.path.name == "_" and where.path.parent.name == ".husky":
+        # husky's scripts find the user's hook by their own file name and
+        # directory; a renamed, chained copy would never run it (husky v9).
+        raise RecoverError(
+            f"{where.path} is managed by husky; add `git-recover hook <name>` lines to the files "
+            "in .husky/ instead of installing here"
+        )
     if where.path.exists() and not where.path.is_dir():
         # e.g. core.hooksPath=/dev/null, a common way to switch every hook off.
         raise RecoverError(f"core.hooksPath ({where.origin}) is {where.path}, not a directory, so git runs "
                            "no hooks; point it at a directory (or unset it) to install")
-    text = render(python)
+    text = render(python, str(Path(__file__).resolve().parents[1]) if python else None)
     lines = []
     if where.origin:
         lines.append(f"core.hooksPath is set ({where.origin}): installing into {where.path}; "

@@ -31,46 +31,53 @@ _TEMPLATE = """\
 # internal call never runs this hook or a hook it chains (no recursion).
 [ -n "${{GIT_RECOVER_INTERNAL:-}}" ] && exit 0
 GIT_RECOVER_PYTHON={python}
+GIT_RECOVER_PACKAGE={package}
 hook=${{0##*/}}
 # Another manager may have renamed this script when it chained it (pre-commit
-# keeps it as <hook>.legacy): hook names have no dots, so cut at the first one.
+# keeps it as <hook>.legacy): hook names have no dots, so cut at the first one,
+# and find the hook we chain by the hook's name, not by this file's.
 hook=${{hook%%.*}}
+chained="${{0%/*}}/$hook{suffix}"
 # Hooks run in the worktree's top level (githooks(5)). With no project
 # configuration there are no gates, so a post-hook has nothing to validate:
 # skip the Python start (the commit overhead budget, benchmarks/bench_hooks.py).
 case $hook in
 post-*)
     if [ ! -f .recover.toml ] && ! grep -qs git-recover pyproject.toml; then
-        if [ -x "$0{suffix}" ]; then
-            exec "$0{suffix}" "$@"
+        if [ -x "$chained" ]; then
+            exec "$chained" "$@"
         fi
         exit 0
     fi
     ;;
 esac
-if [ -n "$GIT_RECOVER_PYTHON" ] && [ -x "$GIT_RECOVER_PYTHON" ]; then
-    exec "$GIT_RECOVER_PYTHON" -P -m recovery hook --chain "$0{suffix}" "$hook" "$@"
+# The interpreter alone is not enough: `pip uninstall git-recover` leaves it.
+if [ -x "$GIT_RECOVER_PYTHON" ] && [ -f "$GIT_RECOVER_PACKAGE/__init__.py" ]; then
+    exec "$GIT_RECOVER_PYTHON" -P -m recovery hook --chain "$chained" "$hook" "$@"
 fi
 if command -v git-recover >/dev/null 2>&1; then
-    exec git-recover hook --chain "$0{suffix}" "$hook" "$@"
+    exec git-recover hook --chain "$chained" "$hook" "$@"
 fi
-echo "git-recover: not installed (interpreter ${{GIT_RECOVER_PYTHON:-none}} gone, no git-recover on PATH):" \\
+echo "git-recover: not installed (package ${{GIT_RECOVER_PACKAGE:-none}} gone, no git-recover on PATH):" \\
     "$hook hook skipped; reinstall it or run 'git recover uninstall'" >&2
-if [ -x "$0{suffix}" ]; then
-    exec "$0{suffix}" "$@"
+if [ -x "$chained" ]; then
+    exec "$chained" "$@"
 fi
 exit 0
 """
 
 
-def render(python: str | None) -> str:
+def render(python: str | None, package: str | None = None) -> str:
     """The hook script text.
 
     Args:
         python: absolute path of the interpreter that has ``recovery`` installed,
             or ``None`` to rely on ``git-recover`` on PATH (the ``hooks/`` copies).
+        package: the directory of the installed ``recovery`` package, checked
+            before the interpreter is used.
     """
-    return _TEMPLATE.format(marker=MARKER, suffix=CHAINED_SUFFIX, python=shlex.quote(python or ""))
+    return _TEMPLATE.format(marker=MARKER, suffix=CHAINED_SUFFIX, python=shlex.quote(python or ""),
+                            package=shlex.quote(package or ""))
 
 
 def is_ours(text: str) -> bool:

@@ -1,0 +1,75 @@
+"""Hostile setups found by testing: untrusted repositories, hooks renamed by
+other managers, husky, and a removed git-recover package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from tests.conftest import GitRepo
+from tests.hooks.helpers import configure, install_hooks, no_bad_gate
+
+
+def _git(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=repo.path, capture_output=True, text=True)
+
+
+def test_gates_of_an_untrusted_repository_never_run(repo: GitRepo, tmp_path) -> None:
+    marker = tmp_path / "ran"
+    configure(repo, f'[gates.evil]\ncommand = ["touch", "{marker}"]\nstages = ["pre-commit"]\n')
+    install_hooks(repo)
+    repo.git("config", "--unset", "recover.trusted")  # as a fresh clone under a shared core.hooksPath
+    repo.write("f.txt", "x\n")
+    repo.git("add", "f.txt")
+    proc = _git(repo, "commit", "-q", "-m", "c")
+    assert proc.returncode == 0
+    assert not marker.exists()
+    assert "is not trusted yet" in proc.stderr
+    repo.git("config", "recover.trusted", "true")
+    repo.write("f.txt", "y\n")
+    _git(repo, "commit", "-qam", "c2")
+    assert marker.exists()
+
+
+def test_foreign_hook_still_runs_when_another_manager_renames_ours(repo: GitRepo, tmp_path) -> None:
+    ran = tmp_path / "foreign-ran"
+    hooks = repo.path / ".git/hooks"
+    (hooks / "pre-commit").write_text(f"#!/bin/sh\necho ran >> {ran}\n")
+    (hooks / "pre-commit").chmod(0o755)
+    install_hooks(repo)
+    # pre-commit's `install` keeps an existing hook as <hook>.legacy and calls it
+    (hooks / "pre-commit").rename(hooks / "pre-commit.legacy")
+    (hooks / "pre-commit").write_text(f'#!/bin/sh\nexec "{hooks}/pre-commit.legacy" "$@"\n')
+    (hooks / "pre-commit").chmod(0o755)
+    repo.write("f.txt", "x\n")
+    repo.git("add", "f.txt")
+    assert _git(repo, "commit", "-q", "-m", "c").returncode == 0
+    assert ran.read_text() == "ran\n"
+
+
+def test_install_refuses_a_husky_hooks_directory(repo: GitRepo) -> None:
+    husky = repo.path / ".husky/_"
+    husky.mkdir(parents=True)
+    (husky / "h").write_text("#!/bin/sh\n")
+    repo.git("config", "core.hooksPath", ".husky/_")
+    proc = repo.recover("install", check=False)
+    assert proc.returncode == 1 and "managed by husky" in proc.stderr
+    assert sorted(p.name for p in husky.iterdir()) == ["h"]
+
+
+def test_removed_package_never_blocks_commits(repo: GitRepo, tmp_path) -> None:
+    repo.write("a.py", "x = 1\n")
+    configure(repo, no_bad_gate())
+    install_hooks(repo)
+    hook = repo.path / ".git/hooks/pre-commit"
+    text = hook.read_text()
+    start = text.index("GIT_RECOVER_PACKAGE=") + len("GIT_RECOVER_PACKAGE=")
+    end = text.index("\n", start)
+    hook.write_text(text[:start] + str(tmp_path / "uninstalled") + text[end:])  # as after pip uninstall
+    repo.write("f.txt", "x\n")
+    repo.git("add", "f.txt")
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}  # and no git-recover on PATH either
+    proc = subprocess.run(["git", "commit", "-q", "-m", "c"], cwd=repo.path, capture_output=True,
+                          text=True, env=env)
+    assert "not installed" in proc.stderr
+    assert proc.returncode == 0
