@@ -73,3 +73,21 @@ def test_removed_package_never_blocks_commits(repo: GitRepo, tmp_path) -> None:
                           text=True, env=env)
     assert "not installed" in proc.stderr
     assert proc.returncode == 0
+
+
+def test_run_refuses_what_its_checkpoint_cannot_protect(repo: GitRepo, tmp_path) -> None:
+    other = GitRepo(tmp_path / "other")
+    other.path.mkdir()
+    other.git("init", "-q", "-b", "main")
+    other.write("f.txt", "committed\n")
+    other.commit_all()
+    other.write("f.txt", "uncommitted work in the other repo\n")
+    repo.write(".gitignore", ".env\n")
+    repo.write(".env", "SECRET=1\n")
+    for args in (["-C", str(other.path), "reset", "--hard"], ["clean", "-fdx"], ["clean", "-f", "-X"],
+                 ["stash", "drop"]):
+        proc = repo.recover("run", "--", *args, check=False)
+        assert proc.returncode == 3, args
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert other.read("f.txt") == b"uncommitted work in the other repo\n"
+    assert repo.read(".env") == b"SECRET=1\n"
