@@ -130,7 +130,10 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
         report(results, spec.interactive)
     failed = [r for r in results if r.failed]
     if not failed:
-        if spec.mark_good and checkpoint is not None:
+        # Good means every required gate passed on this tree, not just this
+        # stage's: a commit whose gates all run at post-merge is not good yet.
+        unrun = [g for g in gates.gates if g.required and g not in selected]
+        if spec.mark_good and checkpoint is not None and not unrun:
             _mark_good(repo, checkpoint)
         return Outcome(results, checkpoint, "pass", EXIT_OK)
     if spec.strongest is None:

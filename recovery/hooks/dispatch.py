@@ -48,10 +48,11 @@ DEFERRED_ENV = "GIT_RECOVER_DEFERRED"
 CRASH_LOG = "hook-crash.log"
 # Hooks whose stdin carries data (githooks(5)): read once, handed to the chained hook.
 _STDIN_HOOKS = {"pre-push", "post-rewrite"}
-# Directories git keeps while a multi-step operation runs; a post-checkout or
-# post-commit fired from inside one (rebase checks out and commits step by step)
-# is not the end state, so it is not validated.
-_IN_PROGRESS = ("rebase-merge", "rebase-apply", "sequencer")
+# What git keeps while a multi-step operation runs; a post-checkout or
+# post-commit fired from inside one (rebase checks out and commits step by step,
+# bisect checks out one candidate after another) is not the end state, so it is
+# not validated.
+_IN_PROGRESS = ("rebase-merge", "rebase-apply", "sequencer", "BISECT_LOG")
 _DEFER_WAIT_S = 60.0
 _DEFER_POLL_S = 0.05
 

@@ -91,3 +91,25 @@ def test_run_refuses_what_its_checkpoint_cannot_protect(repo: GitRepo, tmp_path)
         assert len(proc.stderr.strip().splitlines()) == 1
     assert other.read("f.txt") == b"uncommitted work in the other repo\n"
     assert repo.read(".env") == b"SECRET=1\n"
+
+
+def test_a_commit_is_not_good_while_a_required_gate_has_not_run_on_it(repo: GitRepo) -> None:
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("a")
+    configure(repo, no_bad_gate(stages=["post-merge"]))
+    install_hooks(repo)
+    repo.git("commit", "-q", "--allow-empty", "-m", "no gate ran on this")
+    assert repo.git("for-each-ref", "refs/recovery/main/good") == ""
+
+
+def test_bisect_checkouts_are_not_validated(repo: GitRepo) -> None:
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("good")
+    configure(repo, no_bad_gate(stages=["post-checkout"]))
+    install_hooks(repo)
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.git("commit", "-q", "--no-verify", "-am", "bad")
+    proc = _git(repo, "bisect", "start", "HEAD", "HEAD~2")
+    assert proc.returncode == 0, proc.stderr
+    assert "restored" not in proc.stderr
+    assert (repo.path / ".git/BISECT_LOG").exists()
