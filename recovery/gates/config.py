@@ -54,6 +54,7 @@ _BUILTIN_OPTIONS = {
     "links": {"fail_level"},
 }
 # git config keys a user may override per gate (recover.gate.<name>.<key>).
+MAX_TIMEOUT_S = 86400.0  # a day: longer is a hang, not a gate
 _OVERRIDABLE = {"command", "timeout", "severity", "stages", "required", "policy", "enabled"}
 _GIT_PREFIX = "recover.gate."
 DEFAULT_SOURCE = "default"
@@ -154,10 +155,13 @@ def _parse_value(key: str, raw: Any, where: str) -> Any:
                 argv = shlex.split(raw)
             except ValueError as exc:
                 raise UsageError(f"{where}: cannot split command: {exc}") from None
-            return tuple(argv)
-        if isinstance(raw, list) and raw and all(isinstance(item, str) for item in raw):
-            return tuple(raw)
-        raise UsageError(f"{where}: expected a non-empty list of strings or a string")
+        elif isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+            argv = list(raw)
+        else:
+            raise UsageError(f"{where}: expected a non-empty list of strings or a string")
+        if not argv or any("\0" in item for item in argv):
+            raise UsageError(f"{where}: expected a non-empty command without NUL bytes")
+        return tuple(argv)
     if key == "builtin":
         return raw
     if key in ("shell", "required"):
@@ -165,8 +169,9 @@ def _parse_value(key: str, raw: Any, where: str) -> Any:
             raise UsageError(f"{where}: expected true or false")
         return raw
     if key == "timeout":
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
-            raise UsageError(f"{where}: expected a positive number of seconds")
+        # nan and inf pass `> 0` checks, and turn the timeout off (hostile testing).
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw <= MAX_TIMEOUT_S:
+            raise UsageError(f"{where}: expected a number of seconds from 0 to {MAX_TIMEOUT_S:.0f}")
         return float(raw)
     if key == "severity":
         if raw not in SEVERITIES:
@@ -191,6 +196,11 @@ def _check_option(key: str, raw: Any, where: str) -> Any:
         if not isinstance(raw, list) or not raw or not all(isinstance(p, str) and p for p in raw):
             raise UsageError(f"{where}: expected a non-empty list of glob patterns")
         return list(raw)
+    if key == "fail_level":
+        from recovery.links.findings import FAIL_LEVELS
+
+        if raw not in FAIL_LEVELS:
+            raise UsageError(f"{where}: expected one of {', '.join(FAIL_LEVELS)}")
     if not isinstance(raw, str):
         raise UsageError(f"{where}: expected a string")
     return raw
@@ -213,7 +223,7 @@ def _apply_overrides(gate: Gate, config: GitConfig) -> Gate:
             try:
                 value = _parse_value(key, float(raw), where)
             except ValueError:
-                raise UsageError(f"{where}: expected a positive number of seconds") from None
+                raise UsageError(f"{where}: expected a number of seconds from 0 to {MAX_TIMEOUT_S:.0f}") from None
         elif key == "stages":
             value = _parse_value(key, raw.replace(",", " ").split(), where)
         else:

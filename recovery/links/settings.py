@@ -133,8 +133,8 @@ def _validate(table: dict[str, Any], where: Any) -> dict[str, Any]:
         elif key == "depth":
             out["depth"] = _depth(value, where(key))
         elif key == "max_file_mb":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise UsageError(f"{where(key)}: expected a positive number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1024:
+                raise UsageError(f"{where(key)}: expected a number of MB from 0 to 1024, got {value!r}")
             out["max_file_bytes"] = int(value * 1024 * 1024)
     return out
 

@@ -68,7 +68,7 @@ def test_git_config_overrides_show_their_source(repo: GitRepo) -> None:
 
 
 @pytest.mark.parametrize(("toml", "message"), [
-    ('[gates.x]\ncommand = ["a"]\ntimeout = "long"\n', ".recover.toml: gates.x.timeout: expected a positive number"),
+    ('[gates.x]\ncommand = ["a"]\ntimeout = "long"\n', ".recover.toml: gates.x.timeout: expected a number of seconds from 0 to 86400"),
     ('[gates.x]\ncommand = ["a"]\nseverity = "huge"\n', ".recover.toml: gates.x.severity: expected one of critical"),
     ('[gates.x]\ncommand = ["a"]\npolicy = "pray"\n', ".recover.toml: gates.x.policy: expected one of restore"),
     ('[gates.x]\ncommand = ["a"]\nstages = ["pre-fetch"]\n',
@@ -76,7 +76,7 @@ def test_git_config_overrides_show_their_source(repo: GitRepo) -> None:
     ('[gates.x]\ncommand = ["a"]\ncolour = 1\n', ".recover.toml: gates.x.colour: unknown key"),
     ('[gates.x]\ntimeout = 3\n', ".recover.toml: gates.x: a gate needs a command or a builtin"),
     ('[gates.x]\nbuiltin = "fuzz"\n', ".recover.toml: gates.x.builtin: unknown built-in 'fuzz'"),
-    ('[gates.x]\ncommand = []\n', ".recover.toml: gates.x.command: expected a non-empty list"),
+    ('[gates.x]\ncommand = []\n', ".recover.toml: gates.x.command: expected a non-empty command"),
     ('[gates.x]\ncommand = ["a", "b"]\nshell = true\n', ".recover.toml: gates.x.command: with shell = true"),
     ('[gates.x]\nbuiltin = "tdd"\nsources = "src"\n', ".recover.toml: gates.x.sources: expected a non-empty list"),
     ('gates = 3\n', ".recover.toml: gates: expected a table"),
@@ -93,7 +93,7 @@ def test_bad_config_names_file_and_key(repo: GitRepo, toml: str, message: str) -
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("recover.gate.nope.timeout", "3", "git config recover.gate.nope.timeout: no gate named 'nope'"),
     ("recover.gate.x.colour", "red", "git config recover.gate.x.colour: unknown key"),
-    ("recover.gate.x.timeout", "soon", "git config recover.gate.x.timeout: expected a positive number"),
+    ("recover.gate.x.timeout", "soon", "git config recover.gate.x.timeout: expected a number of seconds from 0 to 86400"),
     ("recover.gate.x.required", "maybe", "bad boolean in git config recover.gate.x.required"),
 ])
 def test_bad_git_config_override(repo: GitRepo, key: str, value: str, message: str) -> None:
@@ -110,3 +110,17 @@ def test_no_config_is_not_an_error(repo: GitRepo) -> None:
     with pytest.raises(UsageError):
         repo.write(".recover.toml", "[gates.'a.b']\ncommand = ['x']\n")
         load_gates(repo.path, GitConfig())
+
+
+def test_values_that_pass_a_naive_check_are_refused(tmp_path) -> None:
+    import pytest
+
+    from recovery.config import GitConfig
+    from recovery.errors import UsageError
+    from recovery.gates.config import load_gates
+
+    for table in ('timeout = nan\ncommand = ["true"]', 'timeout = inf\ncommand = ["true"]',
+                  'command = ["a\\u0000b"]', 'builtin = "links"\nfail_level = "fatal"'):
+        (tmp_path / ".recover.toml").write_text(f"[gates.g]\n{table}\n")
+        with pytest.raises(UsageError, match="gates.g"):
+            load_gates(tmp_path, GitConfig())
