@@ -303,7 +303,25 @@ def _stash_patch() -> Path | None:
     home = os.environ.get("PRE_COMMIT_HOME") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pre-commit")
     found = sorted(Path(home).glob(f"patch*-{os.getppid()}"), key=lambda p: p.stat().st_mtime)
+    # pre-commit never deletes its patches, and pids are reused: a patch older
+    # than our parent process belongs to another run (hostile testing).
+    started = _process_start_time(os.getppid())
+    if started is not None:
+        found = [p for p in found if p.stat().st_mtime >= started - 1.0]
     return found[-1] if found else None
+
+
+def _process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started, in seconds since the epoch (Linux /proc,
+    proc(5): field 22 of /proc/<pid>/stat, in clock ticks after boot); ``None``
+    where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def _write_crash_log(name: str) -> Path | str:

@@ -113,3 +113,17 @@ def test_bisect_checkouts_are_not_validated(repo: GitRepo) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "restored" not in proc.stderr
     assert (repo.path / ".git/BISECT_LOG").exists()
+
+
+def test_a_stale_pre_commit_patch_from_a_reused_pid_is_ignored(tmp_path, monkeypatch) -> None:
+    from recovery.hooks.dispatch import _process_start_time, _stash_patch
+
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(tmp_path))
+    patch = tmp_path / f"patch1700000000-{os.getppid()}"
+    patch.write_text("GHOST LINE\n")
+    started = _process_start_time(os.getppid())
+    assert started is not None
+    os.utime(patch, (started - 3600, started - 3600))  # written by an earlier process with this pid
+    assert _stash_patch() is None
+    os.utime(patch, None)  # written now, by our parent
+    assert _stash_patch() == patch
