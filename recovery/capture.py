@@ -213,6 +213,11 @@ def _add_untracked(git: Git, toplevel: Path, config: GitConfig) -> tuple[tuple[S
     that produced a stale tree when its exit code was ignored), so those are
     skipped loudly.
     """
+    if (config.get("status.showUntrackedFiles") or "").lower() in ("no", "false"):
+        # The user told git to ignore untracked files (a dotfiles repository
+        # whose worktree is $HOME): a capture would hash the whole home
+        # directory on every commit (hostile testing). Honour it, and say so.
+        return (), ("untracked files not captured: git config status.showUntrackedFiles=no",)
     cap = config.get_int(MAX_UNTRACKED_KEY, DEFAULT_MAX_UNTRACKED_BYTES)
     result = git.run("ls-files", "-o", "--exclude-standard", "-z")
     listed = result.stdout

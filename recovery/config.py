@@ -20,7 +20,8 @@ _FALSE = {"false", "no", "off", "0"}
 
 @dataclass
 class GitConfig:
-    """The ``recover.*`` section of the effective git config, keys lower-cased.
+    """The ``recover.*`` section of the effective git config, plus
+    ``status.showUntrackedFiles`` (which capture honours), keys lower-cased.
 
     Args:
         values: key (``recover.maxuntrackedsize``) to its last value.
@@ -30,8 +31,9 @@ class GitConfig:
 
     @classmethod
     def load(cls, git: Git) -> GitConfig:
-        """Read every ``recover.*`` key (exit 1 from git just means "none set")."""
-        result = git.run("config", "-z", "--get-regexp", r"^recover\.", check=False)
+        """Read every ``recover.*`` key and ``status.showUntrackedFiles`` in one
+        git process (exit 1 from git just means "none set")."""
+        result = git.run("config", "-z", "--get-regexp", r"^(recover\.|status\.showuntrackedfiles$)", check=False)
         values: dict[str, str] = {}
         for item in result.stdout.split(b"\0"):
             if not item:

@@ -235,3 +235,14 @@ def test_unreadable_untracked_directory_is_said_and_recorded(repo: GitRepo) -> N
     cp = list_checkpoints(Repo.discover(repo.path))[0]
     assert ("secret", "unreadable") in [(s.path, s.reason) for s in cp.skipped]
     assert "notes/todo.md" in repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree)
+
+
+def test_show_untracked_files_no_is_honoured_and_said(repo: GitRepo) -> None:
+    repo.git("config", "status.showUntrackedFiles", "no")
+    repo.write("README.md", "tracked edit\n")
+    repo.write("huge-home/file.bin", b"untracked\n")
+    proc = repo.recover("checkpoint")
+    assert "status.showUntrackedFiles=no" in proc.stderr
+    cp = list_checkpoints(Repo.discover(repo.path))[0]
+    assert repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree) == "README.md"
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:README.md") == "tracked edit"
