@@ -25,6 +25,7 @@ seconds in the ``[metrics.targets]`` table of ``.recover.toml``.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -348,11 +349,13 @@ def _restore_recoveries(end: Event, started: Event | None, failures: Mapping[str
         recovered.add(incident)
         kind = str(failure.get("kind", "unknown"))
         files = _number(failure.get("rpo_files"))
-        out.append(Recovery(
-            failure.time, category_of(kind, failure.get("category")), kind,
-            (end.time - failure.time).total_seconds(), _number(failure.get("rpo_s")),
-            None if files is None else int(files), "incident", incident,
-        ))
+        rto = _number((end.time - failure.time).total_seconds())
+        if rto is not None:  # a restore dated before its failure is not a recovery time
+            out.append(Recovery(
+                failure.time, category_of(kind, failure.get("category")), kind,
+                rto, _number(failure.get("rpo_s")),
+                None if files is None else int(files), "incident", incident,
+            ))
     return out
 
 
@@ -380,6 +383,11 @@ def _row(key: str, target_s: float, recoveries: Sequence[Recovery], failed_runs:
 
 
 def _number(value: object) -> float | None:
+    """A usable duration or count from the journal: finite and not negative.
+    NaN or a negative value (a hand-edited or clock-skewed journal) would
+    otherwise count as a met target (hostile testing)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or value < 0:
         return None
     return float(value)

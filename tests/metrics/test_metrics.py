@@ -158,3 +158,16 @@ def test_targets_default_to_the_audit_and_are_overridable() -> None:
                 {"targets": {"quality_gate": True}}, {"targets": 5}):
         with pytest.raises(UsageError):
             load_targets(bad)
+
+
+def test_impossible_durations_are_not_counted_as_met() -> None:
+    events = [
+        ev(0, "failure", incident="a", kind="gate:pytest", stage="run"),
+        ev(-3600, "restore", phase="end", incident="a", target="c1", duration_s=float("nan"),
+           verify_s=0.1, verdict="ok"),  # dated before its failure, NaN duration
+        ev(10, "restore", phase="end", target="c2", duration_s=-5.0, verify_s=0.1, verdict="ok"),
+    ]
+    report = build_report(events)
+    assert row(report, "quality_gate").rto.count == 0
+    assert row(report, "atomic_rollback").rto.count == 0
+    assert row(report, "quality_gate").status != "met"
