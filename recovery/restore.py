@@ -29,6 +29,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from typing import NoReturn
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -211,6 +212,20 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         return _run(repo, resumed, now, target, safety, safety_s, workdir, config, original_safety)
 
 
+class _NothingChanged(RecoverError):
+    """git refused the worktree switch before writing anything."""
+
+
+def _stopped(repo: Repo, target: Checkpoint, intent: Intent, exc: RecoverError) -> NoReturn:
+    """Journal a restore that stopped half-way and say how to go on."""
+    _journal(repo, "restore", phase="end", verdict="error", target=target.short,
+             incident=intent.incident, error=exc.message)
+    raise RecoverError(
+        f"restore stopped: {exc.message}; run `git recover restore --continue` to finish it "
+        "or `git recover restore --abort` to go back"
+    ) from None
+
+
 def _intent_from_undo_label(repo: Repo) -> Intent:
     """Stand-in for a damaged intent record on ``--abort``: every restore points
     ``undo`` at its safety checkpoint before it writes the record."""
@@ -237,15 +252,19 @@ def _run(
     started = time.perf_counter()
     try:
         repaired = _switch_worktree_and_index(repo, now, plan, intent)
+    except _NothingChanged as exc:
+        clear_intent(repo)
+        _journal(repo, "restore", phase="end", verdict="error", target=target.short,
+                 incident=intent.incident, error=exc.message)
+        raise RecoverError(f"a file changed while the restore ran ({exc.message}); nothing was changed: "
+                           "run the restore again") from None
+    except RecoverError as exc:
+        _stopped(repo, target, intent, exc)
+    try:
         _move_head(repo, plan, target, now)
         _write_state_files(repo, plan.conflict_tree)
     except RecoverError as exc:
-        _journal(repo, "restore", phase="end", verdict="error", target=target.short,
-                 incident=intent.incident, error=exc.message)
-        raise RecoverError(
-            f"restore stopped: {exc.message}; run `git recover restore --continue` to finish it "
-            "or `git recover restore --abort` to go back"
-        ) from None
+        _stopped(repo, target, intent, exc)
     restore_s = time.perf_counter() - started
     check_dir = workdir / "check"
     check_dir.mkdir()
@@ -351,7 +370,14 @@ def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Se
 def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, intent: Intent) -> list[str]:
     """Steps 5-6; returns the paths whose owner access was repaired."""
     git = repo.git.with_index(now.index_file)
-    git.run("read-tree", "-m", "-u", now.worktree_tree, plan.worktree_tree)
+    try:
+        git.run("read-tree", "-m", "-u", now.worktree_tree, plan.worktree_tree)
+    except GitCommandError as exc:
+        # git checks every path before it writes one (unpack_trees: merge,
+        # then update); these refusals mean nothing on disk changed.
+        if "Cannot merge" in exc.stderr or "would be overwritten" in exc.stderr:
+            raise _NothingChanged(exc.message) from None
+        raise
     repaired = _repair_owner_access(repo, now.index_file)
     git.run("read-tree", "-m", plan.index_tree)
     if plan.conflict_tree:

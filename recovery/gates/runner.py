@@ -201,6 +201,12 @@ def run_foreground(argv: Sequence[str], cwd: Path, env: Mapping[str, str], input
         return 127
 
 
+# Exported to every gate process: a gate that runs `git recover gates run`
+# (`make check` calling itself) must not start the gates again, level after
+# level, each in a new session its timeout cannot reach (hostile testing).
+GATE_ENV = "GIT_RECOVER_GATE"
+
+
 def run_gates(gates: Sequence[Gate], ctx: GateContext) -> list[GateResult]:
     """Run ``gates`` one after another on the worktree ``ctx`` describes.
 
@@ -236,7 +242,8 @@ def _run_one(gate: Gate, ctx: GateContext) -> GateResult:
         return GateResult(gate, status, time.monotonic() - started, ctx.tree, verdict.reason, verdict.output)
     argv = ("/bin/sh", "-c", gate.command[0]) if gate.shell else gate.command
     echo = sys.stderr.buffer if ctx.interactive else None
-    outcome = run_process(argv, ctx.repo.toplevel, user_env(), gate.timeout_s, echo)
+    env = {**user_env(), GATE_ENV: gate.name}
+    outcome = run_process(argv, ctx.repo.toplevel, env, gate.timeout_s, echo)
     if outcome.missing is not None or (gate.shell and outcome.returncode == _SHELL_NOT_FOUND):
         reason = outcome.missing or f"command not found by the shell: {gate.command[0]}"
         return GateResult(gate, "unavailable", outcome.duration_s, ctx.tree, reason, outcome.output)

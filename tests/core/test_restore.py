@@ -390,3 +390,26 @@ def test_commit_made_while_the_restore_runs_is_never_dropped(repo: GitRepo, monk
     assert undo_sha  # the original safety checkpoint is still there
     kept = [c for c in list_checkpoints(r) if c.reason == "restore-continue"][0]
     assert repo.git("log", "-1", "--format=%s", kept.head) == "made during the restore"
+
+
+def test_file_saved_during_the_restore_leaves_no_interrupted_restore(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recovery.restore as restore_module
+
+    r = Repo.discover(repo.path)
+    repo.write("f.txt", "one\n")
+    cp = create_checkpoint(r, "manual")
+    repo.write("f.txt", "two\n")
+    real = restore_module._preflight
+
+    def editor_saves(*args, **kwargs):  # type: ignore[no-untyped-def]
+        real(*args, **kwargs)
+        repo.write("f.txt", "three, saved by an editor\n")
+
+    monkeypatch.setattr(restore_module, "_preflight", editor_saves)
+    with pytest.raises(RecoverError, match="nothing was changed"):
+        restore(r, cp)
+    assert repo.read("f.txt") == b"three, saved by an editor\n"
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+    monkeypatch.undo()
+    restore(r, cp)  # and the next restore just works
+    assert repo.read("f.txt") == b"one\n"

@@ -131,3 +131,23 @@ def test_shell_only_when_asked(repo: GitRepo, shell: bool) -> None:
     else:
         # argv: echo prints its arguments literally and exits 0; `exit 4` never runs.
         assert proc.returncode == 0, proc.stdout
+
+
+def test_a_gate_that_runs_the_gates_does_not_recurse(tmp_path) -> None:
+    import subprocess
+
+    from tests.conftest import GitRepo
+
+    path = tmp_path / "r"
+    path.mkdir()
+    repo = GitRepo(path)
+    repo.git("init", "-q", "-b", "main")
+    counter = tmp_path / "levels"
+    code = (f"import subprocess, sys; open({str(counter)!r}, 'a').write('x');"
+            "subprocess.run([sys.executable, '-P', '-m', 'recovery', 'gates', 'run'])")
+    repo.write(".recover.toml", f'[gates.self]\ncommand = ["{sys.executable}", "-c", "{code}"]\ntimeout = 60\n')
+    repo.commit_all()
+    proc = repo.recover("gates", "run", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert counter.read_text() == "x"  # one level, not a chain
+    assert subprocess.run(["pgrep", "-f", str(counter)], capture_output=True).stdout == b""
