@@ -115,6 +115,12 @@ def install(repo: Repo, python: str | None, names: tuple[str, ...] = HOOKS) -> l
     except OSError as exc:
         raise RecoverError(f"cannot install hooks into {where.path}: {exc.strerror}") from None
     lines.append(f"hooks directory: {where.path}")
+    if where.path.is_relative_to(repo.toplevel) and repo.git.run(
+            "ls-files", "--", str(where.path.relative_to(repo.toplevel)), check=False).stdout:
+        # A tracked hooks directory (`.githooks`) is shared with the team: our
+        # scripts name this machine's interpreter (hostile testing).
+        lines.append(f"warning: {where.path} is tracked by git; the hooks written there name this "
+                     "machine's Python: do not commit them (or install with --use-path)")
     return lines
 
 
