@@ -198,7 +198,7 @@ def load_targets(metrics_table: Mapping[str, Any], where: str = "metrics.targets
     for key, value in raw.items():
         if key not in targets:
             raise UsageError(f"{where}.{key}: unknown failure type (known: {', '.join(targets)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise UsageError(f"{where}.{key}: expected a positive number of seconds, got {value!r}")
         targets[key] = float(value)
     return targets

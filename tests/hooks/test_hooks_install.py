@@ -172,7 +172,7 @@ def test_gate_config_error_names_file_and_key_in_hook(repo: GitRepo) -> None:
     proc = subprocess.run(["git", "commit", "-q", "-m", "x"], cwd=repo.path, capture_output=True, text=True,
                           check=False)
     assert proc.returncode != 0
-    assert ".recover.toml: gates.nobad.timeout: expected a positive number of seconds" in proc.stderr
+    assert ".recover.toml: gates.nobad.timeout: expected a number of seconds from 0 to 86400" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
