@@ -90,7 +90,11 @@ def test_a_gate_process_left_running_fails_the_run() -> None:
         "escape", "quality_gate", "a failing test leaves a daemon behind", "-",
         inject=lambda inj: inj.sandbox.write(
             "recover-drill/tests/test_escape.sh",
-            "#!/bin/sh\nsetsid sleep 30 >/dev/null 2>&1 &\necho 'regression: expected 4, got 5'\nexit 1\n"),
+            # The gate waits until the daemon is in its own session: killing the
+            # gate's group earlier would take the daemon with it (a race under load).
+            "#!/bin/sh\nm=$(mktemp -u)\nsetsid sh -c \"touch $m; exec sleep 30\" >/dev/null 2>&1 &\n"
+            "while [ ! -f \"$m\" ]; do sleep 0.01; done\nrm -f \"$m\"\n"
+            "echo 'regression: expected 4, got 5'\nexit 1\n"),
         detected=lambda d: _failed(d, "tests", "regression"))
     with drill_root() as root:
         result = run_scenario(escape, prepare_base(root, None), root, 0)
