@@ -29,12 +29,12 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import NoReturn
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NoReturn
 
-from recovery.capture import STATE_FILES, Capture, capture, new_workdir, read_head, remove_workdir
+from recovery.capture import STATE_FILES, Capture, capture, new_workdir, remove_workdir
 from recovery.checkpoint import take
 from recovery.config import GitConfig
 from recovery.errors import RecoverError

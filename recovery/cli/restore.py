@@ -7,7 +7,8 @@ import click
 from recovery.cli.common import open_repo, toplevel_paths
 from recovery.errors import UsageError
 from recovery.refs import resolve
-from recovery.restore import abort_restore, continue_restore, restore as restore_checkpoint
+from recovery.restore import abort_restore, continue_restore
+from recovery.restore import restore as restore_checkpoint
 
 
 class _PathsAfterDashDash(click.Command):

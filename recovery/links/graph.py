@@ -33,9 +33,18 @@ from recovery.links.findings import Finding, make_finding
 from recovery.links.report import FileInfo, Import, LinkReport
 from recovery.links.roots import discover, is_excluded
 from recovery.links.settings import LinkSettings
-from recovery.links.tokens import (IN_CODE_SPAN, IN_COMMENT, IN_FENCE, IN_HTML_BLOCK,
-                                   IN_HTML_TAG, IN_INDENTED, Token, is_template,
-                                   scan_claude_code, scan_framework)
+from recovery.links.tokens import (
+    IN_CODE_SPAN,
+    IN_COMMENT,
+    IN_FENCE,
+    IN_HTML_BLOCK,
+    IN_HTML_TAG,
+    IN_INDENTED,
+    Token,
+    is_template,
+    scan_claude_code,
+    scan_framework,
+)
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx", ".mdc")
 MAX_CYCLES_PER_GROUP = 10

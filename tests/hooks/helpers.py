@@ -8,6 +8,7 @@ writes this interpreter into the hook scripts.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -60,3 +61,9 @@ def checkpoints_by_reason(repo: GitRepo, reason: str) -> list[str]:
     """Checkpoint shas (newest first) whose reason is ``reason`` (read in-process
     with the core's reader: the tests start enough processes already)."""
     return [cp.sha for cp in list_checkpoints(Repo.discover(repo.path)) if cp.reason == reason]
+
+
+def git_proc(repo: GitRepo, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a user's ``git`` command (hooks fire) and keep its exit status and output."""
+    return subprocess.run(["git", *args], cwd=repo.path, capture_output=True, text=True, check=False,
+                          timeout=timeout)

@@ -4,14 +4,8 @@ good state of another branch (a report from a first-time user)."""
 
 from __future__ import annotations
 
-import subprocess
-
 from tests.conftest import GitRepo
-from tests.hooks.helpers import configure, install_hooks, no_bad_gate
-
-
-def _git(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=repo.path, capture_output=True, text=True)
+from tests.hooks.helpers import configure, git_proc, install_hooks, no_bad_gate
 
 
 def test_bad_merge_on_main_restores_main_not_feature(repo: GitRepo) -> None:
@@ -28,7 +22,7 @@ def test_bad_merge_on_main_restores_main_not_feature(repo: GitRepo) -> None:
     repo.git("commit", "-q", "--no-verify", "-am", "bad on feature")
     repo.git("checkout", "-q", "main")
     repo.write("wip.txt", "untracked work on main\n")
-    proc = _git(repo, "merge", "-q", "--no-ff", "-m", "merge feature", "feature")
+    proc = git_proc(repo, "merge", "-q", "--no-ff", "-m", "merge feature", "feature")
     assert "restored the last good checkpoint" in proc.stderr, proc.stderr
     assert repo.git("symbolic-ref", "HEAD") == "refs/heads/main"
     assert repo.git("rev-parse", "HEAD") == main_good

@@ -4,19 +4,14 @@ re-enter git-recover; a checkpoint failure or a bug never blocks git; a gate doe
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from tests.conftest import GitRepo
-from tests.hooks.helpers import configure, install_hooks, no_bad_gate, python_gate
+from tests.hooks.helpers import configure, git_proc, install_hooks, no_bad_gate, python_gate
 
 COUNTER = "#!/bin/sh\necho \"$*\" >> \"$(git rev-parse --git-dir)/post-checkout.log\"\n"
 
-
-def _git(repo: GitRepo, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=repo.path, capture_output=True, text=True, check=False,
-                          timeout=timeout)
 
 
 def test_a_gate_that_commits_does_not_reenter(repo: GitRepo) -> None:
@@ -27,7 +22,7 @@ def test_a_gate_that_commits_does_not_reenter(repo: GitRepo) -> None:
     configure(repo, python_gate("committer", code, stages=["post-commit"], policy="warn"))
     install_hooks(repo)
     before = int(repo.git("rev-list", "--count", "HEAD"))
-    proc = _git(repo, "commit", "-q", "--allow-empty", "-m", "outer")
+    proc = git_proc(repo, "commit", "-q", "--allow-empty", "-m", "outer")
     assert proc.returncode == 0, proc.stderr
     assert int(repo.git("rev-list", "--count", "HEAD")) == before + 2
     assert repo.git("log", "-2", "--format=%s").splitlines() == ["inner", "outer"]
@@ -49,9 +44,9 @@ def test_restore_does_not_fire_hooks_again(repo: GitRepo) -> None:
     repo.git("commit", "-q", "--no-verify", "-am", "bad")
     log = repo.path / ".git" / "post-checkout.log"
     log.unlink()
-    proc = _git(repo, "checkout", "-q", "main")  # passes: a.py is good on main
+    proc = git_proc(repo, "checkout", "-q", "main")  # passes: a.py is good on main
     assert "restored" not in proc.stderr
-    proc = _git(repo, "checkout", "-q", "bad")
+    proc = git_proc(repo, "checkout", "-q", "bad")
     assert "restored the last good checkpoint" in proc.stderr
     assert repo.git("symbolic-ref", "HEAD") == "refs/heads/main"
     assert len(log.read_text().splitlines()) == 2  # the two user checkouts, not the restore
@@ -63,7 +58,7 @@ def test_checkpoint_failure_never_blocks(repo: GitRepo) -> None:
     install_hooks(repo)
     repo.git("config", "recover.captureAttempts", "many")  # the capture cannot start
     repo.write("README.md", "changed\n")
-    proc = _git(repo, "commit", "-qam", "goes through")
+    proc = git_proc(repo, "commit", "-qam", "goes through")
     assert proc.returncode == 0, proc.stderr
     assert "warning: no pre-commit checkpoint" in proc.stderr
     assert "the operation goes on" in proc.stderr
@@ -80,7 +75,7 @@ def test_a_bug_in_our_hook_never_blocks_but_a_gate_does(repo: GitRepo) -> None:
         state.rmdir()
     state.write_text("not a directory\n")  # our own state directory is unusable: an OSError, a bug path
     repo.write("README.md", "changed\n")
-    proc = _git(repo, "commit", "-qam", "despite the bug")
+    proc = git_proc(repo, "commit", "-qam", "despite the bug")
     assert proc.returncode == 0, proc.stderr
     assert "internal error in the pre-commit hook" in proc.stderr
     assert "git goes on without git-recover this time" in proc.stderr
@@ -88,7 +83,7 @@ def test_a_bug_in_our_hook_never_blocks_but_a_gate_does(repo: GitRepo) -> None:
 
     state.unlink()
     repo.write("README.md", "BAD\n")
-    proc = _git(repo, "commit", "-qam", "blocked")
+    proc = git_proc(repo, "commit", "-qam", "blocked")
     assert proc.returncode != 0
     assert "pre-commit blocked by gate nobad" in proc.stderr
     assert repo.git("log", "-1", "--format=%s") == "despite the bug"
@@ -107,7 +102,7 @@ def test_gate_runs_are_journaled(repo: GitRepo, event: str) -> None:
     configure(repo, no_bad_gate())
     install_hooks(repo)
     repo.recover("checkpoint")  # an earlier recovery point, for the RPO fields
-    _git(repo, "commit", "-q", "--allow-empty", "-m", "x")
+    git_proc(repo, "commit", "-q", "--allow-empty", "-m", "x")
     lines = [json.loads(line) for line in (repo.path / ".git" / "recovery" / "journal.jsonl").read_text().splitlines()]
     found = [e for e in lines if e["event"] == event]
     assert found, lines

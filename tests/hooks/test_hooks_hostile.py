@@ -7,11 +7,7 @@ import os
 import subprocess
 
 from tests.conftest import GitRepo
-from tests.hooks.helpers import configure, install_hooks, no_bad_gate
-
-
-def _git(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=repo.path, capture_output=True, text=True)
+from tests.hooks.helpers import configure, git_proc, install_hooks, no_bad_gate
 
 
 def test_gates_of_an_untrusted_repository_never_run(repo: GitRepo, tmp_path) -> None:
@@ -21,13 +17,13 @@ def test_gates_of_an_untrusted_repository_never_run(repo: GitRepo, tmp_path) -> 
     repo.git("config", "--unset", "recover.trusted")  # as a fresh clone under a shared core.hooksPath
     repo.write("f.txt", "x\n")
     repo.git("add", "f.txt")
-    proc = _git(repo, "commit", "-q", "-m", "c")
+    proc = git_proc(repo, "commit", "-q", "-m", "c")
     assert proc.returncode == 0
     assert not marker.exists()
     assert "is not trusted yet" in proc.stderr
     repo.git("config", "recover.trusted", "true")
     repo.write("f.txt", "y\n")
-    _git(repo, "commit", "-qam", "c2")
+    git_proc(repo, "commit", "-qam", "c2")
     assert marker.exists()
 
 
@@ -43,7 +39,7 @@ def test_foreign_hook_still_runs_when_another_manager_renames_ours(repo: GitRepo
     (hooks / "pre-commit").chmod(0o755)
     repo.write("f.txt", "x\n")
     repo.git("add", "f.txt")
-    assert _git(repo, "commit", "-q", "-m", "c").returncode == 0
+    assert git_proc(repo, "commit", "-q", "-m", "c").returncode == 0
     assert ran.read_text() == "ran\n"
 
 
@@ -109,7 +105,7 @@ def test_bisect_checkouts_are_not_validated(repo: GitRepo) -> None:
     install_hooks(repo)
     repo.write("a.py", "x = 1  # BAD\n")
     repo.git("commit", "-q", "--no-verify", "-am", "bad")
-    proc = _git(repo, "bisect", "start", "HEAD", "HEAD~2")
+    proc = git_proc(repo, "bisect", "start", "HEAD", "HEAD~2")
     assert proc.returncode == 0, proc.stderr
     assert "restored" not in proc.stderr
     assert (repo.path / ".git/BISECT_LOG").exists()

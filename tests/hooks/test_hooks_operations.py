@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import GitRepo
 from tests.core.helpers import disk_state
-from tests.hooks.helpers import checkpoints_by_reason, configure, install_hooks, label, no_bad_gate
+from tests.hooks.helpers import checkpoints_by_reason, configure, git_proc, install_hooks, label, no_bad_gate
 
 
 @pytest.fixture
@@ -29,9 +29,6 @@ def hooked(repo: GitRepo) -> GitRepo:
     return repo
 
 
-def _git(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=repo.path, capture_output=True, text=True, check=False)
-
 
 def test_merge_fast_forward_restores_last_good(repo: GitRepo) -> None:
     repo.write("a.py", "x = 1\n")
@@ -46,7 +43,7 @@ def test_merge_fast_forward_restores_last_good(repo: GitRepo) -> None:
     repo.git("commit", "-q", "--no-verify", "-am", "bad")
     bad_head = repo.git("rev-parse", "HEAD")
     repo.git("checkout", "-q", "main")
-    proc = _git(repo, "merge", "--ff-only", "bad")
+    proc = git_proc(repo, "merge", "--ff-only", "bad")
     assert proc.returncode == 0
     assert "Fast-forward" in proc.stdout
     assert "restored the last good checkpoint" in proc.stderr
@@ -66,7 +63,7 @@ def test_merge_commit_checkpoints_in_pre_merge_commit(hooked: GitRepo) -> None:
     hooked.write("d.txt", "d\n")
     hooked.git("add", "d.txt")
     hooked.git("commit", "-q", "-m", "d")
-    proc = _git(hooked, "merge", "--no-edit", "clean")
+    proc = git_proc(hooked, "merge", "--no-edit", "clean")
     assert proc.returncode == 0, proc.stderr
     before = checkpoints_by_reason(hooked, "pre-merge-commit")
     assert len(before) == 1
@@ -105,7 +102,7 @@ def test_rebase_onto_bad_is_restored_once_the_rebase_is_done(hooked: GitRepo) ->
     hooked.git("commit", "-q", "-m", "topic")
     good_head = hooked.git("rev-parse", "HEAD")
     good_disk = disk_state(hooked.path)
-    proc = _git(hooked, "rebase", "bad")  # the deferred validation shares stderr: git returns after it
+    proc = git_proc(hooked, "rebase", "bad")  # the deferred validation shares stderr: git returns after it
     assert proc.returncode == 0, proc.stderr
     assert checkpoints_by_reason(hooked, "pre-rebase")
     assert "the gates run as soon as the rebase has finished" in proc.stderr
@@ -143,7 +140,7 @@ def test_reset_hard_through_run_keeps_the_work(hooked: GitRepo) -> None:
 
 def test_post_checkout_gate_restores_native_checkout(hooked: GitRepo) -> None:
     good_head = hooked.git("rev-parse", "HEAD")
-    proc = _git(hooked, "checkout", "-q", "bad")
+    proc = git_proc(hooked, "checkout", "-q", "bad")
     # post-checkout's status becomes checkout's (githooks(5)): the move was undone.
     assert proc.returncode != 0
     assert "gate nobad failed (post-checkout)" in proc.stderr
@@ -151,7 +148,7 @@ def test_post_checkout_gate_restores_native_checkout(hooked: GitRepo) -> None:
     assert hooked.git("rev-parse", "HEAD") == good_head
     # A file checkout (flag 0) is not validated.
     hooked.write("a.py", "x = 1  # BAD\n")
-    proc = _git(hooked, "checkout", "--", "a.py")
+    proc = git_proc(hooked, "checkout", "--", "a.py")
     assert "gate" not in proc.stderr
 
 
@@ -167,7 +164,7 @@ def test_pre_merge_commit_gate_blocks_the_merge_commit(repo: GitRepo) -> None:
     repo.commit_all("c")
     install_hooks(repo)
     head = repo.git("rev-parse", "HEAD")
-    proc = _git(repo, "merge", "--no-edit", "bad")
+    proc = git_proc(repo, "merge", "--no-edit", "bad")
     assert proc.returncode != 0
     assert "pre-merge-commit blocked by gate nobad" in proc.stderr
     assert "git merge --abort puts HEAD back" in proc.stderr

@@ -9,7 +9,6 @@ import pytest
 from links_helpers import CORPORA, run
 
 
-
 def corpus(name: str) -> Path:
     path = CORPORA / name
     if not path.is_dir():

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from recovery.links.tokens import (IN_CODE_SPAN, IN_COMMENT, IN_FENCE, IN_HTML_BLOCK,
-                                   IN_INDENTED, scan_claude_code, scan_framework)
+from recovery.links.tokens import (
+    IN_CODE_SPAN,
+    IN_COMMENT,
+    IN_FENCE,
+    IN_HTML_BLOCK,
+    IN_INDENTED,
+    scan_claude_code,
+    scan_framework,
+)
 
 
 def imports(text: str, **kw: str) -> list[str]:
