@@ -93,7 +93,17 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path) -> tuple[C
         _warn_skipped(item.path, item.reason, item.size_bytes)
     for note in snap.notes:
         print(f"git-recover: warning: {note}", file=sys.stderr)
-    return _publish(repo, snap, reason, message, capture_s), snap
+    checkpoint = _publish(repo, snap, reason, message, capture_s)
+    _journal_checkpoint(repo, checkpoint)
+    return checkpoint, snap
+
+
+def _journal_checkpoint(repo: Repo, cp: Checkpoint) -> None:
+    """Record the checkpoint in the journal (issue #5)."""
+    from recovery.journal import record_or_warn
+
+    record_or_warn(repo, "checkpoint", checkpoint=cp.short, reason=cp.reason,
+                   capture_s=round(cp.capture_s, 6), skipped=len(cp.skipped))
 
 
 def _warn_skipped(path: str, reason: str, size_bytes: int) -> None:

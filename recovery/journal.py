@@ -99,6 +99,18 @@ def record(repo: Repo, event: str, **fields: Any) -> None:
     append_line(repo.state_dir, data, MAX_BYTES, KEEP_ROTATED)
 
 
+def record_or_warn(repo: Repo, event: str, **fields: Any) -> None:
+    """:func:`record`, but a journal that cannot be written (a full disk, the
+    lock held too long) costs one warning on stderr, never the checkpoint,
+    restore or git operation being recorded."""
+    from recovery.errors import RecoverError
+
+    try:
+        record(repo, event, **fields)
+    except (OSError, RecoverError) as exc:
+        print(f"git-recover: warning: journal not written ({exc})", file=sys.stderr, flush=True)
+
+
 def append_line(state_dir: Path, data: bytes, max_bytes: int = MAX_BYTES,
                 keep: int = KEEP_ROTATED) -> None:
     """Append one encoded line (ending in ``\\n``) under the journal lock, rotating first

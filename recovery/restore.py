@@ -635,12 +635,8 @@ def _workdir(repo: Repo) -> Iterator[Path]:
 
 
 def _journal(repo: Repo, event: str, **fields: object) -> None:
-    """Record a restore step in the journal (issue #5). A journal that cannot be
-    written (full disk, lock held) is reported on stderr but never turns a
-    restore that worked into one that failed."""
-    from recovery.journal import record
+    """Record a restore step in the journal (issue #5); a journal that cannot be
+    written never turns a restore that worked into one that failed."""
+    from recovery.journal import record_or_warn
 
-    try:
-        record(repo, event, **fields)
-    except (OSError, RecoverError) as exc:
-        print(f"git-recover: warning: journal not written ({exc})", file=sys.stderr)
+    record_or_warn(repo, event, **fields)

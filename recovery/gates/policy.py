@@ -258,12 +258,9 @@ def summary_table(results: Sequence[GateResult]) -> list[str]:
 def journal(repo: Repo, event: str, **fields: Any) -> None:
     """Record a journal event; a journal that cannot be written costs a warning,
     never the user's git operation."""
-    from recovery.journal import record
+    from recovery.journal import record_or_warn
 
-    try:
-        record(repo, event, **fields)
-    except (RecoverError, OSError) as exc:
-        say(f"warning: journal not written: {exc}")
+    record_or_warn(repo, event, **fields)
 
 
 def say(message: str) -> None:
