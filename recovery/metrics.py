@@ -382,12 +382,17 @@ def _row(key: str, target_s: float, recoveries: Sequence[Recovery], failed_runs:
     return Row(key, LABELS[key], target_s, stats, status, failed_runs)
 
 
+# A year in seconds (and far more files than any repository): larger journal
+# values are damage, and would overflow the chart's scale.
+_MAX_PLAUSIBLE = 365 * 86400.0
+
+
 def _number(value: object) -> float | None:
     """A usable duration or count from the journal: finite and not negative.
     NaN or a negative value (a hand-edited or clock-skewed journal) would
     otherwise count as a met target (hostile testing)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if not math.isfinite(value) or value < 0:
+    if not math.isfinite(value) or not 0 <= value <= _MAX_PLAUSIBLE:
         return None
     return float(value)

@@ -152,3 +152,15 @@ def _validate(data: dict[str, Any]) -> None:
         raise ValueError("branch is not a branch ref")
     if datetime.fromisoformat(data["time"]).tzinfo is None:
         raise ValueError("time has no UTC offset")
+    if not isinstance(data["reason"], str):
+        raise ValueError("reason is not a string")
+    for key in ("message", "worktree", "version"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ValueError(f"{key} is not a string")
+    if not isinstance(data.get("notes", []), list) or not all(isinstance(n, str) for n in data.get("notes", [])):
+        raise ValueError("notes is not a list of strings")
+    if not isinstance(data.get("skipped", []), list) or not all(isinstance(i, dict) for i in data.get("skipped", [])):
+        raise ValueError("skipped is not a list of objects")
+    capture_s = data.get("capture_s", 0.0)
+    if isinstance(capture_s, bool) or not isinstance(capture_s, (int, float)):
+        raise ValueError("capture_s is not a number")

@@ -206,10 +206,20 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         safety, now = take(repo, f"restore-{word}", f"state found by restore --{word}", workdir)
         safety_s = time.perf_counter() - started
         _preflight(repo, now, plan)
-        resumed = Intent(plan, target.sha, intent.safety, intent.paths, intent.started, os.getpid(),
+        reported = original_safety
+        ours = {(original_safety.head, original_safety.branch), (intent.target.head, intent.target.branch)}
+        if (now.head, now.branch) not in ours:
+            # HEAD is neither where the restore began nor where it was going: a
+            # commit was made meanwhile, and only this new safety checkpoint
+            # holds it, so `undo` points at it.
+            set_label(repo, "undo", safety)
+            reported = safety
+            print(f"git-recover: note: HEAD moved since the restore began; `git recover undo` now brings back "
+                  f"checkpoint {safety.short}, which holds it", file=sys.stderr)
+        resumed = Intent(plan, target.sha, reported.sha, intent.paths, intent.started, os.getpid(),
                          incident=intent.incident)
         _journal(repo, "restore", phase="resume", action=word, target=target.short, incident=intent.incident)
-        return _run(repo, resumed, now, target, safety, safety_s, workdir, config, original_safety)
+        return _run(repo, resumed, now, target, safety, safety_s, workdir, config, reported)
 
 
 class _NothingChanged(RecoverError):
@@ -537,12 +547,22 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
     Raises:
         RecoverError: naming the paths or objects.
     """
-    raw = repo.git.run("diff-tree", "-r", "-z", "--no-renames", now.worktree_tree, plan.worktree_tree).stdout
+    try:
+        raw = repo.git.run("diff-tree", "-r", "-z", "--no-renames", now.worktree_tree, plan.worktree_tree).stdout
+        index_raw = repo.git.run("diff-tree", "-r", "-z", "--no-renames", now.index_tree, plan.index_tree).stdout
+    except GitCommandError as exc:
+        raise RecoverError(f"the checkpoint is damaged ({exc.message}; see `git recover verify`); "
+                           "nothing was changed") from None
+    index_fields = index_raw.split(b"\0")
     fields = raw.split(b"\0")
     in_now: set[str] | None = None
     blocked: list[str] = []
     nested: list[str] = []
     needed = {plan.index_tree, *(sha for sha in (plan.head, plan.conflict_tree) if sha)}
+    for meta in index_fields[::2]:  # staged content the new index will point at
+        modes = meta.lstrip(b":").decode().split(" ")
+        if len(modes) == 5 and modes[1] not in ("000000", "160000"):
+            needed.add(modes[3])
     for meta, raw_path in zip(fields[::2], fields[1::2]):
         old_mode, new_mode, _, new_sha, status = meta.lstrip(b":").decode().split(" ")
         path = raw_path.decode("utf-8", "surrogateescape")

@@ -76,9 +76,12 @@ def install(repo: Repo, python: str | None, names: tuple[str, ...] = HOOKS) -> l
             exists (nothing is overwritten), or the directory is not writable.
     """
     where = hooks_dir(repo)
-    if (where.path / "h").is_file() and where.path.name == "_" and where.path.parent.name == ".husky":
+    husky_v9 = (where.path / "h").is_file() and where.path.name == "_" and where.path.parent.name == ".husky"
+    husky_v5_to_v8 = (where.path / "_" / "husky.sh").is_file()
+    if husky_v9 or husky_v5_to_v8:
         # husky's scripts find the user's hook by their own file name and
-        # directory; a renamed, chained copy would never run it (husky v9).
+        # directory (v9), or the team's hooks are the tracked files themselves
+        # (v5-v8): a renamed, chained copy would lose them.
         raise RecoverError(
             f"{where.path} is managed by husky; add `git-recover hook <name>` lines to the files "
             "in .husky/ instead of installing here"

@@ -246,3 +246,15 @@ def test_show_untracked_files_no_is_honoured_and_said(repo: GitRepo) -> None:
     cp = list_checkpoints(Repo.discover(repo.path))[0]
     assert repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree) == "README.md"
     assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:README.md") == "tracked edit"
+
+
+def test_foreign_ref_with_wrong_types_is_skipped(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    meta = {"time": "2099-01-01T00:00:00+00:00", "reason": ["x"], "index_commit": repo.git("rev-parse", "HEAD"),
+            "index_tree": tree, "worktree_tree": tree}
+    sha = repo.git("commit-tree", tree, "-m", "odd\n\ngit-recover-metadata: " + json.dumps(meta))
+    repo.git("update-ref", f"refs/recovery/main/cp/{sha}", sha)
+    proc = repo.recover("show")
+    assert cp.sha in proc.stdout and "reason is not a string" in proc.stderr

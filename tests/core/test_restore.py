@@ -386,10 +386,11 @@ def test_commit_made_while_the_restore_runs_is_never_dropped(repo: GitRepo, monk
     monkeypatch.undo()
     restore_module.continue_restore(r)  # finishes, with that commit in its safety checkpoint
     assert repo.git("rev-parse", "main") == cp.head
-    undo_sha = repo.git("rev-parse", "refs/recovery/main/cp/" + get_label(r, "undo").sha)
-    assert undo_sha  # the original safety checkpoint is still there
-    kept = [c for c in list_checkpoints(r) if c.reason == "restore-continue"][0]
+    kept = get_label(r, "undo")
+    assert kept is not None and kept.reason == "restore-continue"
     assert repo.git("log", "-1", "--format=%s", kept.head) == "made during the restore"
+    undo(r)  # and the commit is back on main
+    assert repo.git("log", "-1", "--format=%s", "main") == "made during the restore"
 
 
 def test_file_saved_during_the_restore_leaves_no_interrupted_restore(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -413,3 +414,19 @@ def test_file_saved_during_the_restore_leaves_no_interrupted_restore(repo: GitRe
     monkeypatch.undo()
     restore(r, cp)  # and the next restore just works
     assert repo.read("f.txt") == b"one\n"
+
+
+def test_missing_staged_blob_is_refused_before_any_change(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    repo.write("a.txt", "staged content\n")
+    repo.git("add", "a.txt")
+    repo.write("a.txt", "unstaged content\n")
+    cp = create_checkpoint(r, "manual")
+    staged = repo.git("rev-parse", ":a.txt")
+    repo.git("reset", "-q")
+    (repo.path / ".git/objects" / staged[:2] / staged[2:]).unlink()
+    with pytest.raises(RecoverError, match="missing"):
+        restore(r, cp, dry_run=True)
+    with pytest.raises(RecoverError, match="missing"):
+        restore(r, cp)
+    assert repo.read("a.txt") == b"unstaged content\n"
