@@ -12,6 +12,7 @@ here, afterwards.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -22,30 +23,71 @@ from recovery.errors import EXIT_OK, UsageError
 from recovery.gates.config import load_gates
 from recovery.gates.policy import Validation, say, take_checkpoint, validate
 from recovery.gates.runner import run_foreground
-from recovery.git import user_env
+from recovery.git import Git, user_env
 from recovery.hooks.dispatch import RUN_ENV
+from recovery.model import Checkpoint
 from recovery.repo import Repo
 
 
-def _refuse_unprotected(git_args: Sequence[str]) -> None:
-    """Refuse what the checkpoint taken first cannot protect (hostile testing):
+def _refuse_unprotected(repo: Repo, git_args: Sequence[str]) -> list[str]:
+    """Refuse what the checkpoint taken first cannot protect (hostile testing),
+    and return the command with one level of git alias expanded.
 
     * git's global options (``-C``, ``--git-dir``, ``--work-tree``...): the
       command would run in another repository than the one checkpointed;
-    * ``clean -x``/``-X``: ignored files are never in a checkpoint;
-    * ``stash drop``/``stash clear``: stash entries are not in a checkpoint.
+    * a shell alias (``!...``): what it runs cannot be checked;
+    * ``stash drop``/``stash clear``: stash entries are not in a checkpoint;
+    * ``worktree remove --force``: another worktree's changes are not in it.
+
+    ``clean`` is checked against the checkpoint itself (:func:`_refuse_clean_losses`).
     """
     if not git_args or git_args[0].startswith("-"):
         raise UsageError("git recover run takes a git command first, not git's global options "
                          "(-C, --git-dir, ...): run it from inside the repository it should act on")
-    command, rest = git_args[0], list(git_args[1:])
-    flags = "".join(a[1:] for a in rest if a.startswith("-") and not a.startswith("--"))
-    if command == "clean" and ("x" in flags or "X" in flags):
-        raise UsageError("git clean -x/-X deletes ignored files, which no checkpoint holds; "
-                         "run it without git recover run if you mean it")
+    args = list(git_args)
+    alias = repo.git.run("config", "--get", f"alias.{args[0]}", check=False).text
+    if alias:
+        if alias.startswith("!"):
+            raise UsageError(f"`{args[0]}` is a shell alias; run the git commands it runs through "
+                             "git recover run one by one")
+        args = shlex.split(alias) + args[1:]
+        if not args or args[0].startswith("-"):
+            raise UsageError(f"alias `{git_args[0]}` starts with git's global options; git recover run refuses them")
+    command, rest = args[0], args[1:]
     if command == "stash" and rest[:1] in (["drop"], ["clear"]):
         raise UsageError(f"git stash {rest[0]} deletes stash entries, which no checkpoint holds; "
                          "run it without git recover run if you mean it")
+    if command == "worktree" and rest[:1] == ["remove"] and ("--force" in rest or "-f" in rest):
+        raise UsageError("git worktree remove --force deletes another worktree's changes, which no checkpoint "
+                         "of this one holds; run it without git recover run if you mean it")
+    return args
+
+
+def _refuse_clean_losses(repo: Repo, args: Sequence[str], before: Checkpoint | None) -> None:
+    """Dry-run a ``git clean`` and refuse it if it would delete anything the
+    ``pre-run`` checkpoint does not hold: ignored files (``-x``), nested
+    repositories (``-ff``), untracked files over the size cap."""
+    if not args or args[0] != "clean":
+        return
+    if before is None:
+        raise UsageError("no pre-run checkpoint could be taken, so git clean is not run")
+    cwd = Path.cwd()
+    dry = Git(cwd, repo.git.env).run("clean", "--dry-run", *[a for a in args[1:] if a not in ("-i", "--interactive")],
+                                     check=False)
+    held = {p.decode("utf-8", "surrogateescape") for p in
+            repo.git.run("ls-tree", "-r", "-z", "--name-only", before.worktree_tree).stdout.split(b"\0") if p}
+    lost: list[str] = []
+    for line in dry.text.splitlines():
+        if not line.startswith("Would remove "):
+            continue
+        target = (cwd / line.removeprefix("Would remove ")).resolve()
+        files = [Path(d, f) for d, _, names in os.walk(target) for f in names] if target.is_dir() else [target]
+        lost += [str(f.relative_to(repo.toplevel)) for f in files
+                 if str(f.relative_to(repo.toplevel)) not in held]
+    if lost:
+        raise UsageError(f"git clean would delete what no checkpoint holds ({', '.join(sorted(lost)[:5])}"
+                         f"{' and more' if len(lost) > 5 else ''}): ignored files, nested repositories or "
+                         "files over the size cap; run it without git recover run if you mean it")
 
 
 def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
@@ -61,10 +103,11 @@ def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
             another repository or destroy what no checkpoint holds (checked
             before git runs).
     """
-    _refuse_unprotected(git_args)
+    expanded = _refuse_unprotected(repo, git_args)
     gates = load_gates(repo.toplevel, GitConfig.load(repo.git))
     command = "git " + shlex.join(git_args)
     before = take_checkpoint(repo, "pre-run")
+    _refuse_clean_losses(repo, expanded, before)
     rc = run_foreground(["git", *git_args], Path.cwd(), {**user_env(), RUN_ENV: "1"})
     if rc != EXIT_OK:
         where = f"; the state before it is checkpoint {before.short} (git recover restore {before.short})" \

@@ -80,13 +80,25 @@ def test_run_refuses_what_its_checkpoint_cannot_protect(repo: GitRepo, tmp_path)
     other.write("f.txt", "uncommitted work in the other repo\n")
     repo.write(".gitignore", ".env\n")
     repo.write(".env", "SECRET=1\n")
+    repo.git("config", "alias.cl", "clean -fdx")
+    repo.git("config", "alias.sh", "!git clean -fdx")
+    nested = GitRepo(repo.path / "vendored")
+    nested.path.mkdir()
+    nested.git("init", "-q", "-b", "main")
+    nested.write("work.c", "uncommitted\n")
     for args in (["-C", str(other.path), "reset", "--hard"], ["clean", "-fdx"], ["clean", "-f", "-X"],
-                 ["stash", "drop"]):
+                 ["stash", "drop"], ["cl"], ["sh"], ["clean", "-ffd"], ["worktree", "remove", "--force", "x"]):
         proc = repo.recover("run", "--", *args, check=False)
         assert proc.returncode == 3, args
-        assert len(proc.stderr.strip().splitlines()) == 1
+        assert proc.stderr.strip().splitlines()[-1].startswith("git-recover: ") and "Traceback" not in proc.stderr
     assert other.read("f.txt") == b"uncommitted work in the other repo\n"
     assert repo.read(".env") == b"SECRET=1\n"
+    assert nested.read("work.c") == b"uncommitted\n"
+    repo.write("scratch.txt", "untracked, captured\n")
+    (repo.path / "vendored").rename(repo.path.parent / "vendored-away")
+    proc = repo.recover("run", "--", "clean", "-fd", check=False)  # all of it is in the checkpoint
+    assert proc.returncode == 0, proc.stderr
+    assert not (repo.path / "scratch.txt").exists() and repo.read(".env") == b"SECRET=1\n"
 
 
 def test_a_commit_is_not_good_while_a_required_gate_has_not_run_on_it(repo: GitRepo) -> None:
