@@ -381,7 +381,10 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, inte
     """Steps 5-6; returns the paths whose owner access was repaired."""
     git = repo.git.with_index(now.index_file)
     try:
-        git.run("read-tree", "-m", "-u", now.worktree_tree, plan.worktree_tree)
+        # --no-sparse-checkout: switch exactly the paths that differ; applying
+        # the sparse patterns here would delete a file present outside the
+        # cone, which the checkpoint holds and git status shows (hostile testing).
+        git.run("read-tree", "--no-sparse-checkout", "-m", "-u", now.worktree_tree, plan.worktree_tree)
     except GitCommandError as exc:
         # git checks every path before it writes one (unpack_trees: merge,
         # then update); these refusals mean nothing on disk changed.

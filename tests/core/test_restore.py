@@ -430,3 +430,21 @@ def test_missing_staged_blob_is_refused_before_any_change(repo: GitRepo) -> None
     with pytest.raises(RecoverError, match="missing"):
         restore(r, cp)
     assert repo.read("a.txt") == b"unstaged content\n"
+
+
+def test_sparse_checkout_restore_keeps_a_file_outside_the_cone(repo: GitRepo) -> None:
+    repo.write("in/a.txt", "a\n")
+    repo.write("out/f.txt", "f\n")
+    repo.write("out/g.txt", "g\n")
+    repo.commit_all()
+    repo.git("sparse-checkout", "set", "--cone", "in")
+    repo.write("out/f.txt", "edited outside the cone\n")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("in/a.txt", "changed\n")
+    restore(r, cp)
+    assert repo.read("out/f.txt") == b"edited outside the cone\n"
+    assert repo.read("in/a.txt") == b"a\n"
+    assert not (repo.path / "out/g.txt").exists()  # still sparse
+    undo(r)
+    assert repo.read("in/a.txt") == b"changed\n" and repo.read("out/f.txt") == b"edited outside the cone\n"
