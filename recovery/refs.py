@@ -219,9 +219,3 @@ def resolve(repo: Repo, name: str) -> Checkpoint:
             raise UsageError(f"checkpoint id {name} is ambiguous: {shown}")
     raise UsageError(f"no checkpoint named {name!r} (see `git recover list`)")
 
-
-def newest(repo: Repo) -> Checkpoint | None:
-    """The newest checkpoint of this worktree, or ``None``."""
-    checkpoints = list_checkpoints(repo)
-    return checkpoints[0] if checkpoints else None
-
