@@ -147,7 +147,10 @@ def restore(
         safety_s = time.perf_counter() - started
         plan = _plan(repo, now, target, paths, workdir)
         _preflight(repo, now, plan)
-        set_label(repo, "undo", safety)
+        if plan != state_of(now):
+            # A restore that changes nothing keeps `undo` on the state before the
+            # last restore that did: a second `restore last` must not lose it.
+            set_label(repo, "undo", safety)
         intent = Intent(plan, target.sha, safety.sha, tuple(paths), now_iso(), os.getpid(), incident=incident)
         return _run(repo, intent, now, target, safety, safety_s, workdir, config)
 

@@ -65,7 +65,10 @@ def cli() -> None:
 
 def run_cli(args: list[str]) -> int:
     """Run the click application on ``args``; click's own errors become exit
-    codes (usage errors exit 3, as documented). RecoverError passes through."""
+    codes (usage errors exit 3, as documented). RecoverError passes through.
+    No arguments at all shows the help, as ``git`` itself does."""
+    if not args:
+        args = ["--help"]
     try:
         result = cli.main(args=args, prog_name="git recover", standalone_mode=False)
     except click.exceptions.UsageError as exc:

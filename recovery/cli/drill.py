@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import uuid
@@ -51,7 +52,8 @@ def drill(names: tuple[str, ...], repeat: int, as_json: bool, keep: bool) -> int
     click.echo(f"git-recover drill: {len(chosen)} scenario(s) x {repeat} in {where}", err=True)
 
     with drill_root(keep) as root, click.progressbar(
-        length=len(chosen) * repeat, label="drill", file=sys.stderr, show_pos=True,
+        length=len(chosen) * repeat, label="drill", file=sys.stderr if sys.stderr.isatty() else io.StringIO(),
+        show_pos=True,
         item_show_func=lambda item: item,
     ) as bar:
         def started(scenario: Scenario) -> None:

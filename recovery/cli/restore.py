@@ -29,8 +29,8 @@ class _PathsAfterDashDash(click.Command):
 @click.option("--continue", "resume", is_flag=True, help="Finish an interrupted restore.")
 @click.option("--abort", is_flag=True, help="Undo an interrupted restore (back to its safety checkpoint).")
 def restore(checkpoint_id: str, dry_run: bool, resume: bool, abort: bool) -> None:
-    """Restore HEAD, the index and the worktree to a checkpoint (default: the
-    newest), after checkpointing the current state; then prove the result is
+    """Restore HEAD, the index and the worktree to a checkpoint (default: last,
+    the newest that is not a restore's safety checkpoint), after checkpointing the current state; then prove the result is
     byte-identical. With `-- PATHS`, restore only those paths (HEAD stays).
 
     Usage: git recover restore [ID] [-- PATHS...]

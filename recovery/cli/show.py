@@ -13,7 +13,8 @@ from recovery.refs import resolve
 @click.argument("checkpoint_id", default="last")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(checkpoint_id: str, as_json: bool) -> None:
-    """Show a checkpoint (default: the newest): metadata, skipped paths and the
+    """Show a checkpoint (default: last, the newest that is not a
+    restore's safety checkpoint): metadata, skipped paths and the
     files that differ from its HEAD commit."""
     repo = open_repo()
     cp = resolve(repo, checkpoint_id)

@@ -155,7 +155,11 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
         say(f"{spec.stage} goes on (policy warn); this state is not marked good")
         return Outcome(results, checkpoint, "warn", EXIT_OK)
     if action == "block":
-        say(f"{spec.stage} blocked by gate {names}; to go back to the last good state: git recover restore good")
+        from recovery.refs import last_good
+
+        back = ("to go back to the last good state: git recover restore good" if last_good(repo, spec.came_from)
+                else "no good checkpoint yet to go back to")
+        say(f"{spec.stage} blocked by gate {names}; {back}")
         if spec.stage in _AFTER_BLOCK:
             say(_AFTER_BLOCK[spec.stage])
         return Outcome(results, checkpoint, "block", EXIT_FINDINGS)

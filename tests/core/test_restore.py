@@ -448,3 +448,14 @@ def test_sparse_checkout_restore_keeps_a_file_outside_the_cone(repo: GitRepo) ->
     assert not (repo.path / "out/g.txt").exists()  # still sparse
     undo(r)
     assert repo.read("in/a.txt") == b"changed\n" and repo.read("out/f.txt") == b"edited outside the cone\n"
+
+
+def test_a_restore_that_changes_nothing_keeps_undo(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    repo.write("f.txt", "one\n")
+    cp = create_checkpoint(r, "manual")
+    repo.write("f.txt", "two\n")
+    restore(r, cp)
+    restore(r, resolve(r, "last"))  # the same checkpoint again: nothing to change
+    undo(r)
+    assert repo.read("f.txt") == b"two\n"
