@@ -37,7 +37,8 @@ class Intent:
         started: UTC time the restore started, ISO 8601.
         pid: process id of the restoring process.
         phase: ``worktree`` while files change, ``index`` while git's index.lock
-            is held by us, so a resumed run may remove that lock.
+            is held by us, ``head`` while HEAD and the branch move (git locks
+            both), so a resumed run knows which stale locks are its own.
         incident: the failure this restore answers (journal link), if any.
     """
 

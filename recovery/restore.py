@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
-from recovery.capture import STATE_FILES, Capture, capture, new_workdir, remove_workdir
+from recovery.capture import STATE_FILES, Capture, capture, new_workdir, read_head, remove_workdir
 from recovery.checkpoint import take
 from recovery.config import GitConfig
 from recovery.errors import RecoverError
@@ -198,7 +198,7 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
             intent = _intent_from_undo_label(repo)
         if intent is None:
             raise RecoverError("no interrupted restore to resume")
-        _release_stale_index_lock(repo, intent)
+        _release_stale_locks(repo, intent)
         _refuse_if_busy(repo, resuming=True)
         config = GitConfig.load(repo.git)
         original_safety = load(repo, intent.safety)
@@ -274,6 +274,7 @@ def _run(
     except RecoverError as exc:
         _stopped(repo, target, intent, exc)
     try:
+        write_intent(repo, replace(intent, phase="head"))
         _move_head(repo, plan, target, now)
         _write_state_files(repo, plan.conflict_tree)
     except RecoverError as exc:
@@ -496,10 +497,12 @@ def _move_head(repo: Repo, plan: TargetState, target: Checkpoint, before: Captur
                 repo.git.run("symbolic-ref", "-m", message, "HEAD", plan.branch)
         elif plan.head:
             repo.git.run("update-ref", "--no-deref", "-m", message, "HEAD", plan.head, before.head or NULL_SHA)
-    except GitCommandError:
-        raise RecoverError(
-            "HEAD or its branch moved while the restore ran (a commit was made?); it was left alone"
-        ) from None
+    except GitCommandError as exc:
+        if read_head(repo.git) != (before.head, before.branch):
+            raise RecoverError(
+                "HEAD or its branch moved while the restore ran (a commit was made?); it was left alone"
+            ) from None
+        raise RecoverError(f"could not move HEAD: {exc.message}") from None
 
 
 def _write_state_files(repo: Repo, conflict_tree: str | None) -> None:
@@ -533,9 +536,9 @@ def _refuse_if_busy(repo: Repo, resuming: bool = False) -> None:
     for name, what in _BUSY.items():
         if (repo.git_dir / name).exists():
             raise RecoverError(f"{what} is in progress; finish or abort it before restoring")
-    lock = Path(str(repo.index_file) + ".lock")
-    if lock.exists():
-        raise RecoverError(f"{lock} exists: another git process is using the index; try again when it is done")
+    for lock, what in ((Path(str(repo.index_file) + ".lock"), "the index"), (repo.git_dir / "HEAD.lock", "HEAD")):
+        if lock.exists():
+            raise RecoverError(f"{lock} exists: another git process is using {what}; try again when it is done")
 
 
 def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
@@ -634,13 +637,23 @@ def _files_under(repo: Repo, directory: Path) -> list[str]:
     return found
 
 
-def _release_stale_index_lock(repo: Repo, intent: Intent) -> None:
-    """Remove an ``index.lock`` left by *our* crashed restore (phase ``index``,
-    its process gone); a lock held by a live process is never touched."""
-    lock = Path(str(repo.index_file) + ".lock")
-    if intent.phase != "index" or not lock.exists() or pid_alive(intent.pid):
+def _release_stale_locks(repo: Repo, intent: Intent) -> None:
+    """Remove the lock files *our* crashed restore can have left: ``index.lock``
+    (phase ``index``), ``HEAD.lock`` and the branch's ref lock (phase ``head``:
+    git locks HEAD too when it moves the branch HEAD points to, for HEAD's
+    reflog). Only when the restoring process is gone; a lock held by a live
+    process is never touched."""
+    if pid_alive(intent.pid):
         return
-    lock.unlink(missing_ok=True)
+    locks: list[Path] = []
+    if intent.phase == "index":
+        locks.append(Path(str(repo.index_file) + ".lock"))
+    elif intent.phase == "head":
+        locks.append(repo.git_dir / "HEAD.lock")
+        if intent.target.branch:
+            locks.append(repo.common_dir / (intent.target.branch + ".lock"))
+    for lock in locks:
+        lock.unlink(missing_ok=True)
 
 
 def _head_change(now: Capture, plan: TargetState) -> str | None:

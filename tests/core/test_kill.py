@@ -151,3 +151,20 @@ def test_damaged_intent_record_can_be_aborted(tmp_path: Path) -> None:
     assert refused.returncode == 1 and "--abort" in refused.stderr and "Traceback" not in refused.stderr
     repo.recover("restore", "--abort")
     assert disk_state(repo.path) == mutated
+
+
+def test_kill_while_git_holds_head_lock_is_cleaned_by_continue(tmp_path: Path) -> None:
+    # git locks HEAD as well when it moves the branch HEAD points to; a kill in
+    # that moment leaves HEAD.lock behind, and every later restore would fail.
+    repo, cp, at_checkpoint, mutated = _big_repo(tmp_path / "r", 30)
+    script = _KILL_AT.replace("setattr(r, name, killer(name))", textwrap.dedent("""\
+        real_move = r._move_head
+        def move_then_leave_lock(repo, *a, **k):
+            real_move(repo, *a, **k)
+            (repo.git_dir / "HEAD.lock").write_text("")
+            os.kill(os.getpid(), signal.SIGKILL)
+        r._move_head = move_then_leave_lock"""))
+    proc = subprocess.run([sys.executable, "-P", "-c", script, "_move_head:x", cp], cwd=repo.path, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    assert (repo.path / ".git/HEAD.lock").exists()
+    _settle(repo, at_checkpoint, mutated)

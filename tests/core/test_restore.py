@@ -459,3 +459,25 @@ def test_a_restore_that_changes_nothing_keeps_undo(repo: GitRepo) -> None:
     restore(r, resolve(r, "last"))  # the same checkpoint again: nothing to change
     undo(r)
     assert repo.read("f.txt") == b"two\n"
+
+
+def test_a_foreign_head_lock_is_named_not_mistaken_for_a_moved_branch(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recovery.restore as restore_module
+
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("later.txt", "later\n")
+    repo.commit_all("later")
+    (repo.path / ".git/HEAD.lock").write_text("")
+    with pytest.raises(RecoverError, match="HEAD.lock exists"):
+        restore(r, cp)  # refused before anything changes
+    (repo.path / ".git/HEAD.lock").unlink()
+    real = restore_module._move_head
+
+    def lock_appears(repo_: Repo, *args, **kwargs):  # type: ignore[no-untyped-def]
+        (repo.path / ".git/HEAD.lock").write_text("")
+        return real(repo_, *args, **kwargs)
+
+    monkeypatch.setattr(restore_module, "_move_head", lock_appears)
+    with pytest.raises(RecoverError, match="could not move HEAD"):
+        restore(r, cp)
