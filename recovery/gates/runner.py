@@ -188,17 +188,21 @@ def run_foreground(argv: Sequence[str], cwd: Path, env: Mapping[str, str], input
             ``None`` lets it inherit git-recover's stdin.
 
     Returns:
-        Its exit status (127 when the program cannot be started, as a shell reports it).
+        Its exit status, as a shell reports it: 127 when the program cannot be
+        started, 128 + N when it was killed by signal N (subprocess says -N,
+        which as our own exit status would wrap to 256 - N).
     """
     sys.stdout.flush()
     sys.stderr.flush()
     try:
         if input is None:
-            return subprocess.call(list(argv), cwd=cwd, env=dict(env))
-        return subprocess.run(list(argv), cwd=cwd, env=dict(env), input=input, check=False).returncode
+            rc = subprocess.call(list(argv), cwd=cwd, env=dict(env))
+        else:
+            rc = subprocess.run(list(argv), cwd=cwd, env=dict(env), input=input, check=False).returncode
     except OSError as exc:
         print(f"git-recover: cannot run {argv[0]}: {exc.strerror}", file=sys.stderr)
         return 127
+    return 128 - rc if rc < 0 else rc
 
 
 # Exported to every gate process: a gate that runs `git recover gates run`

@@ -151,3 +151,11 @@ def test_a_gate_that_runs_the_gates_does_not_recurse(tmp_path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert counter.read_text() == "x"  # one level, not a chain
     assert subprocess.run(["pgrep", "-f", str(counter)], capture_output=True).stdout == b""
+
+
+def test_a_program_killed_by_a_signal_reports_128_plus_the_signal(tmp_path) -> None:
+    from recovery.gates.runner import run_foreground
+
+    rc = run_foreground([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],
+                        tmp_path, dict(os.environ))
+    assert rc == 128 + 15
