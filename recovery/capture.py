@@ -54,6 +54,14 @@ STATE_FILES = (
     "REVERT_HEAD",
     "SQUASH_MSG",
 )
+# Operations whose state lives in directories a restore cannot rebuild
+# (git-rebase(1), git-am(1), git-cherry-pick(1) "--continue").
+OPERATIONS_IN_PROGRESS = {
+    "rebase-merge": "a rebase",
+    "rebase-apply": "a rebase or git am",
+    "sequencer": "a cherry-pick or revert sequence",
+}
+
 # Default cap for *untracked* files, in bytes (git config recover.maxUntrackedSize).
 # A huge new file must not make every checkpoint fail (jj #3616), nor bloat the
 # object database with every build artefact someone forgot to ignore.

@@ -211,6 +211,12 @@ def _lstat_mode(top: Path, rel: str) -> int | None:
         return None
 
 
+def tree_paths(repo: Repo, tree: str) -> set[str]:
+    """Every file path in ``tree`` (recursively), relative to its root."""
+    out = repo.git.run("ls-tree", "-r", "-z", "--name-only", tree).stdout
+    return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
+
+
 def tree_diff(repo: Repo, old: str, new: str) -> tuple[str, ...]:
     """``STATUS path`` lines between two trees (e.g. ``M notes.txt``), no rename detection."""
     out = repo.git.run("diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new).stdout

@@ -34,7 +34,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
-from recovery.capture import STATE_FILES, Capture, capture, new_workdir, read_head, remove_workdir
+from recovery.capture import (
+    OPERATIONS_IN_PROGRESS,
+    STATE_FILES,
+    Capture,
+    capture,
+    new_workdir,
+    read_head,
+    remove_workdir,
+)
 from recovery.checkpoint import take
 from recovery.config import GitConfig
 from recovery.errors import RecoverError
@@ -47,20 +55,13 @@ from recovery.integrity import (
     owner_access_problems,
     state_of,
     tree_diff,
+    tree_paths,
 )
 from recovery.intent import Intent, clear_intent, now_iso, read_intent, write_intent
 from recovery.lock import pid_alive, repo_lock
 from recovery.model import Checkpoint
 from recovery.refs import load, read_ref, resolve, set_label
 from recovery.repo import Repo
-
-# Operations whose state lives in directories a restore cannot rebuild
-# (git-rebase(1), git-am(1), git-cherry-pick(1) "--continue").
-_BUSY = {
-    "rebase-merge": "a rebase",
-    "rebase-apply": "a rebase or git am",
-    "sequencer": "a cherry-pick or revert sequence",
-}
 
 
 @dataclass(frozen=True)
@@ -533,7 +534,7 @@ def _refuse_if_busy(repo: Repo, resuming: bool = False) -> None:
             "an earlier restore was interrupted; run `git recover restore --continue` "
             "or `git recover restore --abort` first"
         )
-    for name, what in _BUSY.items():
+    for name, what in OPERATIONS_IN_PROGRESS.items():
         if (repo.git_dir / name).exists():
             raise RecoverError(f"{what} is in progress; finish or abort it before restoring")
     for lock, what in ((Path(str(repo.index_file) + ".lock"), "the index"), (repo.git_dir / "HEAD.lock", "HEAD")):
@@ -581,7 +582,7 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
             nested.append(path)
         if status == "A":
             if in_now is None:
-                in_now = _tree_paths(repo, now.worktree_tree)
+                in_now = tree_paths(repo, now.worktree_tree)
             blocked += _in_the_way(repo, path, in_now)
     if nested:
         raise RecoverError(
@@ -617,11 +618,6 @@ def _in_the_way(repo: Repo, path: str, in_now: set[str]) -> list[str]:
         if os.path.lexists(parent) and (parent.is_symlink() or not parent.is_dir()):
             return [] if prefix in in_now else [prefix]
     return []
-
-
-def _tree_paths(repo: Repo, tree: str) -> set[str]:
-    out = repo.git.run("ls-tree", "-r", "-z", "--name-only", tree).stdout
-    return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
 
 
 def _has_files(directory: Path) -> bool:

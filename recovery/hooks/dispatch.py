@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recovery.capture import OPERATIONS_IN_PROGRESS
 from recovery.config import GitConfig
 from recovery.errors import EXIT_OK, RecoverError
 from recovery.gates.config import GateConfig, load_gates
@@ -52,7 +53,7 @@ _STDIN_HOOKS = {"pre-push", "post-rewrite"}
 # post-commit fired from inside one (rebase checks out and commits step by step,
 # bisect checks out one candidate after another) is not the end state, so it is
 # not validated.
-_IN_PROGRESS = ("rebase-merge", "rebase-apply", "sequencer", "BISECT_LOG")
+_IN_PROGRESS = (*OPERATIONS_IN_PROGRESS, "BISECT_LOG")
 _DEFER_WAIT_S = 60.0
 _DEFER_POLL_S = 0.05
 

@@ -25,6 +25,7 @@ from recovery.gates.policy import Validation, say, take_checkpoint, validate
 from recovery.gates.runner import run_foreground
 from recovery.git import Git, user_env
 from recovery.hooks.dispatch import RUN_ENV
+from recovery.integrity import tree_paths
 from recovery.model import Checkpoint
 from recovery.repo import Repo
 
@@ -74,8 +75,7 @@ def _refuse_clean_losses(repo: Repo, args: Sequence[str], before: Checkpoint | N
     cwd = Path.cwd()
     dry = Git(cwd, repo.git.env).run("clean", "--dry-run", *[a for a in args[1:] if a not in ("-i", "--interactive")],
                                      check=False)
-    held = {p.decode("utf-8", "surrogateescape") for p in
-            repo.git.run("ls-tree", "-r", "-z", "--name-only", before.worktree_tree).stdout.split(b"\0") if p}
+    held = tree_paths(repo, before.worktree_tree)
     lost: list[str] = []
     for line in dry.text.splitlines():
         if not line.startswith("Would remove "):
