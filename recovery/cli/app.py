@@ -12,7 +12,7 @@ import importlib
 import click
 
 from recovery import __version__
-from recovery.errors import EXIT_USAGE
+from recovery.base.errors import EXIT_USAGE
 
 # name -> "module:attribute"; each module holds one command or command group.
 # `hook` is not here: git runs it on every commit, and main() dispatches it

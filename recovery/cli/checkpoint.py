@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from recovery.checkpoint import create_checkpoint
+from recovery.core.checkpoint import create_checkpoint
 from recovery.cli.common import echo_json, open_repo
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from recovery.repo import Repo
+from recovery.core.repo import Repo
 
 
 def open_repo() -> Repo:

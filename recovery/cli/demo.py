@@ -10,11 +10,11 @@ from pathlib import Path
 
 import click
 
-from recovery.checkpoint import create_checkpoint
-from recovery.errors import RecoverError
-from recovery.git import Git
-from recovery.repo import Repo
-from recovery.restore import restore
+from recovery.core.checkpoint import create_checkpoint
+from recovery.base.errors import RecoverError
+from recovery.core.git import Git
+from recovery.core.repo import Repo
+from recovery.core.restore import restore
 
 # Not copied from the source tree: build and tool output, never user content.
 _NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", ".hypothesis")

@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from recovery.capture import capture, new_workdir, remove_workdir
+from recovery.core.capture import capture, new_workdir, remove_workdir
 from recovery.cli.common import open_repo
-from recovery.config import GitConfig
-from recovery.refs import resolve
+from recovery.core.config import GitConfig
+from recovery.core.refs import resolve
 
 
 @click.command()

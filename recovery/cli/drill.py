@@ -10,12 +10,12 @@ from datetime import datetime, timezone
 
 import click
 
-from recovery.drill.scenarios import BY_NAME, SCENARIOS, Scenario
-from recovery.errors import EXIT_FINDINGS, RecoverError
-from recovery.journal import Event, record
-from recovery.metrics import DEFAULT_TARGETS_S, build_report, load_targets
-from recovery.project_config import load_project_config
-from recovery.repo import Repo
+from recovery.measure.drill.scenarios import BY_NAME, SCENARIOS, Scenario
+from recovery.base.errors import EXIT_FINDINGS, RecoverError
+from recovery.core.journal import Event, record
+from recovery.measure.metrics import DEFAULT_TARGETS_S, build_report, load_targets
+from recovery.base.project_config import load_project_config
+from recovery.core.repo import Repo
 
 
 @click.command("drill")
@@ -34,8 +34,8 @@ def drill(names: tuple[str, ...], repeat: int, as_json: bool, keep: bool) -> int
     `git recover report --source drills` shows their trend. Exits 2 when a target
     is missed, a byte is lost or a failure goes undetected.
     """
-    from recovery.drill.runner import DrillResult, drill_root, run_drill
-    from recovery.report import render_json, render_table, seconds
+    from recovery.measure.drill.runner import DrillResult, drill_root, run_drill
+    from recovery.measure.report import render_json, render_table, seconds
 
     try:
         source: Repo | None = Repo.discover()

@@ -7,8 +7,8 @@ import sys
 import click
 
 from recovery.cli.common import echo_json, open_repo
-from recovery.config import GitConfig
-from recovery.errors import EXIT_OK
+from recovery.core.config import GitConfig
+from recovery.base.errors import EXIT_OK
 from recovery.gates.config import load_gates
 from recovery.gates.model import STAGES, Gate
 from recovery.gates.policy import Validation, summary_table, take_checkpoint, validate

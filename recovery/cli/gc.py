@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from recovery.cli.common import human_age, open_repo
-from recovery.gc import run_gc
+from recovery.core.gc import run_gc
 
 
 @click.command()

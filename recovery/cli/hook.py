@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recovery.errors import UsageError
+from recovery.base.errors import UsageError
 from recovery.hooks import HOOKS
 
 USAGE = "usage: git-recover hook [--chain PATH] <" + "|".join(HOOKS) + "> [ARGS...]"

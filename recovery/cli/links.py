@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from recovery.errors import UsageError
+from recovery.base.errors import UsageError
 
 
 def _default_project() -> Path:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from recovery.cli.common import echo_json, human_age, open_repo
-from recovery.model import Checkpoint
-from recovery.refs import list_checkpoints
-from recovery.repo import Repo
+from recovery.core.model import Checkpoint
+from recovery.core.refs import list_checkpoints
+from recovery.core.repo import Repo
 
 
 @click.command("list")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from recovery.errors import EXIT_ERROR, RecoverError
+from recovery.base.errors import EXIT_ERROR, RecoverError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from recovery.errors import EXIT_FINDINGS, RecoverError
-from recovery.journal import read_events
-from recovery.metrics import SOURCES, build_report, load_targets
-from recovery.project_config import load_project_config
-from recovery.repo import Repo
+from recovery.base.errors import EXIT_FINDINGS, RecoverError
+from recovery.core.journal import read_events
+from recovery.measure.metrics import SOURCES, build_report, load_targets
+from recovery.base.project_config import load_project_config
+from recovery.core.repo import Repo
 
 
 @click.command("report")
@@ -27,7 +27,7 @@ def report(as_json: bool, html_file: Path | None, source: str, check: bool) -> i
     Targets come from [metrics.targets] in .recover.toml (seconds per failure
     type), defaulting to the audit's. Definitions: docs/metrics.md.
     """
-    from recovery.report import render_json, render_text
+    from recovery.measure.report import render_json, render_text
 
     repo = Repo.discover()
     config = load_project_config(repo.toplevel)
@@ -35,7 +35,7 @@ def report(as_json: bool, html_file: Path | None, source: str, check: bool) -> i
     result = build_report(read_events(repo), targets, source)
     click.echo(render_json(result) if as_json else render_text(result), nl=False)
     if html_file is not None:
-        from recovery.report_html import render_html
+        from recovery.measure.report_html import render_html
 
         try:
             html_file.write_text(render_html(result), encoding="utf-8")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from recovery.cli.common import open_repo, toplevel_paths
-from recovery.errors import UsageError
-from recovery.refs import resolve
-from recovery.restore import abort_restore, continue_restore
-from recovery.restore import restore as restore_checkpoint
+from recovery.base.errors import UsageError
+from recovery.core.refs import resolve
+from recovery.core.restore import abort_restore, continue_restore
+from recovery.core.restore import restore as restore_checkpoint
 
 
 class _PathsAfterDashDash(click.Command):

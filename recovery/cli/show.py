@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from recovery.cli.common import echo_json, human_age, open_repo
-from recovery.integrity import EMPTY_TREE, tree_diff
-from recovery.refs import resolve
+from recovery.core.integrity import EMPTY_TREE, tree_diff
+from recovery.core.refs import resolve
 
 
 @click.command()

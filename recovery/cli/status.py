@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from recovery.cli.common import echo_json, human_age, open_repo
-from recovery.errors import RecoverError
-from recovery.intent import read_intent
-from recovery.refs import get_label, list_checkpoints
+from recovery.base.errors import RecoverError
+from recovery.core.intent import read_intent
+from recovery.core.refs import get_label, list_checkpoints
 
 
 @click.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from recovery.cli.common import open_repo
-from recovery.restore import undo as undo_restore
+from recovery.core.restore import undo as undo_restore
 
 
 @click.command()

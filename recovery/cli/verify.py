@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from recovery.capture import new_workdir, remove_workdir
+from recovery.core.capture import new_workdir, remove_workdir
 from recovery.cli.common import open_repo
-from recovery.config import GitConfig
-from recovery.errors import EXIT_FINDINGS, RecoverError
-from recovery.integrity import check_state, checkpoint_state, verify_objects
-from recovery.refs import list_checkpoints, resolve
+from recovery.core.config import GitConfig
+from recovery.base.errors import EXIT_FINDINGS, RecoverError
+from recovery.core.integrity import check_state, checkpoint_state, verify_objects
+from recovery.core.refs import list_checkpoints, resolve
 
 
 @click.command()

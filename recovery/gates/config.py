@@ -31,10 +31,10 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from recovery.config import GitConfig
-from recovery.errors import UsageError
+from recovery.core.config import GitConfig
+from recovery.base.errors import UsageError
 from recovery.gates.model import BUILTINS, POLICIES, SEVERITIES, STAGES, Gate
-from recovery.project_config import load_project_config
+from recovery.base.project_config import load_project_config
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 # Keys of one gate table, with the Gate field each one sets.

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from recovery.repo import Repo
+    from recovery.core.repo import Repo
 
 Severity = Literal["critical", "high", "medium", "low"]
 Policy = Literal["restore", "block", "warn"]

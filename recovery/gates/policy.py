@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recovery.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, RecoverError
+from recovery.base.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, RecoverError
 from recovery.gates.config import GateConfig
 from recovery.gates.model import GateContext, GateResult, Policy
 from recovery.gates.runner import GATE_ENV, run_gates
-from recovery.model import Checkpoint
-from recovery.repo import Repo
+from recovery.core.model import Checkpoint
+from recovery.core.repo import Repo
 
 _STRENGTH: dict[Policy, int] = {"warn": 0, "block": 1, "restore": 2}
 # What git leaves behind when a hook blocks, where that is more than "nothing
@@ -155,7 +155,7 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
         say(f"{spec.stage} goes on (policy warn); this state is not marked good")
         return Outcome(results, checkpoint, "warn", EXIT_OK)
     if action == "block":
-        from recovery.refs import last_good
+        from recovery.core.refs import last_good
 
         back = ("to go back to the last good state: git recover restore good" if last_good(repo, spec.came_from)
                 else "no good checkpoint yet to go back to")
@@ -169,7 +169,7 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
 def take_checkpoint(repo: Repo, reason: str) -> Checkpoint | None:
     """Checkpoint ``repo``; on failure print why and return ``None``. A checkpoint
     failure never blocks the user's git operation (issue #3, documented outcome)."""
-    from recovery.checkpoint import create_checkpoint
+    from recovery.core.checkpoint import create_checkpoint
 
     try:
         return create_checkpoint(repo, reason)
@@ -181,8 +181,8 @@ def take_checkpoint(repo: Repo, reason: str) -> Checkpoint | None:
 
 def _restore_good(repo: Repo, results: tuple[GateResult, ...], failing: Checkpoint | None,
                   incident: str, detect_s: float, came_from: str | None) -> Outcome:
-    from recovery.refs import last_good
-    from recovery.restore import restore
+    from recovery.core.refs import last_good
+    from recovery.core.restore import restore
 
     good = last_good(repo, came_from)
     if good is None:
@@ -203,7 +203,7 @@ def _restore_good(repo: Repo, results: tuple[GateResult, ...], failing: Checkpoi
 
 
 def _mark_good(repo: Repo, checkpoint: Checkpoint) -> None:
-    from recovery.refs import set_label
+    from recovery.core.refs import set_label
 
     try:
         set_label(repo, "good", checkpoint)
@@ -215,7 +215,7 @@ def _journal_failure(repo: Repo, incident: str, failed: Sequence[GateResult], st
                      failing: Checkpoint | None) -> None:
     """The ``failure`` event: what failed, and the RPO (newest earlier checkpoint,
     its age and the files changed since) for the metrics (issue #5)."""
-    from recovery.refs import list_checkpoints
+    from recovery.core.refs import list_checkpoints
 
     first = failed[0].gate
     kind = "links" if first.builtin == "links" else f"gate:{first.name}"
@@ -262,7 +262,7 @@ def summary_table(results: Sequence[GateResult]) -> list[str]:
 def journal(repo: Repo, event: str, **fields: Any) -> None:
     """Record a journal event; a journal that cannot be written costs a warning,
     never the user's git operation."""
-    from recovery.journal import record_or_warn
+    from recovery.core.journal import record_or_warn
 
     record_or_warn(repo, event, **fields)
 

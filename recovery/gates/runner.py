@@ -14,7 +14,7 @@ killed too: a gate may not leave processes running behind a commit.
 This module is also the one place that starts *user* programs in the foreground
 (a chained foreign hook, the git command wrapped by ``git recover run``): they
 inherit the terminal and the environment without git-recover's internal marker
-(:func:`recovery.git.user_env`).
+(:func:`recovery.core.git.user_env`).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import BinaryIO
 
-from recovery.errors import RecoverError
+from recovery.base.errors import RecoverError
 from recovery.gates.cache import PassCache
 from recovery.gates.model import Gate, GateContext, GateResult, Status
-from recovery.git import user_env
+from recovery.core.git import user_env
 
 # Output kept in memory per gate: the first HEAD_BYTES and the last TAIL_BYTES
 # (the failure summary of pytest and friends is at the end); the rest is counted.

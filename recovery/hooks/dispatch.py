@@ -32,15 +32,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recovery.capture import OPERATIONS_IN_PROGRESS
-from recovery.config import GitConfig
-from recovery.errors import EXIT_OK, RecoverError
+from recovery.core.capture import OPERATIONS_IN_PROGRESS
+from recovery.core.config import GitConfig
+from recovery.base.errors import EXIT_OK, RecoverError
 from recovery.gates.config import GateConfig, load_gates
 from recovery.gates.policy import Validation, journal, say, take_checkpoint, validate
 from recovery.gates.runner import run_foreground, spawn_detached
-from recovery.git import INTERNAL_ENV, NULL_SHA, user_env
-from recovery.model import Checkpoint
-from recovery.repo import Repo
+from recovery.core.git import INTERNAL_ENV, NULL_SHA, user_env
+from recovery.core.model import Checkpoint
+from recovery.core.repo import Repo
 
 ACTIVE_ENV = "GIT_RECOVER_HOOK"
 TRUST_KEY = "recover.trusted"

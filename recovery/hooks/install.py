@@ -16,10 +16,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from recovery.errors import RecoverError
+from recovery.base.errors import RecoverError
 from recovery.hooks import HOOKS
 from recovery.hooks.script import CHAINED_SUFFIX, is_ours, render
-from recovery.repo import Repo
+from recovery.core.repo import Repo
 
 
 @dataclass(frozen=True)

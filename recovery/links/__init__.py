@@ -24,7 +24,7 @@ Public entry point (the built-in ``links`` gate and the CLI both use it)::
 ``roots``, ``bases``, ``depth``, ``fail_level``, ``exclude``, ``html_blocks``,
 ``max_file_mb``); ``None`` values are ignored, ``exclude`` adds to the configured
 excludes, the others replace. Bad configuration raises
-:class:`~recovery.errors.UsageError` (exit 3).
+:class:`~recovery.base.errors.UsageError` (exit 3).
 
 Layout: ``settings`` (config) → ``roots`` (discovery) → ``tokens`` (per-profile
 recognition, markdown-it for code) → ``resolve`` (bases, hints) → ``files``
@@ -61,7 +61,7 @@ def check(toplevel: Path, overrides: dict[str, Any] | None = None) -> LinkReport
     """
     import os
 
-    from recovery.errors import RecoverError
+    from recovery.base.errors import RecoverError
     from recovery.links.graph import run
     from recovery.links.settings import LinkSettings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recovery.errors import EXIT_FINDINGS, EXIT_OK
+from recovery.base.errors import EXIT_FINDINGS, EXIT_OK
 from recovery.links.findings import SEVERITIES, Finding, rank
 from recovery.links.settings import LinkSettings
 

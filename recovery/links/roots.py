@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from recovery.errors import UsageError
+from recovery.base.errors import UsageError
 from recovery.links.files import os_reason as _reason
 from recovery.links.findings import Finding, make_finding
 

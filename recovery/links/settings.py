@@ -14,7 +14,7 @@ Keys (all optional)::
     html_blocks = "skip"         # claude-code: "skip" HTML blocks like code, or "evaluate"
     max_file_mb = 2              # larger files are reported (too-large), not scanned
 
-Every bad value is a :class:`~recovery.errors.UsageError` (exit 3) naming the file
+Every bad value is a :class:`~recovery.base.errors.UsageError` (exit 3) naming the file
 and key, so a typo never silently falls back to a default.
 """
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from recovery.errors import UsageError
+from recovery.base.errors import UsageError
 from recovery.links.findings import FAIL_LEVELS, PROFILES
 
 # LINKS.md, "Roots": the memory files Claude Code loads, and the command/agent/rule
@@ -90,7 +90,7 @@ class LinkSettings:
         Raises:
             UsageError: bad config file, unknown key or bad value.
         """
-        from recovery.project_config import load_project_config
+        from recovery.base.project_config import load_project_config
 
         config = load_project_config(toplevel)
         table = config.table("links")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from recovery.checkpoint import create_checkpoint
-from recovery.refs import list_checkpoints
-from recovery.repo import Repo
-from recovery.restore import restore
+from recovery.core.checkpoint import create_checkpoint
+from recovery.core.refs import list_checkpoints
+from recovery.core.repo import Repo
+from recovery.core.restore import restore
 from tests.conftest import CASES, GitRepo, needs_shared
 from tests.core.helpers import checkpoint_refs, disk_state, porcelain
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 
-from recovery.checkpoint import create_checkpoint
-from recovery.refs import list_checkpoints
-from recovery.repo import Repo
+from recovery.core.checkpoint import create_checkpoint
+from recovery.core.refs import list_checkpoints
+from recovery.core.repo import Repo
 from tests.conftest import GitRepo
 from tests.core.helpers import checkpoint_refs, disk_state
 

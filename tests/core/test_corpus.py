@@ -6,10 +6,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from recovery.checkpoint import create_checkpoint
-from recovery.integrity import verify_objects
-from recovery.repo import Repo
-from recovery.restore import restore
+from recovery.core.checkpoint import create_checkpoint
+from recovery.core.integrity import verify_objects
+from recovery.core.repo import Repo
+from recovery.core.restore import restore
 from tests.conftest import CORPORA, GitRepo, needs_shared
 from tests.core.helpers import disk_state, porcelain
 

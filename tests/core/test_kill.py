@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from recovery.checkpoint import create_checkpoint
-from recovery.repo import Repo
+from recovery.core.checkpoint import create_checkpoint
+from recovery.core.repo import Repo
 from tests.conftest import GitRepo
 from tests.core.helpers import disk_state
 
@@ -65,7 +65,7 @@ def _settle(repo: GitRepo, at_checkpoint: dict, mutated: dict) -> None:
 
 _KILL_AT = textwrap.dedent("""
     import os, signal, sys
-    import recovery.restore as r
+    import recovery.core.restore as r
     step = sys.argv[1]
     def killer(name):
         real = getattr(r, name)
@@ -102,7 +102,7 @@ def test_kill_holding_index_lock_is_cleaned_by_continue(tmp_path: Path) -> None:
     script = _KILL_AT.replace("real(*a, **k)\n", "real(*a, **k)\n").replace(
         "if step == name + \":after\":", "if step == 'never':")
     # kill after git's index.lock was created by us but before the rename
-    script = script.replace("import recovery.restore as r", "import recovery.restore as r\nimport shutil")
+    script = script.replace("import recovery.core.restore as r", "import recovery.core.restore as r\nimport shutil")
     script = script.replace("setattr(r, name, killer(name))", textwrap.dedent("""\
         real_copy = shutil.copyfileobj
         def copy_then_die(src, dst, *a):

@@ -12,10 +12,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recovery.checkpoint import create_checkpoint
-from recovery.refs import get_label
-from recovery.repo import Repo
-from recovery.restore import restore, undo
+from recovery.core.checkpoint import create_checkpoint
+from recovery.core.refs import get_label
+from recovery.core.repo import Repo
+from recovery.core.restore import restore, undo
 from tests.conftest import GitRepo
 from tests.core.helpers import disk_state, porcelain
 

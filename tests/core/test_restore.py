@@ -7,12 +7,12 @@ import os
 
 import pytest
 
-from recovery.checkpoint import create_checkpoint
-from recovery.errors import RecoverError
-from recovery.integrity import IntegrityError
-from recovery.refs import get_label, list_checkpoints, resolve
-from recovery.repo import Repo
-from recovery.restore import restore, undo
+from recovery.core.checkpoint import create_checkpoint
+from recovery.base.errors import RecoverError
+from recovery.core.integrity import IntegrityError
+from recovery.core.refs import get_label, list_checkpoints, resolve
+from recovery.core.repo import Repo
+from recovery.core.restore import restore, undo
 from tests.conftest import GitRepo
 from tests.core.helpers import checkpoint_refs, disk_state, porcelain
 
@@ -238,7 +238,7 @@ def test_refuses_while_git_holds_index_lock(repo: GitRepo) -> None:
 def test_integrity_check_catches_a_worktree_that_does_not_match(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     # An editor writing into the tree while the restore runs: the check must
     # see the difference and say which path, not pass.
-    import recovery.restore as restore_module
+    import recovery.core.restore as restore_module
 
     real = restore_module._write_state_files
 
@@ -314,7 +314,7 @@ def test_restore_gives_back_access_to_an_unreadable_module(repo: GitRepo) -> Non
 
 
 def test_integrity_check_names_a_file_its_owner_cannot_read(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    import recovery.restore as restore_module
+    import recovery.core.restore as restore_module
 
     monkeypatch.setattr(restore_module, "_repair_owner_access", lambda r, index_file: None)
     repo.write("m.md", "x\n")
@@ -351,7 +351,7 @@ def test_last_is_not_a_restore_safety_checkpoint(repo: GitRepo) -> None:
 
 
 def test_good_is_the_last_good_checkpoint_of_the_current_branch(repo: GitRepo) -> None:
-    from recovery.refs import set_label
+    from recovery.core.refs import set_label
 
     r = Repo.discover(repo.path)
     on_main = create_checkpoint(r, "manual")
@@ -366,7 +366,7 @@ def test_good_is_the_last_good_checkpoint_of_the_current_branch(repo: GitRepo) -
 
 
 def test_commit_made_while_the_restore_runs_is_never_dropped(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    import recovery.restore as restore_module
+    import recovery.core.restore as restore_module
 
     r = Repo.discover(repo.path)
     cp = create_checkpoint(r, "manual")
@@ -394,7 +394,7 @@ def test_commit_made_while_the_restore_runs_is_never_dropped(repo: GitRepo, monk
 
 
 def test_file_saved_during_the_restore_leaves_no_interrupted_restore(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    import recovery.restore as restore_module
+    import recovery.core.restore as restore_module
 
     r = Repo.discover(repo.path)
     repo.write("f.txt", "one\n")
@@ -462,7 +462,7 @@ def test_a_restore_that_changes_nothing_keeps_undo(repo: GitRepo) -> None:
 
 
 def test_a_foreign_head_lock_is_named_not_mistaken_for_a_moved_branch(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    import recovery.restore as restore_module
+    import recovery.core.restore as restore_module
 
     r = Repo.discover(repo.path)
     cp = create_checkpoint(r, "manual")

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from recovery.drill import fixture
-from recovery.drill.runner import drill_root, prepare_base, run_scenario
-from recovery.drill.sandbox import snapshot
-from recovery.drill.scenarios import BY_NAME, Scenario, _failed
-from recovery.journal import read_events
-from recovery.repo import Repo
+from recovery.measure.drill import fixture
+from recovery.measure.drill.runner import drill_root, prepare_base, run_scenario
+from recovery.measure.drill.sandbox import snapshot
+from recovery.measure.drill.scenarios import BY_NAME, Scenario, _failed
+from recovery.core.journal import read_events
+from recovery.core.repo import Repo
 from tests.conftest import GitRepo, run_recover
 
 
@@ -142,6 +142,6 @@ def test_scenario_catalogue_covers_every_failure_type_of_the_issue() -> None:
         "missing-module", "corrupted-module", "circular-imports", "permission-error", "failing-gate",
         "hanging-gate", "missing-gate-program", "sigkill-restore", "cascade", "large-change-set",
     ])
-    from recovery.metrics import DEFAULT_TARGETS_S
+    from recovery.measure.metrics import DEFAULT_TARGETS_S
 
     assert {s.category for s in BY_NAME.values()} == set(DEFAULT_TARGETS_S)

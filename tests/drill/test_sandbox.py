@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from recovery.drill.runner import drill_root
-from recovery.drill.sandbox import blob_id, clone, differences, snapshot, tree_blobs
-from recovery.repo import Repo
+from recovery.measure.drill.runner import drill_root
+from recovery.measure.drill.sandbox import blob_id, clone, differences, snapshot, tree_blobs
+from recovery.core.repo import Repo
 from tests.conftest import GitRepo
 
 

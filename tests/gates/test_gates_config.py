@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from recovery.config import GitConfig
-from recovery.errors import UsageError
+from recovery.core.config import GitConfig
+from recovery.base.errors import UsageError
 from recovery.gates.config import load_gates
 from tests.conftest import GitRepo
 
@@ -115,8 +115,8 @@ def test_no_config_is_not_an_error(repo: GitRepo) -> None:
 def test_values_that_pass_a_naive_check_are_refused(tmp_path) -> None:
     import pytest
 
-    from recovery.config import GitConfig
-    from recovery.errors import UsageError
+    from recovery.core.config import GitConfig
+    from recovery.base.errors import UsageError
     from recovery.gates.config import load_gates
 
     for table in ('timeout = nan\ncommand = ["true"]', 'timeout = inf\ncommand = ["true"]',

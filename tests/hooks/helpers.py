@@ -12,8 +12,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from recovery.refs import list_checkpoints
-from recovery.repo import Repo
+from recovery.core.refs import list_checkpoints
+from recovery.core.repo import Repo
 from tests.conftest import GitRepo
 
 

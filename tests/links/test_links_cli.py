@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from links_helpers import ROOT, cli
 
-from recovery.errors import RecoverError
+from recovery.base.errors import RecoverError
 
 Project = Callable[..., Path]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from links_helpers import run
 
-from recovery.errors import UsageError
+from recovery.base.errors import UsageError
 from recovery.links.settings import DEFAULT_ROOTS, LinkSettings
 
 Project = Callable[..., Path]

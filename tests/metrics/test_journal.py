@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from recovery import journal
-from recovery.repo import Repo
+from recovery.core import journal
+from recovery.core.repo import Repo
 from tests.conftest import GitRepo
 
 
@@ -112,6 +112,6 @@ def test_linked_worktree_has_its_own_journal(repo: GitRepo, tmp_path: Path) -> N
 
 def test_importing_the_journal_does_not_import_filelock() -> None:
     # The hooks import this module on every commit (module docstring).
-    code = "import sys, recovery.journal; print('filelock' in sys.modules)"
+    code = "import sys, recovery.core.journal; print('filelock' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from recovery.errors import UsageError
-from recovery.journal import Event
-from recovery.metrics import DEFAULT_TARGETS_S, build_report, category_of, load_targets
+from recovery.base.errors import UsageError
+from recovery.core.journal import Event
+from recovery.measure.metrics import DEFAULT_TARGETS_S, build_report, category_of, load_targets
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

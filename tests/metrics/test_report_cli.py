@@ -6,11 +6,11 @@ import json
 import re
 import uuid
 
-from recovery.checkpoint import create_checkpoint
-from recovery.journal import record
-from recovery.refs import resolve
-from recovery.repo import Repo
-from recovery.restore import restore
+from recovery.core.checkpoint import create_checkpoint
+from recovery.core.journal import record
+from recovery.core.refs import resolve
+from recovery.core.repo import Repo
+from recovery.core.restore import restore
 from tests.conftest import GitRepo
 
 

@@ -13,7 +13,7 @@ later stages against the tree that was checkpointed.
 from __future__ import annotations
 
 from recovery.gates.model import Gate, GateContext, Verdict
-from recovery.git import Git
+from recovery.core.git import Git
 
 DEFAULT_SOURCES = ["**/*.py"]
 DEFAULT_TESTS = ["tests/**", "**/test_*.py", "**/*_test.py"]

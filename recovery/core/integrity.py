@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recovery.capture import Capture, capture
-from recovery.config import GitConfig
-from recovery.errors import RecoverError
-from recovery.model import Checkpoint
-from recovery.repo import Repo
+from recovery.core.capture import Capture, capture
+from recovery.core.config import GitConfig
+from recovery.base.errors import RecoverError
+from recovery.core.model import Checkpoint
+from recovery.core.repo import Repo
 
 # git knows this tree without storing it (the hash of an empty tree object).
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from recovery.capture import Skipped
-from recovery.errors import RecoverError
+from recovery.core.capture import Skipped
+from recovery.base.errors import RecoverError
 
 METADATA_MARKER = "git-recover-metadata: "
 METADATA_FORMAT = 1

@@ -18,10 +18,10 @@ import re
 import sys
 from dataclasses import replace
 
-from recovery.errors import RecoverError, UsageError
-from recovery.git import NULL_SHA, GitCommandError
-from recovery.model import Checkpoint, decode
-from recovery.repo import Repo
+from recovery.base.errors import RecoverError, UsageError
+from recovery.core.git import NULL_SHA, GitCommandError
+from recovery.core.model import Checkpoint, decode
+from recovery.core.repo import Repo
 
 LABELS = ("good", "undo")
 _POSITION = re.compile(r"^(?:@\{(\d+)\}|(\d{1,3}))$")
@@ -143,7 +143,7 @@ def last_good(repo: Repo, came_from: str | None = None) -> Checkpoint | None:
     moved HEAD off that branch (a checkout), else the branch HEAD is on now.
     When that branch never passed the gates, the last good checkpoint of any
     branch, which is where the user last stood on good ground."""
-    from recovery.capture import read_head
+    from recovery.core.capture import read_head
 
     branch = came_from or read_head(repo.git)[1]
     return good_by_branch(repo).get(branch) or get_label(repo, "good")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import git.cmd
 
-from recovery.errors import RecoverError
+from recovery.base.errors import RecoverError
 
 INTERNAL_ENV = "GIT_RECOVER_INTERNAL"
 NULL_SHA = "0" * 40

@@ -13,8 +13,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from recovery.errors import RecoverError
-from recovery.repo import Repo
+from recovery.base.errors import RecoverError
+from recovery.core.repo import Repo
 
 DEFAULT_TIMEOUT_S = 30.0
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from recovery.repo import Repo
+    from recovery.core.repo import Repo
 
 JOURNAL_NAME = "journal.jsonl"
 LOCK_NAME = "journal.lock"
@@ -103,7 +103,7 @@ def record_or_warn(repo: Repo, event: str, **fields: Any) -> None:
     """:func:`record`, but a journal that cannot be written (a full disk, the
     lock held too long) costs one warning on stderr, never the checkpoint,
     restore or git operation being recorded."""
-    from recovery.errors import RecoverError
+    from recovery.base.errors import RecoverError
 
     try:
         record(repo, event, **fields)
@@ -128,7 +128,7 @@ def append_line(state_dir: Path, data: bytes, max_bytes: int = MAX_BYTES,
     # Imported here: this module is on the hook's hot path (see module docstring).
     import filelock
 
-    from recovery.errors import RecoverError
+    from recovery.base.errors import RecoverError
 
     state_dir.mkdir(parents=True, exist_ok=True)
     path = journal_path(state_dir)

@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from recovery.config import GitConfig
-from recovery.lock import pid_alive, repo_lock
-from recovery.model import Checkpoint
-from recovery.refs import delete_ref, good_by_branch, list_checkpoints
-from recovery.repo import Repo
+from recovery.core.config import GitConfig
+from recovery.core.lock import pid_alive, repo_lock
+from recovery.core.model import Checkpoint
+from recovery.core.refs import delete_ref, good_by_branch, list_checkpoints
+from recovery.core.repo import Repo
 
 KEEP_KEY = "recover.gc.keep"
 MAX_AGE_KEY = "recover.gc.maxAgeDays"
@@ -46,7 +46,7 @@ def plan_gc(checkpoints: list[Checkpoint], keep: int, max_age_days: float,
     """Decide retention for ``checkpoints`` (newest first).
 
     Args:
-        checkpoints: as :func:`recovery.refs.list_checkpoints` returns them.
+        checkpoints: as :func:`recovery.core.refs.list_checkpoints` returns them.
         keep: keep at most this many of the newest.
         max_age_days: drop checkpoints older than this many days.
         now: the reference time (UTC), for tests.
@@ -102,7 +102,7 @@ def exclude_decoration(repo: Repo) -> None:
 
 def _remove_stale_workdirs(repo: Repo) -> None:
     """Temporary index directories whose process is gone (named ``<purpose>-<pid>-<ns>``)."""
-    from recovery.capture import remove_workdir
+    from recovery.core.capture import remove_workdir
 
     base = repo.state_dir / "tmp"
     if not base.is_dir():

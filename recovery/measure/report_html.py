@@ -14,8 +14,8 @@ import math
 from datetime import datetime
 from html import escape
 
-from recovery.metrics import Recovery, Report, Row
-from recovery.report import TABLE_HEADER, render_text, seconds, table_cells
+from recovery.measure.metrics import Recovery, Report, Row
+from recovery.measure.report import TABLE_HEADER, render_text, seconds, table_cells
 
 _W, _H = 540, 230  # one chart's viewBox; it scales to its grid cell
 _LEFT, _RIGHT, _TOP, _BOTTOM = 56, 14, 26, 34

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from recovery.errors import RecoverError
-from recovery.integrity import TargetState
-from recovery.repo import Repo
+from recovery.base.errors import RecoverError
+from recovery.core.integrity import TargetState
+from recovery.core.repo import Repo
 
 INTENT_FILE = "restore-intent.json"
 

@@ -1,6 +1,6 @@
-"""Text and JSON renderings of a :class:`recovery.metrics.Report` (issue #5).
+"""Text and JSON renderings of a :class:`recovery.measure.metrics.Report` (issue #5).
 
-The HTML page lives in :mod:`recovery.report_html`; both read the same Report so
+The HTML page lives in :mod:`recovery.measure.report_html`; both read the same Report so
 the three outputs never disagree.
 """
 
@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from recovery.metrics import Report, Row, Stats
+from recovery.measure.metrics import Report, Row, Stats
 
 TABLE_HEADER = ("Failure type", "Target", "Count", "Median", "p95", "Max", "Status")
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from recovery.errors import UsageError
-from recovery.journal import Event
+from recovery.base.errors import UsageError
+from recovery.core.journal import Event
 
 # (key, label, default target in seconds): the audit's table, in its order.
 CATEGORIES: tuple[tuple[str, str, float], ...] = (
@@ -229,7 +229,7 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
     """Compute the report from journal events (oldest first).
 
     Args:
-        events: the journal, as :func:`recovery.journal.read_events` returns it.
+        events: the journal, as :func:`recovery.core.journal.read_events` returns it.
         targets: seconds per category (default: the audit's).
         source: ``all``, ``incidents`` (hooks and commands only) or ``drills``.
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recovery.errors import UsageError
+from recovery.base.errors import UsageError
 
 RECOVER_TOML = ".recover.toml"
 PYPROJECT = "pyproject.toml"

@@ -37,10 +37,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from recovery.config import GitConfig
-from recovery.errors import RecoverError
-from recovery.git import Git, GitCommandError
-from recovery.repo import Repo
+from recovery.core.config import GitConfig
+from recovery.base.errors import RecoverError
+from recovery.core.git import Git, GitCommandError
+from recovery.core.repo import Repo
 
 # Files git keeps in the git directory while a merge, cherry-pick or revert
 # stops for the user (git-merge(1), git-cherry-pick(1)); captured so a restore

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from recovery.errors import UsageError
-from recovery.git import Git
+from recovery.base.errors import UsageError
+from recovery.core.git import Git
 
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _TRUE = {"true", "yes", "on", "1", ""}

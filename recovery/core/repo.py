@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recovery.errors import RecoverError
-from recovery.git import Git
+from recovery.base.errors import RecoverError
+from recovery.core.git import Git
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 detection must show before any recovery is counted.
 
 Each scenario names its failure type (a row of the measured-versus-target table,
-:data:`recovery.metrics.CATEGORIES`), how it is recovered (``restore``: the
+:data:`recovery.measure.metrics.CATEGORIES`), how it is recovered (``restore``: the
 gates' ``restore`` policy restores the last good checkpoint; ``kill``: the
 restore is SIGKILLed mid-switch and finished with ``restore --continue``;
 ``degraded``: an optional gate's program vanishes and comes back, nothing is
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from recovery.drill.fixture import CHECKER, CHECKER_GATE, DIR
-from recovery.drill.sandbox import Sandbox
+from recovery.measure.drill.fixture import CHECKER, CHECKER_GATE, DIR
+from recovery.measure.drill.sandbox import Sandbox
 from recovery.gates.model import GateResult
 
 BULK_DIR = f"{DIR}/bulk"
@@ -63,7 +63,7 @@ class Scenario:
 
     Attributes:
         name: the ``--scenario`` value.
-        category: the failure type it measures (a key of ``recovery.metrics.CATEGORIES``).
+        category: the failure type it measures (a key of ``recovery.measure.metrics.CATEGORIES``).
         summary: one line for people.
         asserts: what must be seen for the failure to count as detected (docs/metrics.md).
         inject: breaks the clone.

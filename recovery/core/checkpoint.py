@@ -17,14 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from recovery import __version__
-from recovery.capture import Capture, CaptureRace, capture, new_workdir, remove_workdir
-from recovery.config import GitConfig
-from recovery.errors import RecoverError
-from recovery.git import GitCommandError
-from recovery.lock import repo_lock
-from recovery.model import Checkpoint, encode_message
-from recovery.refs import checkpoint_ref, update_ref
-from recovery.repo import Repo
+from recovery.core.capture import Capture, CaptureRace, capture, new_workdir, remove_workdir
+from recovery.core.config import GitConfig
+from recovery.base.errors import RecoverError
+from recovery.core.git import GitCommandError
+from recovery.core.lock import repo_lock
+from recovery.core.model import Checkpoint, encode_message
+from recovery.core.refs import checkpoint_ref, update_ref
+from recovery.core.repo import Repo
 
 __all__ = ["Checkpoint", "create_checkpoint", "take"]
 
@@ -100,7 +100,7 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path) -> tuple[C
 
 def _journal_checkpoint(repo: Repo, cp: Checkpoint) -> None:
     """Record the checkpoint in the journal (issue #5)."""
-    from recovery.journal import record_or_warn
+    from recovery.core.journal import record_or_warn
 
     record_or_warn(repo, "checkpoint", checkpoint=cp.short, reason=cp.reason,
                    capture_s=round(cp.capture_s, 6), skipped=len(cp.skipped))

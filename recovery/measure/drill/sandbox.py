@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from recovery.git import Git
-from recovery.repo import Repo
+from recovery.core.git import Git
+from recovery.core.repo import Repo
 
 # Commits the drill makes in its clones carry this identity, so a machine without
 # user.email configured can still drill.

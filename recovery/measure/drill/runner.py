@@ -37,15 +37,15 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from recovery.config import GitConfig
-from recovery.drill import fixture
-from recovery.drill.sandbox import Sandbox, Snapshot, clone, differences, init_example, snapshot, tree_blobs
-from recovery.drill.scenarios import BULK_DIR, Detection, Injection, Scenario, bulk_files
-from recovery.errors import RecoverError
-from recovery.intent import intent_path
-from recovery.journal import Event, read_events
-from recovery.refs import get_label
-from recovery.repo import Repo
+from recovery.core.config import GitConfig
+from recovery.measure.drill import fixture
+from recovery.measure.drill.sandbox import Sandbox, Snapshot, clone, differences, init_example, snapshot, tree_blobs
+from recovery.measure.drill.scenarios import BULK_DIR, Detection, Injection, Scenario, bulk_files
+from recovery.base.errors import RecoverError
+from recovery.core.intent import intent_path
+from recovery.core.journal import Event, read_events
+from recovery.core.refs import get_label
+from recovery.core.repo import Repo
 
 KILL_WAIT_S = 30.0  # longest wait for the restore to reach its switch before giving up
 

@@ -7,7 +7,7 @@ The order (docs/design.md has what a crash at each step leaves):
    another process, or an interrupted restore that was never resolved.
 2. Take a *safety checkpoint* of the current state and point the ``undo`` label
    at it: every file the restore will replace or delete is now in a ref.
-3. Write the intent record (:mod:`recovery.intent`).
+3. Write the intent record (:mod:`recovery.core.intent`).
 4. Switch the worktree with a two-tree ``git read-tree -m -u <now> <target>``
    in the safety capture's temporary index: git touches only the paths that
    differ, refuses to overwrite untracked or ignored files, and never deletes a
@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
-from recovery.capture import (
+from recovery.core.capture import (
     OPERATIONS_IN_PROGRESS,
     STATE_FILES,
     Capture,
@@ -43,11 +43,11 @@ from recovery.capture import (
     read_head,
     remove_workdir,
 )
-from recovery.checkpoint import take
-from recovery.config import GitConfig
-from recovery.errors import RecoverError
-from recovery.git import NULL_SHA, GitCommandError
-from recovery.integrity import (
+from recovery.core.checkpoint import take
+from recovery.core.config import GitConfig
+from recovery.base.errors import RecoverError
+from recovery.core.git import NULL_SHA, GitCommandError
+from recovery.core.integrity import (
     IntegrityError,
     TargetState,
     check_state,
@@ -57,11 +57,11 @@ from recovery.integrity import (
     tree_diff,
     tree_paths,
 )
-from recovery.intent import Intent, clear_intent, now_iso, read_intent, write_intent
-from recovery.lock import pid_alive, repo_lock
-from recovery.model import Checkpoint
-from recovery.refs import load, read_ref, resolve, set_label
-from recovery.repo import Repo
+from recovery.core.intent import Intent, clear_intent, now_iso, read_intent, write_intent
+from recovery.core.lock import pid_alive, repo_lock
+from recovery.core.model import Checkpoint
+from recovery.core.refs import load, read_ref, resolve, set_label
+from recovery.core.repo import Repo
 
 
 @dataclass(frozen=True)
@@ -672,6 +672,6 @@ def _workdir(repo: Repo) -> Iterator[Path]:
 def _journal(repo: Repo, event: str, **fields: object) -> None:
     """Record a restore step in the journal (issue #5); a journal that cannot be
     written never turns a restore that worked into one that failed."""
-    from recovery.journal import record_or_warn
+    from recovery.core.journal import record_or_warn
 
     record_or_warn(repo, event, **fields)
