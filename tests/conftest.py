@@ -10,8 +10,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from claude.client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -113,3 +117,16 @@ def needs_shared(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not found at {path} (clone beside ../shared to run this test)")
     return path
+
+
+@pytest.fixture(scope="session")
+def claude_client() -> Client:
+    """The real Claude Code client at the pinned version (a ``claude.client.Client``),
+    installed from the npm registry into ``.cache/`` on first use; skips the test with
+    the reason shown when npm or the registry is unavailable."""
+    from claude.client import Unavailable, install
+
+    try:
+        return install()
+    except Unavailable as exc:
+        pytest.skip(f"real Claude Code client unavailable: {exc}")
