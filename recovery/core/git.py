@@ -1,11 +1,22 @@
 """The one place that runs git.
 
-Every git process git-recover starts goes through :meth:`Git.run`, which uses
-GitPython's command runner (``git.cmd.Git.execute``) so that git itself does the
-work: clean/smudge filters, ``core.fsmonitor``, sparse checkouts and the stat
-cache behave exactly as in the user's own git.
+Every git process git-recover starts goes through :meth:`Git.run` (or the
+long-lived reader :meth:`Git.object_reader`), which starts git with
+:mod:`subprocess` directly so that git itself does the work: clean/smudge
+filters, ``core.fsmonitor``, sparse checkouts and the stat cache behave exactly
+as in the user's own git.
 
-Internal calls are made hook-free and non-recursive (issue #3): ``core.hooksPath``
+Why plain :mod:`subprocess`: a checkpoint runs on every commit and before every
+agent tool call, so the runner's own cost counts. GitPython's runner cost 50-90 ms
+of import plus two ``git version`` runs per process and a temporary file for
+every call's stdin (docs/design.md, "The git runner"); here stdin is fed from
+memory and nothing but :mod:`subprocess` is imported.
+
+Every call runs with ``LC_ALL=C`` and ``LANGUAGE=C``: callers match git's
+English messages (``unmerged``, ``would be overwritten``), which a translated
+git would not print.
+
+Internal calls are made hook-free and non-recursive: ``core.hooksPath``
 points at ``/dev/null`` (so not even ``reference-transaction`` fires on our
 ``update-ref``), and ``GIT_RECOVER_INTERNAL=1`` tells our own hook scripts to
 exit at once should anything still reach them. ``GIT_OPTIONAL_LOCKS=0`` keeps
@@ -17,12 +28,10 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
-from collections.abc import Mapping
+import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import git.cmd
 
 from recovery.base.errors import RecoverError
 
@@ -37,6 +46,8 @@ _BASE_ENV = {
     "GIT_EDITOR": ":",
 }
 _BASE_ARGS = ("-c", "core.hooksPath=/dev/null")
+# Forced last, over the caller's environment: see the module docstring.
+_LOCALE_ENV = {"LC_ALL": "C", "LANGUAGE": "C"}
 
 
 @dataclass(frozen=True)
@@ -87,36 +98,51 @@ class Git:
         cwd: directory git runs in (the worktree's top level).
         env: variables layered over ``os.environ`` for every call, e.g. ``GIT_DIR``,
             ``GIT_WORK_TREE`` and ``GIT_INDEX_FILE``.
+        preexec_fn: called in every git child between fork and exec (e.g. to
+            set a parent-death signal so git dies with us); ``None`` lets
+            :mod:`subprocess` use its faster ``vfork`` path.
+        process_group: put every git child in this process group (``0``: a new
+            group of its own), as :class:`subprocess.Popen`'s argument of that name.
     """
 
-    def __init__(self, cwd: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+        process_group: int | None = None,
+    ) -> None:
         self.cwd = cwd
         self.env: dict[str, str] = {**_BASE_ENV, **(env or {})}
-        self._runner = git.cmd.Git(str(cwd))
+        self.preexec_fn = preexec_fn
+        self.process_group = process_group
 
     def with_env(self, **env: str) -> Git:
         """A runner for the same repository with extra variables (e.g. a temporary
-        ``GIT_INDEX_FILE``)."""
-        return Git(self.cwd, {**self.env, **env})
+        ``GIT_INDEX_FILE``); the child set-up is kept."""
+        return Git(self.cwd, {**self.env, **env}, self.preexec_fn, self.process_group)
 
     def with_index(self, index_file: Path) -> Git:
         """A runner whose commands read and write ``index_file`` instead of the real index."""
         return self.with_env(GIT_INDEX_FILE=str(index_file))
+
+    def full_env(self) -> dict[str, str]:
+        """The whole environment a git child gets: ``os.environ`` as it is now,
+        this runner's variables, then the C locale."""
+        return {**os.environ, **self.env, **_LOCALE_ENV}
 
     def run(
         self,
         *args: str,
         input: bytes | None = None,
         check: bool = True,
-        timeout_s: float | None = None,
     ) -> Result:
         """Run ``git <args>`` and wait for it.
 
         Args:
             args: git arguments, e.g. ``("write-tree",)``.
-            input: bytes fed to git's stdin (``None``: stdin is empty).
+            input: bytes fed to git's stdin from memory (``None``: stdin is empty).
             check: raise :class:`GitCommandError` on a non-zero exit.
-            timeout_s: kill git after this many seconds.
 
         Returns:
             The :class:`Result`; ``returncode`` is checked only when ``check`` is true.
@@ -125,29 +151,25 @@ class Git:
             GitCommandError: git exited non-zero or died of a signal and ``check`` is true.
             RecoverError: the git executable could not be started.
         """
-        argv = ("git", *_BASE_ARGS, *args)
-        with tempfile.TemporaryFile() as stdin:
-            if input:
-                stdin.write(input)
-                stdin.seek(0)
+        argv = ["git", *_BASE_ARGS, *args]
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=self.cwd, env=self.full_env(),
+                stdin=subprocess.PIPE if input else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                preexec_fn=self.preexec_fn, process_group=self.process_group,
+            )
+        except OSError as exc:
+            raise RecoverError(f"cannot run git: {exc}") from None
+        with proc:
             try:
-                status, out, err = self._runner.execute(
-                    list(argv),
-                    istream=stdin,
-                    with_extended_output=True,
-                    with_exceptions=False,
-                    stdout_as_string=False,
-                    strip_newline_in_stdout=False,
-                    kill_after_timeout=timeout_s,
-                    env=self.env,
-                )
-            except git.exc.GitCommandNotFound as exc:
-                raise RecoverError(f"cannot run git: {exc}") from None
-        stderr = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err or "")
-        stdout = out if isinstance(out, bytes) else str(out or "").encode()
-        result = Result(int(status), stdout, stderr)
+                out, err = proc.communicate(input or None)
+            except BaseException:
+                proc.kill()  # never leave a git child behind (KeyboardInterrupt mid-call)
+                raise
+        result = Result(proc.returncode, out, err.decode("utf-8", "replace"))
         if check and result.returncode != 0:
-            raise GitCommandError(tuple(args), result.returncode, stderr)
+            raise GitCommandError(tuple(args), result.returncode, result.stderr)
         return result
 
     def text(self, *args: str, input: bytes | None = None) -> str:
