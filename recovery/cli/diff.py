@@ -6,9 +6,8 @@ import sys
 
 import click
 
-from recovery.core.capture import capture, new_workdir, remove_workdir
+from recovery.core.capture import live_worktree_tree
 from recovery.cli.common import open_repo
-from recovery.core.config import GitConfig
 from recovery.core.refs import resolve
 
 
@@ -25,11 +24,7 @@ def diff(checkpoint_id: str, other_id: str | None, stat: bool, name_status: bool
     if other_id is not None:
         new = resolve(repo, other_id).worktree_tree
     else:
-        workdir = new_workdir(repo, "diff")
-        try:
-            new = capture(repo, workdir, GitConfig.load(repo.git)).worktree_tree
-        finally:
-            remove_workdir(workdir)
+        new = live_worktree_tree(repo)
     args = ["diff", "--color=always" if sys.stdout.isatty() else "--no-color"]
     if stat:
         args.append("--stat")

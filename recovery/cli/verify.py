@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import click
 
-from recovery.core.capture import new_workdir, remove_workdir
 from recovery.cli.common import open_repo
-from recovery.core.config import GitConfig
 from recovery.base.errors import EXIT_FINDINGS, RecoverError
-from recovery.core.integrity import check_state, checkpoint_state, verify_objects
+from recovery.core.integrity import check_checkpoint, verify_objects
 from recovery.core.refs import list_checkpoints, resolve
 
 
@@ -34,11 +32,7 @@ def verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
                        f"{report.checked} objects: {', '.join((report.missing + report.corrupt)[:5])}")
     if worktree:
         cp = targets[0]
-        workdir = new_workdir(repo, "verify")
-        try:
-            verdict = check_state(repo, checkpoint_state(repo, cp), workdir, GitConfig.load(repo.git))
-        finally:
-            remove_workdir(workdir)
+        verdict = check_checkpoint(repo, cp)
         if verdict.ok:
             click.echo(f"live state is identical to {cp.short} ({verdict.duration_s * 1000:.0f} ms)")
         else:

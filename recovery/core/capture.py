@@ -33,10 +33,11 @@ import os
 import re
 import shutil
 import stat
-import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from recovery.base.fs import scratch_dir
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.core.git import Git, GitCommandError
@@ -322,17 +323,30 @@ def _capture_state_files(
     return ConflictState(tree, merge_heads, unmerged_paths)
 
 
-def new_workdir(repo: Repo, purpose: str) -> Path:
-    """A private directory under ``<git-dir>/recovery/tmp`` for temporary index
-    files (same filesystem as the index, so copies are cheap); remove it with
-    :func:`remove_workdir`."""
-    base = repo.state_dir / "tmp"
-    base.mkdir(parents=True, exist_ok=True)
-    path = base / f"{purpose}-{os.getpid()}-{time.monotonic_ns()}"
-    path.mkdir()
-    return path
+def capture_workdir(repo: Repo, purpose: str) -> AbstractContextManager[Path]:
+    """A private directory under ``<git-dir>/recovery/tmp`` for a capture's
+    temporary index files (same filesystem as the index, so copies are cheap),
+    removed when the ``with`` block ends. ``gc`` removes those a killed process left.
+
+    Args:
+        repo: the worktree whose state directory holds it.
+        purpose: the user's name for it (``restore``, ``diff``), part of the directory name.
+    """
+    return scratch_dir(workdir_parent(repo), purpose)
 
 
-def remove_workdir(path: Path) -> None:
-    """Delete a work directory made by :func:`new_workdir` (missing is fine)."""
-    shutil.rmtree(path, ignore_errors=True)
+def live_worktree_tree(repo: Repo) -> str:
+    """The tree of the worktree as it is now (tracked and untracked files, not
+    ignored), captured with the user's ``recover.*`` settings and without
+    touching the index or any file.
+
+    Raises:
+        CaptureRace, GitCommandError, RecoverError: as :func:`capture`.
+    """
+    with capture_workdir(repo, "live") as workdir:
+        return capture(repo, workdir, GitConfig.load(repo.git)).worktree_tree
+
+
+def workdir_parent(repo: Repo) -> Path:
+    """Where :func:`capture_workdir` creates its directories."""
+    return repo.state_dir / "tmp"

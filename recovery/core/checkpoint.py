@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from recovery import __version__
-from recovery.core.capture import Capture, CaptureRace, capture, new_workdir, remove_workdir
+from recovery.core.capture import Capture, CaptureRace, capture, capture_workdir
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.core.git import GitCommandError
@@ -54,13 +54,9 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None) -> Ch
     Raises:
         RecoverError: the capture failed or kept racing a writer; no ref was written.
     """
-    with repo_lock(repo):
-        workdir = new_workdir(repo, "checkpoint")
-        try:
-            checkpoint, _ = take(repo, reason, message, workdir)
-            return checkpoint
-        finally:
-            remove_workdir(workdir)
+    with repo_lock(repo), capture_workdir(repo, "checkpoint") as workdir:
+        checkpoint, _ = take(repo, reason, message, workdir)
+        return checkpoint
 
 
 def take(repo: Repo, reason: str, message: str | None, workdir: Path) -> tuple[Checkpoint, Capture]:

@@ -11,9 +11,11 @@ compare-and-swap; the objects go when git's own ``gc`` prunes them.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from recovery.core.capture import workdir_parent
 from recovery.core.config import GitConfig
 from recovery.core.lock import pid_alive, repo_lock
 from recovery.core.model import Checkpoint
@@ -102,13 +104,11 @@ def exclude_decoration(repo: Repo) -> None:
 
 def _remove_stale_workdirs(repo: Repo) -> None:
     """Temporary index directories whose process is gone (named ``<purpose>-<pid>-<ns>``)."""
-    from recovery.core.capture import remove_workdir
-
-    base = repo.state_dir / "tmp"
+    base = workdir_parent(repo)
     if not base.is_dir():
         return
     for entry in base.iterdir():
         parts = entry.name.rsplit("-", 2)
         if len(parts) == 3 and parts[1].isdigit() and not pid_alive(int(parts[1])):
-            remove_workdir(entry)
+            shutil.rmtree(entry, ignore_errors=True)
 

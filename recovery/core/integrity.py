@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recovery.core.capture import Capture, capture
+from recovery.core.capture import Capture, capture, capture_workdir
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.core.model import Checkpoint
@@ -128,6 +128,17 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
     if actual.branch != expected.branch:
         mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {actual.branch or 'detached'}")
     return Verdict(not mismatches, tuple(mismatches), time.perf_counter() - started, tuple(notes))
+
+
+def check_checkpoint(repo: Repo, cp: Checkpoint) -> Verdict:
+    """Compare the live HEAD, index and worktree with what checkpoint ``cp``
+    recorded, without changing anything (``verify --worktree``).
+
+    Returns:
+        A :class:`Verdict`, as :func:`check_state`.
+    """
+    with capture_workdir(repo, "verify") as workdir:
+        return check_state(repo, checkpoint_state(repo, cp), workdir, GitConfig.load(repo.git))
 
 
 def _split_gitlinks(repo: Repo, old: str, new: str) -> tuple[list[str], list[str]]:

@@ -13,12 +13,12 @@ so it is either the old record or the new one, never half of one.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from recovery.base.errors import RecoverError
+from recovery.base.fs import atomic_write, fsync_dir
 from recovery.core.integrity import TargetState
 from recovery.core.repo import Repo
 
@@ -61,14 +61,7 @@ def write_intent(repo: Repo, intent: Intent) -> None:
     """Replace the intent record atomically and durably."""
     path = intent_path(repo)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    data = asdict(intent)
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    atomic_write(path, json.dumps(asdict(intent), indent=1))
 
 
 def read_intent(repo: Repo) -> Intent | None:
@@ -95,21 +88,10 @@ def read_intent(repo: Repo) -> Intent | None:
 def clear_intent(repo: Repo) -> None:
     """Remove the intent record (the restore is verified or abandoned)."""
     intent_path(repo).unlink(missing_ok=True)
-    _fsync_dir(repo.state_dir)
+    fsync_dir(repo.state_dir)
 
 
 def now_iso() -> str:
     """The current UTC time in ISO 8601 with microseconds."""
     return datetime.now(timezone.utc).isoformat()
 
-
-def _fsync_dir(path: Path) -> None:
-    # A rename is durable only once its directory is (rename(2), "NOTES" on fsync).
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

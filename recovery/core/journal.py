@@ -37,6 +37,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recovery.base.fs import fsync_dir
+
 if TYPE_CHECKING:
     from recovery.core.repo import Repo
 
@@ -216,11 +218,7 @@ def _rotate(path: Path, keep: int) -> None:
         path.unlink()
     # The renames must survive a crash too (fsync(2): syncing a file does not sync
     # the directory entry).
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)
 
 
 def _ends_with_newline(fd: int) -> bool:

@@ -28,8 +28,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
@@ -39,13 +38,13 @@ from recovery.core.capture import (
     STATE_FILES,
     Capture,
     capture,
-    new_workdir,
     read_head,
-    remove_workdir,
+    capture_workdir,
 )
 from recovery.core.checkpoint import take
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
+from recovery.base.fs import atomic_write
 from recovery.core.git import NULL_SHA, GitCommandError
 from recovery.core.integrity import (
     IntegrityError,
@@ -133,7 +132,7 @@ def restore(
             (the intent record then stays for ``--continue``/``--abort``).
         IntegrityError: the restored state differs from the checkpoint.
     """
-    with repo_lock(repo), _workdir(repo) as workdir:
+    with repo_lock(repo), capture_workdir(repo, "restore") as workdir:
         _refuse_if_busy(repo)
         config = GitConfig.load(repo.git)
         if dry_run:
@@ -190,7 +189,7 @@ def abort_restore(repo: Repo) -> RestoreResult:
 
 
 def _resume(repo: Repo, abort: bool) -> RestoreResult:
-    with repo_lock(repo), _workdir(repo) as workdir:
+    with repo_lock(repo), capture_workdir(repo, "restore") as workdir:
         try:
             intent = read_intent(repo)
         except RecoverError:
@@ -518,10 +517,7 @@ def _write_state_files(repo: Repo, conflict_tree: str | None) -> None:
     for name in STATE_FILES:
         path = repo.git_dir / name
         if name in wanted:
-            data = repo.git.run("cat-file", "blob", wanted[name]).stdout
-            tmp = path.with_name(name + ".recover-tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            atomic_write(path, repo.git.run("cat-file", "blob", wanted[name]).stdout)
         else:
             path.unlink(missing_ok=True)
 
@@ -658,15 +654,6 @@ def _head_change(now: Capture, plan: TargetState) -> str | None:
     where = plan.branch.removeprefix("refs/heads/") if plan.branch else "detached HEAD"
     commit = plan.head[:10] if plan.head else "an unborn branch"
     return f"HEAD -> {where} at {commit}"
-
-
-@contextmanager
-def _workdir(repo: Repo) -> Iterator[Path]:
-    path = new_workdir(repo, "restore")
-    try:
-        yield path
-    finally:
-        remove_workdir(path)
 
 
 def _journal(repo: Repo, event: str, **fields: object) -> None:

@@ -13,11 +13,10 @@ is written to a temporary name and renamed, so a reader never sees half of one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from recovery.base.fs import atomic_write
 from recovery.gates.model import Gate
 
 
@@ -48,9 +47,7 @@ class PassCache:
         A cache that cannot be written is skipped silently: it only saves time."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"gate": gate.name, "tree": tree, "duration_s": duration_s}, handle)
-            os.replace(tmp, self._path(gate, tree))
+            entry = json.dumps({"gate": gate.name, "tree": tree, "duration_s": duration_s})
+            atomic_write(self._path(gate, tree), entry, durable=False)
         except OSError:
             pass

@@ -12,11 +12,11 @@ command line, so the user's value is read from the config files with
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from recovery.base.errors import RecoverError
+from recovery.base.fs import atomic_write
 from recovery.hooks import HOOKS
 from recovery.hooks.script import CHAINED_SUFFIX, is_ours, render
 from recovery.core.repo import Repo
@@ -175,12 +175,4 @@ def _ours(path: Path) -> bool:
 
 def _write_executable(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically (temp file, then rename) as mode 0755."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text, mode=0o755)

@@ -1,0 +1,97 @@
+"""Files that survive a crash: the one atomic write and the one scratch directory.
+
+Every file git-recover replaces (the restore record, gate-cache entries, hook
+scripts, MERGE_HEAD and friends put back by a restore) goes through
+:func:`atomic_write`, so a reader sees the old content or the new one, never half
+of either, and a crash right after the call keeps the new one. Temporary index
+files of a capture live in a :func:`scratch_dir`, removed however the block ends.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` so that no reader or crash sees a partial file.
+
+    The data goes to a temporary file in the same directory (a rename is atomic
+    only within one filesystem), is flushed and fsynced, renamed over ``path``,
+    and the directory is fsynced, because a rename is durable only once its
+    directory entry is (fsync(2), rename(2)). The temporary file is removed on any
+    failure, including KeyboardInterrupt.
+
+    Args:
+        path: the file to create or replace; its directory must exist.
+        data: the new content; ``str`` is written as UTF-8.
+        mode: exact permission bits for the new file (default: 0o666 less the
+            umask, as for any file a program creates).
+        durable: ``False`` skips both fsyncs, for caches that only save time.
+
+    Raises:
+        OSError: the directory is not writable, the disk is full, ...; ``path``
+            is then unchanged.
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    # O_EXCL on a name no other process uses: no tempfile import on the hook path,
+    # and the default mode gets the umask applied by the kernel like any new file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{time.monotonic_ns()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)  # exactly ``mode``, whatever the umask
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of directory ``path`` (creations, renames, removals)
+    durable. A directory that cannot be opened is skipped: the data itself was
+    already synced, only the rename's durability is lost."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def scratch_dir(parent: Path, purpose: str) -> Iterator[Path]:
+    """A fresh private directory under ``parent`` for the duration of the block,
+    removed with everything in it however the block ends.
+
+    Args:
+        parent: where to create it (created when missing); callers pass a
+            directory on the repository's filesystem so that index copies are cheap.
+        purpose: a word that names the user in the directory's name (``restore-4711-...``),
+            so that a leftover of a killed process tells who left it.
+
+    Yields:
+        The directory's path.
+    """
+    import shutil  # only here: atomic_write is on the hook path, this is not
+
+    parent.mkdir(parents=True, exist_ok=True)
+    path = parent / f"{purpose}-{os.getpid()}-{time.monotonic_ns()}"
+    path.mkdir(mode=0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
