@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "uninstall": "recovery.cli.install:uninstall",
     "run": "recovery.cli.run:run",
     "links": "recovery.cli.links:links",
+    "push": "recovery.cli.push:push",
+    "fetch": "recovery.cli.fetch:fetch",
 }
 
 

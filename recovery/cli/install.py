@@ -9,6 +9,7 @@ import click
 from recovery.cli.common import open_repo
 from recovery.hooks import HOOKS
 from recovery.hooks.dispatch import TRUST_KEY
+from recovery.hooks.push_guard import HIDDEN_REFS, hide_checkpoint_refs
 from recovery.hooks.install import install as install_hooks
 from recovery.hooks.install import uninstall as uninstall_hooks
 
@@ -29,6 +30,8 @@ def install(names: tuple[str, ...], use_path: bool) -> None:
         click.echo(line)
     repo.git.run("config", "--local", TRUST_KEY, "true")
     click.echo(f"trusted: the hooks run the gates of {repo.toplevel} ({TRUST_KEY}=true)")
+    if hide_checkpoint_refs(repo):
+        click.echo(f"hidden: {HIDDEN_REFS} is not served to clones, fetches or ls-remote (transfer.hideRefs)")
 
 
 @click.command()

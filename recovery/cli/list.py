@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from recovery.cli.common import echo_json, human_age, open_repo
+from recovery.base.errors import UsageError
 from recovery.core.model import Checkpoint
 from recovery.core.refs import list_checkpoints
 from recovery.core.repo import Repo
@@ -13,10 +14,17 @@ from recovery.core.repo import Repo
 @click.command("list")
 @click.option("-n", "--max-count", type=click.IntRange(min=1), help="Show at most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per checkpoint).")
-def list_cmd(max_count: int | None, as_json: bool) -> None:
+@click.option("--remote", help="The checkpoints pushed to this remote (fetched first), by machine.")
+@click.option("--machine", help="With --remote: only this machine's.")
+def list_cmd(max_count: int | None, as_json: bool, remote: str | None, machine: str | None) -> None:
     """List checkpoints: position, id, age, reason, branch, files changed
     against HEAD, and labels (good, undo)."""
     repo = open_repo()
+    if remote is not None:
+        _list_remote(repo, remote, machine, max_count, as_json)
+        return
+    if machine is not None:
+        raise UsageError("--machine goes with --remote")
     checkpoints = list_checkpoints(repo)[:max_count]
     changed = changed_counts(repo, checkpoints)
     if as_json:
@@ -32,6 +40,26 @@ def list_cmd(max_count: int | None, as_json: bool) -> None:
             f"{i:>3}  {cp.short:<10}  {human_age(cp.age_s()):>5}  {cp.reason[:18]:<18} "
             f"{(cp.branch_name or '(detached)')[:16]:<16} {'?' if changed[cp.sha] is None else changed[cp.sha]:>7}  {','.join(cp.labels)}"
         )
+
+
+def _list_remote(repo: Repo, remote: str, machine: str | None, max_count: int | None, as_json: bool) -> None:
+    from recovery.remote.replica import fetch
+
+    replicas = fetch(repo, remote, machine)
+    if as_json:
+        echo_json([{"machine": r.machine, "worktree": r.worktree, "replica": r.commit,
+                    "checkpoints": [cp.to_json() for cp in r.checkpoints[:max_count]]} for r in replicas])
+        return
+    if not replicas:
+        click.echo(f"no checkpoints on {remote}" + (f" for machine {machine}" if machine else ""))
+        return
+    for r in replicas:
+        click.echo(f"{r.machine}/{r.worktree} ({len(r.checkpoints)} checkpoint(s)):")
+        click.echo(f"  {'id':<10}  {'age':>5}  {'reason':<18} {'branch':<16} note")
+        for cp in r.checkpoints[:max_count]:
+            click.echo(f"  {cp.short:<10}  {human_age(cp.age_s()):>5}  {cp.reason[:18]:<18} "
+                       f"{(cp.branch_name or '(detached)')[:16]:<16} {cp.message or ''}")
+    click.echo(f"restore one with: git recover restore {remote}:ID")
 
 
 def changed_counts(repo: Repo, checkpoints: list[Checkpoint]) -> dict[str, int | None]:

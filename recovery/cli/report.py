@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from recovery.base.errors import EXIT_FINDINGS, RecoverError
+from recovery.base.errors import EXIT_FINDINGS, RecoverError, UsageError
 from recovery.core.journal import read_events
 from recovery.measure.metrics import SOURCES, build_report, load_targets
 from recovery.base.project_config import load_project_config
@@ -21,7 +21,8 @@ from recovery.core.repo import Repo
               help="Count real incidents, drill results, or both.")
 @click.option("--check", is_flag=True,
               help="Exit 2 when a target is missed, a byte was lost or a drill went undetected.")
-def report(as_json: bool, html_file: Path | None, source: str, check: bool) -> int:
+@click.option("--remote", help="Aggregate the journals every machine pushed to REMOTE (fetched first).")
+def report(as_json: bool, html_file: Path | None, source: str, check: bool, remote: str | None) -> int:
     """Show recovery times (RTO), recovery points (RPO) and MTTR against the targets.
 
     Targets come from [metrics.targets] in .recover.toml (seconds per failure
@@ -32,6 +33,8 @@ def report(as_json: bool, html_file: Path | None, source: str, check: bool) -> i
     repo = Repo.discover()
     config = load_project_config(repo.toplevel)
     targets = load_targets(config.table("metrics"), config.where("metrics.targets"))
+    if remote is not None:
+        return _fleet(repo, remote, targets, source, as_json, html_file, check)
     result = build_report(read_events(repo), targets, source)
     click.echo(render_json(result) if as_json else render_text(result), nl=False)
     if html_file is not None:
@@ -43,3 +46,22 @@ def report(as_json: bool, html_file: Path | None, source: str, check: bool) -> i
             raise RecoverError(f"cannot write {html_file}: {exc.strerror}") from None
         click.echo(f"git-recover: wrote {html_file}", err=True)
     return EXIT_FINDINGS if check and not result.ok else 0
+
+
+def _fleet(repo: Repo, remote: str, targets: dict[str, float], source: str, as_json: bool,
+           html_file: Path | None, check: bool) -> int:
+    from recovery.core.journal import parse_journal
+    from recovery.measure.fleet import build_fleet_report, render_fleet_json, render_fleet_text
+    from recovery.remote.replica import fetch, journal_of
+
+    if html_file is not None:
+        raise UsageError("--html goes without --remote (use --json for every machine's figures)")
+    journals = [
+        (r.machine, r.worktree, list(parse_journal(journal_of(repo, r), f"{r.machine}/{r.worktree}")))
+        for r in fetch(repo, remote)
+    ]
+    if not journals:
+        raise UsageError(f"no machine has pushed to {remote} yet (`git recover push {remote}`)")
+    fleet = build_fleet_report(journals, targets, source)
+    click.echo(render_fleet_json(fleet) if as_json else render_fleet_text(fleet), nl=False)
+    return EXIT_FINDINGS if check and not all(s.report.ok for s in fleet.sources) else 0

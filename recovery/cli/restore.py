@@ -6,7 +6,9 @@ import click
 
 from recovery.cli.common import open_repo, toplevel_paths
 from recovery.base.errors import UsageError
+from recovery.core.model import Checkpoint
 from recovery.core.refs import resolve
+from recovery.core.repo import Repo
 from recovery.core.restore import abort_restore, continue_restore
 from recovery.core.restore import restore as restore_checkpoint
 
@@ -32,6 +34,7 @@ def restore(checkpoint_id: str, dry_run: bool, resume: bool, abort: bool) -> Non
     """Restore HEAD, the index and the worktree to a checkpoint (default: last,
     the newest that is not a restore's safety checkpoint), after checkpointing the current state; then prove the result is
     byte-identical. With `-- PATHS`, restore only those paths (HEAD stays).
+    `REMOTE:ID` restores a checkpoint pushed to REMOTE from any machine.
 
     Usage: git recover restore [ID] [-- PATHS...]
     """
@@ -44,7 +47,20 @@ def restore(checkpoint_id: str, dry_run: bool, resume: bool, abort: bool) -> Non
             raise UsageError("--continue/--abort take no checkpoint, paths or --dry-run")
         result = abort_restore(repo) if abort else continue_restore(repo)
     else:
-        target = resolve(repo, checkpoint_id)
+        target = _resolve(repo, checkpoint_id)
         result = restore_checkpoint(repo, target, toplevel_paths(repo, paths), dry_run=dry_run)
     for line in result.lines():
         click.echo(line)
+
+
+def _resolve(repo: Repo, name: str) -> Checkpoint:
+    """A local checkpoint name, or ``REMOTE:ID`` for one pushed to a remote
+    (fetched first, so it is restorable in any clone)."""
+    remote, colon, rest = name.partition(":")
+    if colon:
+        from recovery.remote.replica import fetch, find, is_remote
+
+        if is_remote(repo, remote):
+            fetch(repo, remote)
+            return find(repo, remote, rest or "last")[1]
+    return resolve(repo, name)

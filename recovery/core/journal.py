@@ -180,17 +180,29 @@ def iter_events(state_dir: Path, warn: Callable[[str], None] | None = None) -> I
             raw = path.read_bytes()
         except FileNotFoundError:
             continue
-        lines = raw.split(b"\n")
-        torn_tail = bool(lines[-1])  # the file should end with "\n"
-        for number, text in enumerate(lines, start=1):
-            if not text.strip():
-                continue
-            parsed = _parse(text)
-            if parsed is None:
-                what = "torn last line" if torn_tail and number == len(lines) else "unreadable line"
-                report(f"journal {path.name}:{number}: {what} skipped")
-                continue
-            yield parsed
+        yield from parse_journal(raw, path.name, report)
+
+
+def parse_journal(raw: bytes, name: str, warn: Callable[[str], None] | None = None) -> Iterator[Event]:
+    """The events in one journal text (JSON Lines), in order.
+
+    Args:
+        raw: the file's bytes.
+        name: what to call it in warnings.
+        warn: receives one line per skipped line (torn or not a JSON event).
+    """
+    report = warn or _warn_stderr
+    lines = raw.split(b"\n")
+    torn_tail = bool(lines[-1])  # the file should end with "\n"
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        parsed = _parse(text)
+        if parsed is None:
+            what = "torn last line" if torn_tail and number == len(lines) else "unreadable line"
+            report(f"journal {name}:{number}: {what} skipped")
+            continue
+        yield parsed
 
 
 def _parse(text: bytes) -> Event | None:

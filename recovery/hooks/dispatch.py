@@ -34,10 +34,11 @@ from pathlib import Path
 
 from recovery.core.capture import OPERATIONS_IN_PROGRESS
 from recovery.core.config import GitConfig
-from recovery.base.errors import EXIT_OK, RecoverError
+from recovery.base.errors import EXIT_ERROR, EXIT_OK, RecoverError
 from recovery.gates.config import GateConfig, load_gates
 from recovery.gates.policy import Validation, journal, say, take_checkpoint, validate
 from recovery.gates.runner import run_foreground, spawn_detached
+from recovery.hooks.push_guard import ALLOW_KEY, checkpoint_refs_in_push, refusal
 from recovery.core.git import INTERNAL_ENV, NULL_SHA, user_env
 from recovery.core.model import Checkpoint
 from recovery.core.repo import Repo
@@ -126,6 +127,11 @@ def _guarded(run: HookRun, handler: Callable[[HookRun], int]) -> int:
 
 def _pre_hook(run: HookRun) -> int:
     repo = Repo.discover()
+    if run.name == "pre-push":
+        leaking = checkpoint_refs_in_push(run.stdin)
+        if leaking and not GitConfig.load(repo.git).get_bool(ALLOW_KEY, False):
+            say(refusal(leaking))
+            return EXIT_ERROR
     cp = _pre_commit_window_checkpoint(repo) if _in_stash_window(run.name) else take_checkpoint(repo, run.name)
     rc = run.run_chain()
     if rc != EXIT_OK or run.name == "pre-rebase":
