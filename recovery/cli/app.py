@@ -8,11 +8,16 @@ pattern), so ``git recover list`` does not pay for the imports of ``links`` or
 from __future__ import annotations
 
 import importlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import click
 
 from recovery import __version__
 from recovery.base.errors import EXIT_USAGE
+from recovery.base.output import say
 
 # name -> "module:attribute"; each module holds one command or command group.
 # `hook` is not here: git runs it on every commit, and main() dispatches it
@@ -71,15 +76,17 @@ def run_cli(args: list[str]) -> int:
     No arguments at all shows the help, as ``git`` itself does."""
     if not args:
         args = ["--help"]
+    if args == ["--help"] and sys.stdout.isatty() and _show_man_page():
+        return 0
     try:
         result = cli.main(args=args, prog_name="git recover", standalone_mode=False)
     except click.exceptions.UsageError as exc:
         # One line, as every other error (click prints usage and a hint as well).
         command = exc.ctx.command_path if exc.ctx else "git recover"
-        click.echo(f"git-recover: {exc.format_message()} (see `{command} -h`)", err=True)
+        say(f"{exc.format_message()} (see `{command} -h`)")
         return EXIT_USAGE
     except click.exceptions.Abort:
-        click.echo("git-recover: aborted", err=True)
+        say("aborted")
         return 130
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -87,3 +94,25 @@ def run_cli(args: list[str]) -> int:
         exc.show()
         return exc.exit_code
     return result if isinstance(result, int) else 0
+
+
+def man_page() -> Path | None:
+    """The installed manual page: ``docs/git-recover.1`` beside the package (a
+    checkout or an editable install), else the data file pip put under
+    ``<prefix>/share/man/man1``; ``None`` when neither exists."""
+    for page in (Path(__file__).resolve().parents[2] / "docs" / "git-recover.1",
+                 Path(sys.prefix) / "share" / "man" / "man1" / "git-recover.1"):
+        if page.is_file():
+            return page
+    return None
+
+
+def _show_man_page() -> bool:
+    """Show the manual page with ``man -l`` (so the install's man directory need
+    not be on the manpath), as ``git help`` does for git's own commands; ``False``
+    when there is no ``man`` or no page, and the caller shows click's help."""
+    page = man_page()
+    viewer = shutil.which("man")
+    if page is None or viewer is None:
+        return False
+    return subprocess.call([viewer, "-l", str(page)]) == 0

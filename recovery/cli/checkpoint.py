@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from recovery.base.output import out
 from recovery.core.checkpoint import create_checkpoint
 from recovery.cli.common import echo_json, open_repo
 
@@ -20,4 +21,4 @@ def checkpoint(message: str | None, reason: str, as_json: bool) -> None:
         echo_json(cp.to_json())
         return
     skipped = f", {len(cp.skipped)} path(s) skipped" if cp.skipped else ""
-    click.echo(f"checkpoint {cp.short} ({cp.reason}, {cp.capture_s * 1000:.0f} ms{skipped})")
+    out(f"checkpoint {cp.short} ({cp.reason}, {cp.capture_s * 1000:.0f} ms{skipped})")

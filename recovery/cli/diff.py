@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from recovery.base.output import colour_enabled, out
 from recovery.core.capture import live_worktree_tree
 from recovery.cli.common import open_repo
 from recovery.core.refs import resolve
@@ -25,9 +26,9 @@ def diff(checkpoint_id: str, other_id: str | None, stat: bool, name_status: bool
         new = resolve(repo, other_id).worktree_tree
     else:
         new = live_worktree_tree(repo)
-    args = ["diff", "--color=always" if sys.stdout.isatty() else "--no-color"]
+    args = ["diff", "--color=always" if colour_enabled(sys.stdout) else "--no-color"]
     if stat:
         args.append("--stat")
     if name_status:
         args.append("--name-status")
-    click.echo(repo.git.run(*args, old, new).text)
+    out(repo.git.run(*args, old, new).text)

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from recovery.base.output import out
 from recovery.cli.common import echo_json, open_repo
 from recovery.core.config import GitConfig
 from recovery.base.errors import EXIT_OK
@@ -39,17 +40,17 @@ def list_gates(as_json: bool) -> None:
         })
         return
     if config.source is None:
-        click.echo("no gates configured (add a [gates.<name>] table to .recover.toml or "
+        out("no gates configured (add a [gates.<name>] table to .recover.toml or "
                    "[tool.git-recover.gates.<name>] to pyproject.toml; see docs/gates.md)")
         return
-    click.echo(f"configuration: {config.source}")
+    out(f"configuration: {config.source}")
     for gate in config.gates:
-        click.echo(f"{gate.name}")
+        out(f"{gate.name}")
         for key in _fields(gate):
             label = _KEY_OF_FIELD.get(key, key)
-            click.echo(f"  {label:<10} {_shown(_value(gate, key)):<40} ({gate.sources.get(key, 'default')})")
+            out(f"  {label:<10} {_shown(_value(gate, key)):<40} ({gate.sources.get(key, 'default')})")
     for name in config.disabled:
-        click.echo(f"{name}  (disabled by git config recover.gate.{name}.enabled)")
+        out(f"{name}  (disabled by git config recover.gate.{name}.enabled)")
 
 
 @gates.command("run")
@@ -64,20 +65,20 @@ def run_gates(stage: str | None, no_cache: bool) -> int:
     repo = open_repo()
     config = load_gates(repo.toplevel, GitConfig.load(repo.git))
     if not config.for_stage(stage):
-        click.echo("no gates to run" + (f" in stage {stage}" if stage else ""))
+        out("no gates to run" + (f" in stage {stage}" if stage else ""))
         return EXIT_OK
     head = repo.git.run("rev-parse", "--verify", "-q", "HEAD", check=False).text or None
     spec = Validation(stage or "manual", (stage,) if stage else None, base=head, strongest=None,
                       interactive=sys.stderr.isatty(), use_cache=not no_cache)
     outcome = validate(repo, spec, config, take_checkpoint(repo, "gates"))
     for line in summary_table(outcome.results):
-        click.echo(line)
+        out(line)
     for result in outcome.results:
         if result.status != "pass" and result.output and not spec.interactive:
-            click.echo(f"--- {result.gate.name} output ---\n{result.output.rstrip()}")
+            out(f"--- {result.gate.name} output ---\n{result.output.rstrip()}")
     if outcome.checkpoint is not None:
         verdict = "marked good" if outcome.exit_code == EXIT_OK else "not good"
-        click.echo(f"checkpoint {outcome.checkpoint.short}: {verdict}")
+        out(f"checkpoint {outcome.checkpoint.short}: {verdict}")
     return outcome.exit_code
 
 

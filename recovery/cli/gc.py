@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from recovery.base.output import out
 from recovery.cli.common import human_age, open_repo
 from recovery.core.gc import run_gc
 
@@ -26,6 +27,6 @@ def gc(keep: int | None, max_age_days: float | None, dry_run: bool, remote: str 
         drop, kept = list(plan.drop), list(plan.keep)
     verb = "would drop" if dry_run else "dropped"
     for cp in drop:
-        click.echo(f"{verb} {cp.short} ({cp.reason}, {human_age(cp.age_s())} old)")
+        out(f"{verb} {cp.short} ({cp.reason}, {human_age(cp.age_s())} old)")
     where = f" on {remote}" if remote else ""
-    click.echo(f"{verb} {len(drop)}, kept {len(kept)} checkpoint(s){where}")
+    out(f"{verb} {len(drop)}, kept {len(kept)} checkpoint(s){where}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from recovery.base.errors import EXIT_ERROR, RecoverError
+from recovery.base.output import say
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,20 +27,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_cli(args)
     except RecoverError as exc:
-        _say(f"git-recover: {exc.message}")
+        say(exc.message)
         return exc.exit_code
     except KeyboardInterrupt:
-        _say("git-recover: interrupted (if a restore was running, `git recover status` says how to finish it)")
+        say("interrupted (if a restore was running, `git recover status` says how to finish it)")
         return 130
     except OSError as exc:
         # A state file in the way, a full disk, a permission problem: one line.
         where = f": {exc.filename}" if exc.filename else ""
-        _say(f"git-recover: {exc.strerror or exc}{where}")
+        say(f"{exc.strerror or exc}{where}")
         return EXIT_ERROR
-
-
-def _say(line: str) -> None:
-    print(line, file=sys.stderr)
 
 
 if __name__ == "__main__":

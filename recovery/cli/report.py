@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from recovery.base.errors import EXIT_FINDINGS, RecoverError, UsageError
+from recovery.base.output import say
 from recovery.core.journal import read_events
 from recovery.measure.metrics import SOURCES, build_report, load_targets
 from recovery.base.project_config import load_project_config
@@ -44,7 +45,7 @@ def report(as_json: bool, html_file: Path | None, source: str, check: bool, remo
             html_file.write_text(render_html(result), encoding="utf-8")
         except OSError as exc:
             raise RecoverError(f"cannot write {html_file}: {exc.strerror}") from None
-        click.echo(f"git-recover: wrote {html_file}", err=True)
+        say(f"wrote {html_file}")
     return EXIT_FINDINGS if check and not result.ok else 0
 
 

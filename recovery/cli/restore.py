@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from recovery.base.output import out, progress
 from recovery.cli.common import open_repo, toplevel_paths
 from recovery.base.errors import UsageError
 from recovery.core.model import Checkpoint
@@ -45,12 +46,14 @@ def restore(checkpoint_id: str, dry_run: bool, resume: bool, abort: bool) -> Non
     if resume or abort:
         if paths or checkpoint_id != "last" or dry_run:
             raise UsageError("--continue/--abort take no checkpoint, paths or --dry-run")
-        result = abort_restore(repo) if abort else continue_restore(repo)
+        with progress("finishing the interrupted restore"):
+            result = abort_restore(repo) if abort else continue_restore(repo)
     else:
         target = _resolve(repo, checkpoint_id)
-        result = restore_checkpoint(repo, target, toplevel_paths(repo, paths), dry_run=dry_run)
+        with progress(f"restoring {target.short}"):
+            result = restore_checkpoint(repo, target, toplevel_paths(repo, paths), dry_run=dry_run)
     for line in result.lines():
-        click.echo(line)
+        out(line)
 
 
 def _resolve(repo: Repo, name: str) -> Checkpoint:

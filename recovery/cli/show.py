@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from recovery.base.output import SUMMARY_LINES, clean, out, quote_path, summarize
 from recovery.cli.common import echo_json, human_age, open_repo
 from recovery.core.integrity import EMPTY_TREE, tree_diff
 from recovery.core.refs import resolve
@@ -23,23 +24,24 @@ def show(checkpoint_id: str, as_json: bool) -> None:
     if as_json:
         echo_json({**cp.to_json(), "changes": list(changes)})
         return
-    click.echo(f"checkpoint {cp.sha}")
-    click.echo(f"ref:       {cp.ref}")
-    click.echo(f"time:      {cp.time:%Y-%m-%d %H:%M:%S.%f} UTC ({human_age(cp.age_s())} ago)")
-    click.echo(f"reason:    {cp.reason}")
+    out(f"checkpoint {cp.sha}")
+    out(f"ref:       {cp.ref}")
+    out(f"time:      {cp.time:%Y-%m-%d %H:%M:%S.%f} UTC ({human_age(cp.age_s())} ago)")
+    out(f"reason:    {clean(cp.reason)}")
     if cp.message:
-        click.echo(f"message:   {cp.message}")
-    click.echo(f"HEAD:      {cp.head or '(unborn)'} on {cp.branch_name or '(detached)'}")
-    click.echo(f"trees:     worktree {cp.worktree_tree}, index {cp.index_tree}")
+        out(f"message:   {clean(cp.message)}")
+    out(f"HEAD:      {cp.head or '(unborn)'} on {clean(cp.branch_name or '(detached)')}")
+    out(f"trees:     worktree {cp.worktree_tree}, index {cp.index_tree}")
     if cp.conflict_commit:
-        click.echo(f"merge:     operation in progress captured in {cp.conflict_commit}")
+        out(f"merge:     operation in progress captured in {cp.conflict_commit}")
     if cp.labels:
-        click.echo(f"labels:    {', '.join(cp.labels)}")
+        out(f"labels:    {clean(', '.join(cp.labels))}")
     for item in cp.skipped:
-        click.echo(f"skipped:   {item.path} ({item.reason}, {item.size_bytes} bytes)")
+        out(f"skipped:   {quote_path(item.path)} ({item.reason}, {item.size_bytes} bytes)")
     for note in cp.notes:
-        click.echo(f"note:      {note}")
-    click.echo(f"changes against HEAD ({len(changes)}):")
-    for line in changes:
-        click.echo(f"  {line}")
-
+        out(f"note:      {clean(note)}")
+    out(f"changes against HEAD ({len(changes)}):")
+    for line in summarize(changes):
+        out(f"  {line}")
+    if len(changes) > SUMMARY_LINES:
+        out(f"  (all of them: git recover diff {cp.short} --name-status)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from recovery.base.output import clean, colour, out
 from recovery.cli.common import echo_json, human_age, open_repo
 from recovery.base.errors import RecoverError
 from recovery.core.intent import read_intent
@@ -35,16 +36,16 @@ def status(as_json: bool) -> None:
         })
         return
     if newest is None:
-        click.echo("no checkpoints yet: nothing can be restored (take one with `git recover checkpoint`)")
+        out("no checkpoints yet: nothing can be restored (take one with `git recover checkpoint`)")
     else:
-        click.echo(f"newest checkpoint: {newest.short} ({newest.reason}), {human_age(newest.age_s())} ago "
-                   f"-- the recovery point if you lose work now; {len(checkpoints)} in all")
+        out(f"newest checkpoint: {newest.short} ({clean(newest.reason)}), {human_age(newest.age_s())} ago "
+            f"-- the recovery point if you lose work now; {len(checkpoints)} in all")
     if good is None:
-        click.echo("last good checkpoint: none yet (no checkpoint has passed the gates)")
+        out("last good checkpoint: none yet (no checkpoint has passed the gates)")
     else:
-        click.echo(f"last good checkpoint: {good.short} ({good.reason}), {human_age(good.age_s())} ago")
+        out(f"last good checkpoint: {good.short} ({clean(good.reason)}), {human_age(good.age_s())} ago")
     if damaged is not None:
-        click.echo(f"INTERRUPTED RESTORE: {damaged}")
+        out(f"{colour('INTERRUPTED RESTORE', 'red')}: {damaged}")
     if intent is not None:
-        click.echo(f"INTERRUPTED RESTORE of {(intent.checkpoint or '?')[:10]} started {intent.started}: "
-                   "run `git recover restore --continue` or `git recover restore --abort`")
+        out(f"{colour('INTERRUPTED RESTORE', 'red')} of {(intent.checkpoint or '?')[:10]} started {intent.started}: "
+            "run `git recover restore --continue` or `git recover restore --abort`")

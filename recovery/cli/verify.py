@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from recovery.base.output import colour, out, progress, summarize
 from recovery.cli.common import open_repo
 from recovery.base.errors import EXIT_FINDINGS, RecoverError
 from recovery.core.integrity import check_checkpoint, verify_objects
@@ -21,24 +22,29 @@ def verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
     repo = open_repo()
     targets = list_checkpoints(repo) if every else [resolve(repo, checkpoint_id or "last")]
     failed = False
-    for cp in targets:
-        roots = [cp.sha, cp.index_commit] + [sha for sha in (cp.head, cp.conflict_commit) if sha]
-        report = verify_objects(repo, roots)
-        if report.ok:
-            click.echo(f"{cp.short}: {report.checked} objects re-hashed, all intact ({report.duration_s * 1000:.0f} ms)")
-        else:
-            failed = True
-            click.echo(f"{cp.short}: {len(report.missing)} missing, {len(report.corrupt)} corrupt of "
-                       f"{report.checked} objects: {', '.join((report.missing + report.corrupt)[:5])}")
+    with progress(f"verifying {len(targets)} checkpoint(s)", total=len(targets)) as bar:
+        for cp in targets:
+            roots = [cp.sha, cp.index_commit] + [sha for sha in (cp.head, cp.conflict_commit) if sha]
+            report = verify_objects(repo, roots)
+            bar.advance()
+            if report.ok:
+                out(f"{cp.short}: {report.checked} objects re-hashed, {colour('all intact', 'green')} "
+                    f"({report.duration_s * 1000:.0f} ms)")
+            else:
+                failed = True
+                bad = report.missing + report.corrupt
+                out(f"{cp.short}: {colour(f'{len(report.missing)} missing, {len(report.corrupt)} corrupt', 'red')} "
+                    f"of {report.checked} objects: {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}")
     if worktree:
         cp = targets[0]
-        verdict = check_checkpoint(repo, cp)
+        with progress(f"comparing the live state with {cp.short}"):
+            verdict = check_checkpoint(repo, cp)
         if verdict.ok:
-            click.echo(f"live state is identical to {cp.short} ({verdict.duration_s * 1000:.0f} ms)")
+            out(f"live state is {colour('identical', 'green')} to {cp.short} ({verdict.duration_s * 1000:.0f} ms)")
         else:
             failed = True
-            click.echo(f"live state differs from {cp.short}:")
-            for line in verdict.mismatches:
-                click.echo(f"  {line}")
+            out(f"live state {colour('differs', 'red')} from {cp.short}:")
+            for line in summarize(verdict.mismatches):
+                out(f"  {line}")
     if failed:
         raise RecoverError("verification failed", EXIT_FINDINGS)

@@ -10,7 +10,6 @@ number of times (git config ``recover.captureAttempts``), then fails loudly.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from recovery import __version__
 from recovery.core.capture import Capture, CaptureRace, capture, capture_workdir
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
+from recovery.base.output import quote_path, warn
 from recovery.core.git import GitCommandError
 from recovery.core.lock import repo_lock
 from recovery.core.model import Checkpoint, encode_message
@@ -88,7 +88,7 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path) -> tuple[C
     for item in snap.skipped:
         _warn_skipped(item.path, item.reason, item.size_bytes)
     for note in snap.notes:
-        print(f"git-recover: warning: {note}", file=sys.stderr)
+        warn(note)
     checkpoint = _publish(repo, snap, reason, message, capture_s)
     _journal_checkpoint(repo, checkpoint)
     return checkpoint, snap
@@ -104,20 +104,13 @@ def _journal_checkpoint(repo: Repo, cp: Checkpoint) -> None:
 
 def _warn_skipped(path: str, reason: str, size_bytes: int) -> None:
     if reason == "unreadable":
-        print(f"git-recover: warning: untracked directory {path}/ could not be read and was NOT captured",
-              file=sys.stderr)
+        warn(f"untracked directory {quote_path(path)}/ could not be read and was NOT captured")
     elif reason == "size":
-        print(
-            f"git-recover: warning: untracked {path} ({size_bytes} bytes) is over the size cap and was "
-            "NOT captured; raise git config recover.maxUntrackedSize to include it",
-            file=sys.stderr,
-        )
+        warn(f"untracked {quote_path(path)} ({size_bytes} bytes) is over the size cap and was "
+             "NOT captured; raise git config recover.maxUntrackedSize to include it")
     else:
-        print(
-            f"git-recover: warning: {path}/ is a nested repository without commits and was NOT "
-            "captured; commit in it (or ignore it) to include it",
-            file=sys.stderr,
-        )
+        warn(f"{quote_path(path)}/ is a nested repository without commits and was NOT "
+             "captured; commit in it (or ignore it) to include it")
 
 
 def _publish(repo: Repo, snap: Capture, reason: str, message: str | None, capture_s: float) -> Checkpoint:

@@ -25,6 +25,7 @@ from pathlib import Path
 from recovery.core.capture import Capture, capture, capture_workdir
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
+from recovery.base.output import quote_path
 from recovery.core.model import Checkpoint
 from recovery.core.repo import Repo
 
@@ -229,10 +230,11 @@ def tree_paths(repo: Repo, tree: str) -> set[str]:
 
 
 def tree_diff(repo: Repo, old: str, new: str) -> tuple[str, ...]:
-    """``STATUS path`` lines between two trees (e.g. ``M notes.txt``), no rename detection."""
+    """``STATUS path`` lines between two trees (e.g. ``M notes.txt``), no rename
+    detection; paths quoted as git quotes them (:func:`~recovery.base.output.quote_path`)."""
     out = repo.git.run("diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new).stdout
-    parts = [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
-    return tuple(f"{status} {path}" for status, path in zip(parts[::2], parts[1::2]))
+    parts = [p for p in out.split(b"\0") if p]
+    return tuple(f"{status.decode()} {quote_path(path)}" for status, path in zip(parts[::2], parts[1::2]))
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recovery.base import output
 from recovery.base.fs import fsync_dir
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def record_or_warn(repo: Repo, event: str, **fields: Any) -> None:
     try:
         record(repo, event, **fields)
     except (OSError, RecoverError) as exc:
-        print(f"git-recover: warning: journal not written ({exc})", file=sys.stderr, flush=True)
+        output.warn(f"journal not written ({exc})")
 
 
 def append_line(state_dir: Path, data: bytes, max_bytes: int = MAX_BYTES,
@@ -168,7 +168,7 @@ def read_events(repo: Repo, warn: Callable[[str], None] | None = None) -> list[E
 
 def iter_events(state_dir: Path, warn: Callable[[str], None] | None = None) -> Iterator[Event]:
     """Like :func:`read_events`, lazily, from a state directory."""
-    report = warn or _warn_stderr
+    report = warn or output.warn
     live = journal_path(state_dir)
     rotated = sorted(
         (p for p in state_dir.glob(JOURNAL_NAME + ".*") if p.suffix[1:].isdigit()),
@@ -241,5 +241,3 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def _warn_stderr(message: str) -> None:
-    print(f"git-recover: warning: {message}", file=sys.stderr)

@@ -15,10 +15,10 @@ in ``git reflog refs/recovery/<wt>/good``.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import replace
 
 from recovery.base.errors import RecoverError, UsageError
+from recovery.base.output import warn
 from recovery.core.git import NULL_SHA, GitCommandError
 from recovery.core.model import Checkpoint, decode
 from recovery.core.repo import Repo
@@ -97,8 +97,7 @@ def list_checkpoints(repo: Repo) -> list[Checkpoint]:
                 found.append(decode(sha, ref, message))
             except RecoverError as exc:
                 # One foreign or damaged ref must not block every command.
-                print(f"git-recover: warning: skipping {exc.message}; "
-                      f"remove it with `git update-ref -d {ref}`", file=sys.stderr)
+                warn(f"skipping {exc.message}; remove it with `git update-ref -d {ref}`")
     found.sort(key=lambda cp: cp.time, reverse=True)
     return [
         _with_labels(cp, tuple(labels.get(cp.sha, ()))) for cp in found

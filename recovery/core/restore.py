@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -45,6 +44,7 @@ from recovery.core.checkpoint import take
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.base.fs import atomic_write
+from recovery.base.output import note, summarize
 from recovery.core.git import NULL_SHA, GitCommandError
 from recovery.core.integrity import (
     IntegrityError,
@@ -92,7 +92,7 @@ class RestoreResult:
         """A human summary: what changed, the timings in ms, and the verdict."""
         verb = "would restore" if self.dry_run else "restored"
         out = [f"{verb} checkpoint {self.target.short} ({self.target.reason}, {self.target.time:%Y-%m-%d %H:%M:%S} UTC)"]
-        out += [f"  {line}" for line in self.changed_paths] or ["  (no file changes)"]
+        out += [f"  {line}" for line in summarize(self.changed_paths)] or ["  (no file changes)"]
         if self.head_change:
             out.append(f"  {self.head_change}")
         if self.dry_run:
@@ -217,8 +217,8 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
             # holds it, so `undo` points at it.
             set_label(repo, "undo", safety)
             reported = safety
-            print(f"git-recover: note: HEAD moved since the restore began; `git recover undo` now brings back "
-                  f"checkpoint {safety.short}, which holds it", file=sys.stderr)
+            note(f"HEAD moved since the restore began; `git recover undo` now brings back "
+                 f"checkpoint {safety.short}, which holds it")
         resumed = Intent(plan, target.sha, reported.sha, intent.paths, intent.started, os.getpid(),
                          incident=intent.incident)
         _journal(repo, "restore", phase="resume", action=word, target=target.short, incident=intent.incident)
@@ -289,8 +289,8 @@ def _run(
              verify_s=round(verdict.duration_s, 6), verdict="ok" if verdict.ok else "mismatch",
              changed_files=len(changes))
     clear_intent(repo)
-    for note in verdict.notes:
-        print(f"git-recover: note: {note}", file=sys.stderr)
+    for line in verdict.notes:
+        note(line)
     if not verdict.ok:
         listed = "; ".join(verdict.mismatches[:10])
         raise IntegrityError(
@@ -341,8 +341,7 @@ def _safe_head(repo: Repo, now: Capture, plan: TargetState) -> TargetState:
         raise RecoverError(f"the checkpoint was taken on the unborn branch {name}, which has commits now; "
                            f"switch to {name} first if you mean to empty it")
     why = f"is checked out in {elsewhere}" if elsewhere else "has moved since the checkpoint"
-    print(f"git-recover: note: branch {name} {why}; leaving it alone and detaching HEAD at "
-          f"{plan.head[:10]}", file=sys.stderr)
+    note(f"branch {name} {why}; leaving it alone and detaching HEAD at {plan.head[:10]}")
     return replace(plan, branch=None)
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from recovery.base.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, RecoverError
+from recovery.base.output import say
 from recovery.gates.config import GateConfig
 from recovery.gates.model import GateContext, GateResult, Policy
 from recovery.gates.runner import GATE_ENV, run_gates
@@ -265,8 +266,3 @@ def journal(repo: Repo, event: str, **fields: Any) -> None:
     from recovery.core.journal import record_or_warn
 
     record_or_warn(repo, event, **fields)
-
-
-def say(message: str) -> None:
-    """One ``git-recover:`` line on stderr (hooks share the terminal with git)."""
-    print(f"git-recover: {message}", file=sys.stderr, flush=True)

@@ -21,7 +21,8 @@ from pathlib import Path
 from recovery.core.config import GitConfig
 from recovery.base.errors import EXIT_OK, UsageError
 from recovery.gates.config import load_gates
-from recovery.gates.policy import Validation, say, take_checkpoint, validate
+from recovery.base.output import say
+from recovery.gates.policy import Validation, take_checkpoint, validate
 from recovery.gates.runner import run_foreground
 from recovery.core.git import Git, user_env
 from recovery.hooks.dispatch import RUN_ENV
