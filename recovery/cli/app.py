@@ -8,8 +8,8 @@ pattern), so ``git recover list`` does not pay for the imports of ``links`` or
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import click
 from recovery import __version__
 from recovery.base.errors import EXIT_USAGE
 from recovery.base.output import say
+from recovery.base.proc import run_foreground
 
 # name -> "module:attribute"; each module holds one command or command group.
 # `hook` is not here: git runs it on every commit, and main() dispatches it
@@ -115,4 +116,4 @@ def _show_man_page() -> bool:
     viewer = shutil.which("man")
     if page is None or viewer is None:
         return False
-    return subprocess.call([viewer, "-l", str(page)]) == 0
+    return run_foreground([viewer, "-l", str(page)], Path.cwd(), os.environ) == 0

@@ -38,7 +38,7 @@ from recovery.base.errors import EXIT_ERROR, EXIT_OK, RecoverError
 from recovery.gates.config import GateConfig, load_gates
 from recovery.base.output import say
 from recovery.gates.policy import Validation, journal, take_checkpoint, validate
-from recovery.gates.runner import run_foreground, spawn_detached
+from recovery.base.proc import run_foreground, spawn_detached
 from recovery.hooks.push_guard import ALLOW_KEY, checkpoint_refs_in_push, refusal
 from recovery.core.git import INTERNAL_ENV, NULL_SHA, user_env
 from recovery.core.model import Checkpoint

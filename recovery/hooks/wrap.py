@@ -4,7 +4,7 @@ githooks(5) has nothing that runs before them) (issue #3).
 
 The wrapped command is the user's own git command, not an internal one: it runs
 attached to the terminal (pager, editor, progress), with the user's hooks, via
-:func:`recovery.gates.runner.run_foreground`, not :meth:`recovery.core.git.Git.run`
+:func:`recovery.base.proc.run_foreground`, not :meth:`recovery.core.git.Git.run`
 (which captures output and disables hooks). It gets ``GIT_RECOVER_RUN=1`` so our
 own hooks inside it only chain the user's hooks: the validation happens once,
 here, afterwards.
@@ -23,7 +23,7 @@ from recovery.base.errors import EXIT_OK, UsageError
 from recovery.gates.config import load_gates
 from recovery.base.output import say
 from recovery.gates.policy import Validation, take_checkpoint, validate
-from recovery.gates.runner import run_foreground
+from recovery.base.proc import run_foreground
 from recovery.core.git import Git, user_env
 from recovery.hooks.dispatch import RUN_ENV
 from recovery.core.integrity import tree_paths

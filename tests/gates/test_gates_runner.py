@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recovery.gates.runner import HEAD_BYTES, TAIL_BYTES, run_process
+from recovery.base.proc import HEAD_BYTES, TAIL_BYTES, run_process
 from tests.conftest import GitRepo
 from tests.hooks.helpers import configure, python_gate
 
@@ -154,7 +154,7 @@ def test_a_gate_that_runs_the_gates_does_not_recurse(tmp_path) -> None:
 
 
 def test_a_program_killed_by_a_signal_reports_128_plus_the_signal(tmp_path) -> None:
-    from recovery.gates.runner import run_foreground
+    from recovery.base.proc import run_foreground
 
     rc = run_foreground([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],
                         tmp_path, dict(os.environ))

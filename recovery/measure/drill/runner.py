@@ -29,7 +29,6 @@ import io
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +36,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from recovery.base.proc import kill_group, run_captured, start_group
 from recovery.core.config import GitConfig
 from recovery.measure.drill import fixture
 from recovery.measure.drill.sandbox import Sandbox, Snapshot, clone, differences, init_example, snapshot, tree_blobs
@@ -278,8 +278,7 @@ def _kill_and_continue(run: _Run) -> None:
     first = sandbox.top / BULK_DIR / "f00000.txt"
     # Its own process group, killed whole: the git child dies with it, as in a crash
     # (a lone SIGKILL to Python would leave git finishing the switch behind our back).
-    proc = subprocess.Popen(sandbox.recover_argv("restore", "good"), cwd=sandbox.top,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = start_group(sandbox.recover_argv("restore", "good"), sandbox.top)
     deadline = time.monotonic() + KILL_WAIT_S
     # Wait for the intent record (written just before the switch), then for the
     # switch to rewrite its first file: the kill then lands inside the switch.
@@ -287,18 +286,16 @@ def _kill_and_continue(run: _Run) -> None:
         time.sleep(0.001)
     while proc.poll() is None and b"BROKEN" in _read(first) and time.monotonic() < deadline:
         time.sleep(0.0005)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    kill_group(proc.pid, signal.SIGKILL)
     proc.wait()
     if proc.returncode != -signal.SIGKILL:
         raise DrillError(f"restore finished (exit {proc.returncode}) before it could be killed")
     if not intent.exists():
         raise DrillError("the killed restore left no intent record; --continue would have nothing to finish")
     switched = sum(1 for p in (sandbox.top / BULK_DIR).iterdir() if b"BROKEN" not in _read(p))
-    done = subprocess.run(sandbox.recover_argv("restore", "--continue"), cwd=sandbox.top,
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise DrillError(f"restore --continue exited {done.returncode}: {_last_line(done.stderr)}")
+    rc, _, stderr = run_captured(sandbox.recover_argv("restore", "--continue"), sandbox.top)
+    if rc != 0:
+        raise DrillError(f"restore --continue exited {rc}: {_last_line(stderr)}")
     run.evidence.append(f"restore SIGKILLed inside the switch ({switched} file(s) switched), intent record left, "
                         "restore --continue finished it")
 
