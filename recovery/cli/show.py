@@ -6,7 +6,7 @@ import click
 
 from recovery.base.output import SUMMARY_LINES, clean, out, quote_path, summarize
 from recovery.cli.common import echo_json, human_age, open_repo
-from recovery.core.integrity import EMPTY_TREE, tree_diff
+from recovery.core.integrity import tree_diff
 from recovery.core.refs import resolve
 
 
@@ -19,7 +19,7 @@ def show(checkpoint_id: str, as_json: bool) -> None:
     files that differ from its HEAD commit."""
     repo = open_repo()
     cp = resolve(repo, checkpoint_id)
-    base = f"{cp.head}^{{tree}}" if cp.head else EMPTY_TREE
+    base = f"{cp.head}^{{tree}}" if cp.head else repo.object_format.empty_tree
     changes = tree_diff(repo, base, cp.worktree_tree)
     if as_json:
         echo_json({**cp.to_json(), "changes": list(changes)})

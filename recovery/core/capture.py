@@ -34,13 +34,14 @@ import re
 import shutil
 import stat
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 
 from recovery.base.fs import scratch_dir
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.core.git import Git, GitCommandError
+from recovery.core.model import Capture, ConflictState, Skipped
+from recovery.core.refs import read_head
 from recovery.core.repo import Repo
 
 # Files git keeps in the git directory while a merge, cherry-pick or revert
@@ -71,64 +72,6 @@ MAX_UNTRACKED_KEY = "recover.maxUntrackedSize"
 _UNREADABLE_DIR = re.compile(r"could not open directory '(.+?)': ")
 
 
-@dataclass(frozen=True)
-class Skipped:
-    """An untracked path left out of a capture, and why.
-
-    Attributes:
-        path: path relative to the worktree top level (``/``-separated).
-        reason: ``size`` (over the cap), ``nested-repo-without-commits`` or
-            ``unreadable`` (a directory git could not open).
-        size_bytes: the file's size, 0 for directories.
-    """
-
-    path: str
-    reason: str
-    size_bytes: int = 0
-
-
-@dataclass(frozen=True)
-class ConflictState:
-    """An operation in progress: unmerged stages and the state files.
-
-    Attributes:
-        tree: a tree with ``stage1``/``stage2``/``stage3`` subtrees (the unmerged
-            index entries of each stage) and one blob per state file present.
-        merge_heads: commits named in ``MERGE_HEAD`` (kept reachable as parents).
-        unmerged_paths: how many paths had stages 1-3.
-    """
-
-    tree: str
-    merge_heads: tuple[str, ...]
-    unmerged_paths: int
-
-
-@dataclass(frozen=True)
-class Capture:
-    """The trees of one capture; nothing is published yet.
-
-    Attributes:
-        head: HEAD's commit, ``None`` on an unborn branch.
-        branch: the full ref HEAD points to (``refs/heads/main``), ``None`` when detached.
-        index_tree: the stage-0 entries of the index.
-        worktree_tree: tracked and untracked (not ignored) files as on disk.
-        conflict: merge state, when an operation was in progress.
-        skipped: untracked paths left out, said out loud by the caller.
-        notes: other facts worth recording (nested repositories kept as gitlinks).
-        index_file: the temporary index holding ``worktree_tree`` with fresh stat
-            data; it lives in the caller's work directory.
-    """
-
-    head: str | None
-    branch: str | None
-    index_tree: str
-    worktree_tree: str
-    conflict: ConflictState | None
-    skipped: tuple[Skipped, ...]
-    notes: tuple[str, ...]
-    index_file: Path
-
-
 class CaptureRace(RecoverError):
     """Files changed while they were being captured; the capture may be retried.
 
@@ -140,17 +83,6 @@ class CaptureRace(RecoverError):
         shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         super().__init__(f"files changed while being captured: {shown}")
         self.paths = paths
-
-
-def read_head(git: Git) -> tuple[str | None, str | None]:
-    """HEAD's commit and branch: ``(sha | None, "refs/heads/x" | None)``."""
-    branch_result = git.run("symbolic-ref", "-q", "HEAD", check=False)
-    branch = branch_result.text if branch_result.returncode == 0 else None
-    head_result = git.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
-    head = head_result.text if head_result.returncode == 0 else None
-    if head is None and branch is None:
-        raise RecoverError("HEAD is neither a commit nor a branch; the repository looks damaged")
-    return head, branch
 
 
 def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:

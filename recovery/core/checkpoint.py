@@ -16,13 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from recovery import __version__
-from recovery.core.capture import Capture, CaptureRace, capture, capture_workdir
+from recovery.core.capture import CaptureRace, capture, capture_workdir
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path, warn
 from recovery.core.git import GitCommandError
 from recovery.core.lock import repo_lock
-from recovery.core.model import Checkpoint, encode_message
+from recovery.core.model import Capture, Checkpoint, encode_message
 from recovery.core.refs import checkpoint_ref, update_ref
 from recovery.core.repo import Repo
 

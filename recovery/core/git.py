@@ -36,7 +36,6 @@ from pathlib import Path
 from recovery.base.errors import RecoverError
 
 INTERNAL_ENV = "GIT_RECOVER_INTERNAL"
-NULL_SHA = "0" * 40
 
 # Applied to every internal git call; see the module docstring for the why.
 _BASE_ENV = {

@@ -22,34 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recovery.core.capture import Capture, capture, capture_workdir
+from recovery.core.capture import capture, capture_workdir
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path
-from recovery.core.model import Checkpoint
+from recovery.core.model import Capture, Checkpoint, ObjectFormat, TargetState
 from recovery.core.repo import Repo
 
-# git knows this tree without storing it (the hash of an empty tree object).
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-
-
-@dataclass(frozen=True)
-class TargetState:
-    """What HEAD, the index and the worktree must be after a restore.
-
-    Attributes:
-        head: the commit HEAD must resolve to (``None``: unborn branch).
-        branch: ``refs/heads/<name>`` HEAD must point to (``None``: detached).
-        index_tree: the index's stage-0 entries.
-        worktree_tree: the files on disk (tracked and untracked, not ignored).
-        conflict_tree: unmerged stages and merge state files, or ``None``.
-    """
-
-    head: str | None
-    branch: str | None
-    index_tree: str
-    worktree_tree: str
-    conflict_tree: str | None
 
 
 @dataclass(frozen=True)
@@ -273,8 +252,13 @@ def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
         An :class:`ObjectReport`.
 
     Raises:
-        RecoverError: the object database cannot be opened by dulwich.
+        RecoverError: the object database cannot be opened by dulwich, or the
+            repository uses SHA-256, whose objects dulwich cannot parse.
     """
+    if repo.object_format is not ObjectFormat.SHA1:
+        # Said, not guessed: re-hashing with the wrong function would call every object corrupt.
+        raise RecoverError(f"re-hashing objects supports SHA-1 repositories only; this one uses "
+                           f"{repo.object_format.value} (`git fsck` checks its objects)")
     from dulwich.errors import NotGitRepository
     from dulwich.objects import Commit, ObjectID, Tree
     from dulwich.repo import Repo as DulwichRepo

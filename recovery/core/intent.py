@@ -13,43 +13,16 @@ so it is either the old record or the new one, never half of one.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
 from recovery.base.errors import RecoverError
 from recovery.base.fs import atomic_write, fsync_dir
-from recovery.core.integrity import TargetState
+from recovery.core.model import Intent, RestorePhase, TargetState
 from recovery.core.repo import Repo
 
 INTENT_FILE = "restore-intent.json"
-
-
-@dataclass(frozen=True)
-class Intent:
-    """An unfinished restore.
-
-    Attributes:
-        target: the state being restored.
-        checkpoint: id of the checkpoint being restored (``None`` for an abort).
-        safety: id of the safety checkpoint holding the state before the restore.
-        paths: the pathspecs of a path-limited restore (empty: everything).
-        started: UTC time the restore started, ISO 8601.
-        pid: process id of the restoring process.
-        phase: ``worktree`` while files change, ``index`` while git's index.lock
-            is held by us, ``head`` while HEAD and the branch move (git locks
-            both), so a resumed run knows which stale locks are its own.
-        incident: the failure this restore answers (journal link), if any.
-    """
-
-    target: TargetState
-    checkpoint: str | None
-    safety: str
-    paths: tuple[str, ...]
-    started: str
-    pid: int
-    phase: str = "worktree"
-    incident: str | None = None
 
 
 def intent_path(repo: Repo) -> Path:
@@ -75,6 +48,7 @@ def read_intent(repo: Repo) -> Intent | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         data["target"] = TargetState(**data["target"])
         data["paths"] = tuple(data.get("paths", ()))
+        data["phase"] = RestorePhase(data.get("phase", RestorePhase.WORKTREE))
         return Intent(**data)
     except FileNotFoundError:
         return None

@@ -1,5 +1,15 @@
-"""The checkpoint as an object: what a checkpoint commit records and how its
-metadata is written into, and read back from, the commit message.
+"""The core's types, and the checkpoint's encoding in its commit message.
+
+Every module of the core (and every layer above) speaks in these values; none of
+them runs git or touches a file, so any module may import this one without a loop:
+
+- :class:`ObjectFormat`: SHA-1 or SHA-256 (``extensions.objectFormat``), with its
+  id length, null id and empty tree.
+- :class:`Skipped`, :class:`ConflictState`, :class:`Capture`: what a capture of
+  the live worktree found (nothing published yet).
+- :class:`Checkpoint`: a published checkpoint, read back from its commit.
+- :class:`TargetState`: what HEAD, the index and the worktree must be after a restore.
+- :class:`RestorePhase`, :class:`Intent`: the record of a restore in progress.
 
 A checkpoint is a stash-like commit (git-stash(1), "DISCUSSION"): its tree is
 the worktree state, its first parent is HEAD (absent on an unborn branch), its
@@ -15,14 +25,160 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from enum import Enum, StrEnum
+from pathlib import Path
 from typing import Any
 
-from recovery.core.capture import Skipped
 from recovery.base.errors import RecoverError
 
 METADATA_MARKER = "git-recover-metadata: "
 METADATA_FORMAT = 1
 SHORT_LEN = 10
+
+
+class ObjectFormat(Enum):
+    """The hash a repository names its objects with (gitrepository-layout(5),
+    ``extensions.objectFormat``); ``git rev-parse --show-object-format`` says which.
+
+    Ids are hex strings throughout git-recover, as git prints them; this type knows
+    how long they are and which special ids each format has.
+    """
+
+    SHA1 = "sha1"
+    SHA256 = "sha256"
+
+    @property
+    def hex_len(self) -> int:
+        """Hex digits in an object id: 40 (SHA-1) or 64 (SHA-256)."""
+        return 40 if self is ObjectFormat.SHA1 else 64
+
+    @property
+    def null_id(self) -> str:
+        """The all-zero id git uses for "no object" (``update-ref``'s old value
+        of a ref that must not exist yet, the index's "remove this path")."""
+        return "0" * self.hex_len
+
+    @property
+    def empty_tree(self) -> str:
+        """The id of the empty tree, which git knows without storing it."""
+        if self is ObjectFormat.SHA1:
+            return "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+        return "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"
+
+    def is_id(self, text: str) -> bool:
+        """``text`` is a full lower-case hex object id of this format."""
+        return len(text) == self.hex_len and all(c in "0123456789abcdef" for c in text)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An untracked path left out of a capture, and why.
+
+    Attributes:
+        path: path relative to the worktree top level (``/``-separated).
+        reason: ``size`` (over the cap), ``nested-repo-without-commits`` or
+            ``unreadable`` (a directory git could not open).
+        size_bytes: the file's size, 0 for directories.
+    """
+
+    path: str
+    reason: str
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class ConflictState:
+    """An operation in progress: unmerged stages and the state files.
+
+    Attributes:
+        tree: a tree with ``stage1``/``stage2``/``stage3`` subtrees (the unmerged
+            index entries of each stage) and one blob per state file present.
+        merge_heads: commits named in ``MERGE_HEAD`` (kept reachable as parents).
+        unmerged_paths: how many paths had stages 1-3.
+    """
+
+    tree: str
+    merge_heads: tuple[str, ...]
+    unmerged_paths: int
+
+
+@dataclass(frozen=True)
+class Capture:
+    """The trees of one capture; nothing is published yet.
+
+    Attributes:
+        head: HEAD's commit, ``None`` on an unborn branch.
+        branch: the full ref HEAD points to (``refs/heads/main``), ``None`` when detached.
+        index_tree: the stage-0 entries of the index.
+        worktree_tree: tracked and untracked (not ignored) files as on disk.
+        conflict: merge state, when an operation was in progress.
+        skipped: untracked paths left out, said out loud by the caller.
+        notes: other facts worth recording (nested repositories kept as gitlinks).
+        index_file: the temporary index holding ``worktree_tree`` with fresh stat
+            data; it lives in the caller's work directory.
+    """
+
+    head: str | None
+    branch: str | None
+    index_tree: str
+    worktree_tree: str
+    conflict: ConflictState | None
+    skipped: tuple[Skipped, ...]
+    notes: tuple[str, ...]
+    index_file: Path
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """What HEAD, the index and the worktree must be after a restore.
+
+    Attributes:
+        head: the commit HEAD must resolve to (``None``: unborn branch).
+        branch: ``refs/heads/<name>`` HEAD must point to (``None``: detached).
+        index_tree: the index's stage-0 entries.
+        worktree_tree: the files on disk (tracked and untracked, not ignored).
+        conflict_tree: unmerged stages and merge state files, or ``None``.
+    """
+
+    head: str | None
+    branch: str | None
+    index_tree: str
+    worktree_tree: str
+    conflict_tree: str | None
+
+
+class RestorePhase(StrEnum):
+    """Where a restore is, as its intent record says; a resumed run knows from
+    it which of git's lock files are its own leftovers (and may be removed)."""
+
+    WORKTREE = "worktree"  # files change; no git lock is ours
+    INDEX = "index"  # we hold index.lock
+    HEAD = "head"  # HEAD and the branch move; git holds their ref locks
+
+
+@dataclass(frozen=True)
+class Intent:
+    """An unfinished restore: the intent record, written before the restore touches anything.
+
+    Attributes:
+        target: the state being restored.
+        checkpoint: id of the checkpoint being restored (``None`` for an abort).
+        safety: id of the safety checkpoint holding the state before the restore.
+        paths: the pathspecs of a path-limited restore (empty: everything).
+        started: UTC time the restore started, ISO 8601.
+        pid: process id of the restoring process.
+        phase: the :class:`RestorePhase` reached.
+        incident: the failure this restore answers (journal link), if any.
+    """
+
+    target: TargetState
+    checkpoint: str | None
+    safety: str
+    paths: tuple[str, ...]
+    started: str
+    pid: int
+    phase: RestorePhase = RestorePhase.WORKTREE
+    incident: str | None = None
 
 
 @dataclass(frozen=True)

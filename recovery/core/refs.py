@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from recovery.base.errors import RecoverError, UsageError
 from recovery.base.output import warn
-from recovery.core.git import NULL_SHA, GitCommandError
+from recovery.core.git import Git, GitCommandError
 from recovery.core.model import Checkpoint, decode
 from recovery.core.repo import Repo
 
@@ -51,7 +51,7 @@ def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> 
         RecoverError: ``ref`` did not have the expected value (someone else moved it).
     """
     try:
-        repo.git.run("update-ref", "--create-reflog", "-m", reason, ref, new, old or NULL_SHA)
+        repo.git.run("update-ref", "--create-reflog", "-m", reason, ref, new, old or repo.object_format.null_id)
     except GitCommandError as exc:
         raise RecoverError(f"could not update {ref}: {exc.message}") from None
 
@@ -137,13 +137,22 @@ def good_by_branch(repo: Repo, checkpoints: list[Checkpoint] | None = None) -> d
     return found
 
 
+def read_head(git: Git) -> tuple[str | None, str | None]:
+    """HEAD's commit and branch: ``(sha | None, "refs/heads/x" | None)``."""
+    branch_result = git.run("symbolic-ref", "-q", "HEAD", check=False)
+    branch = branch_result.text if branch_result.returncode == 0 else None
+    head_result = git.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
+    head = head_result.text if head_result.returncode == 0 else None
+    if head is None and branch is None:
+        raise RecoverError("HEAD is neither a commit nor a branch; the repository looks damaged")
+    return head, branch
+
+
 def last_good(repo: Repo, came_from: str | None = None) -> Checkpoint | None:
     """The last good checkpoint of a branch: ``came_from`` when an operation
     moved HEAD off that branch (a checkout), else the branch HEAD is on now.
     When that branch never passed the gates, the last good checkpoint of any
     branch, which is where the user last stood on good ground."""
-    from recovery.core.capture import read_head
-
     branch = came_from or read_head(repo.git)[1]
     return good_by_branch(repo).get(branch) or get_label(repo, "good")
 

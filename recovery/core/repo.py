@@ -14,6 +14,7 @@ from pathlib import Path
 
 from recovery.base.errors import RecoverError
 from recovery.core.git import Git
+from recovery.core.model import ObjectFormat
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Repo:
         worktree_key: ``main`` for the main worktree, ``wt-<name>`` for a linked one;
             checkpoints of each worktree live under ``refs/recovery/<worktree_key>/``.
         git: a runner bound to this worktree and its real index.
+        object_format: SHA-1 or SHA-256 (``extensions.objectFormat``).
     """
 
     toplevel: Path
@@ -36,6 +38,7 @@ class Repo:
     index_file: Path
     worktree_key: str
     git: Git = field(repr=False, compare=False)
+    object_format: ObjectFormat = ObjectFormat.SHA1
 
     @property
     def state_dir(self) -> Path:
@@ -58,7 +61,7 @@ class Repo:
         probe = Git(start)
         # One process on the hot path; a failure is diagnosed by a second one.
         found = probe.run("rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
-                          "--show-toplevel", check=False)
+                          "--show-toplevel", "--show-object-format", check=False)
         if found.returncode != 0:
             bare = probe.run("rev-parse", "--is-bare-repository", check=False)
             if bare.returncode != 0:
@@ -78,4 +81,4 @@ class Repo:
             "GIT_WORK_TREE": str(toplevel),
             "GIT_INDEX_FILE": str(git_dir / "index"),
         }
-        return cls(toplevel, git_dir, common, git_dir / "index", key, Git(toplevel, env))
+        return cls(toplevel, git_dir, common, git_dir / "index", key, Git(toplevel, env), ObjectFormat(out[4]))

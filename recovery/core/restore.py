@@ -35,9 +35,7 @@ from typing import NoReturn
 from recovery.core.capture import (
     OPERATIONS_IN_PROGRESS,
     STATE_FILES,
-    Capture,
     capture,
-    read_head,
     capture_workdir,
 )
 from recovery.core.checkpoint import take
@@ -45,10 +43,9 @@ from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.base.fs import atomic_write
 from recovery.base.output import note, summarize
-from recovery.core.git import NULL_SHA, GitCommandError
+from recovery.core.git import GitCommandError
 from recovery.core.integrity import (
     IntegrityError,
-    TargetState,
     check_state,
     checkpoint_state,
     owner_access_problems,
@@ -56,10 +53,10 @@ from recovery.core.integrity import (
     tree_diff,
     tree_paths,
 )
-from recovery.core.intent import Intent, clear_intent, now_iso, read_intent, write_intent
+from recovery.core.intent import clear_intent, now_iso, read_intent, write_intent
 from recovery.core.lock import pid_alive, repo_lock
-from recovery.core.model import Checkpoint
-from recovery.core.refs import load, read_ref, resolve, set_label
+from recovery.core.model import Capture, Checkpoint, Intent, RestorePhase, TargetState
+from recovery.core.refs import load, read_head, read_ref, resolve, set_label
 from recovery.core.repo import Repo
 
 
@@ -274,7 +271,7 @@ def _run(
     except RecoverError as exc:
         _stopped(repo, target, intent, exc)
     try:
-        write_intent(repo, replace(intent, phase="head"))
+        write_intent(repo, replace(intent, phase=RestorePhase.HEAD))
         _move_head(repo, plan, target, now)
         _write_state_files(repo, plan.conflict_tree)
     except RecoverError as exc:
@@ -373,7 +370,7 @@ def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Se
     present = mixed_git.run("ls-files", "-z", "--", *paths).stdout
     if not picked and not present and name == "worktree":
         raise RecoverError(f"no file matches {' '.join(paths)} in the checkpoint or the worktree")
-    removals = b"".join(b"0 %s\t%s\0" % (NULL_SHA.encode(), p) for p in present.split(b"\0")
+    removals = b"".join(b"0 %s\t%s\0" % (repo.object_format.null_id.encode(), p) for p in present.split(b"\0")
                         if p and p not in (keep or set()))
     if removals or picked:
         mixed_git.run("update-index", "-z", "--index-info", input=removals + picked)
@@ -398,7 +395,7 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, inte
     git.run("read-tree", "-m", plan.index_tree)
     if plan.conflict_tree:
         _put_back_stages(repo, now.index_file, plan.conflict_tree)
-    write_intent(repo, replace(intent, phase="index"))
+    write_intent(repo, replace(intent, phase=RestorePhase.INDEX))
     _install_index(repo, now.index_file)
     return repaired
 
@@ -441,7 +438,7 @@ def _put_back_stages(repo: Repo, index_file: Path, conflict_tree: str) -> None:
         if not sep or not head.startswith(b"stage"):
             continue  # a state file such as MERGE_HEAD
         mode, _, sha = meta.split(b" ")
-        removals.append(b"0 %s\t%s" % (NULL_SHA.encode(), rest))
+        removals.append(b"0 %s\t%s" % (repo.object_format.null_id.encode(), rest))
         stages.append(b"%s %s %s\t%s" % (mode, sha, head[-1:], rest))
     if stages:
         lines = sorted(set(removals)) + stages
@@ -485,17 +482,17 @@ def _move_head(repo: Repo, plan: TargetState, target: Checkpoint, before: Captur
             if plan.branch == before.branch:
                 # Its tip is the first parent of the safety checkpoint.
                 if plan.head and plan.head != before.head:
-                    repo.git.run("update-ref", "-m", message, plan.branch, plan.head, before.head or NULL_SHA)
+                    repo.git.run("update-ref", "-m", message, plan.branch, plan.head, before.head or repo.object_format.null_id)
                 elif plan.head is None and before.head is not None:
                     # Taken on an unborn branch; the commits made since are
                     # parents of the safety checkpoint, so deleting loses nothing.
                     repo.git.run("update-ref", "-d", plan.branch, before.head)
             elif plan.head and read_ref(repo, plan.branch) is None:
-                repo.git.run("update-ref", "-m", message, plan.branch, plan.head, NULL_SHA)
+                repo.git.run("update-ref", "-m", message, plan.branch, plan.head, repo.object_format.null_id)
             if before.branch != plan.branch:
                 repo.git.run("symbolic-ref", "-m", message, "HEAD", plan.branch)
         elif plan.head:
-            repo.git.run("update-ref", "--no-deref", "-m", message, "HEAD", plan.head, before.head or NULL_SHA)
+            repo.git.run("update-ref", "--no-deref", "-m", message, "HEAD", plan.head, before.head or repo.object_format.null_id)
     except GitCommandError as exc:
         if read_head(repo.git) != (before.head, before.branch):
             raise RecoverError(
@@ -637,9 +634,9 @@ def _release_stale_locks(repo: Repo, intent: Intent) -> None:
     if pid_alive(intent.pid):
         return
     locks: list[Path] = []
-    if intent.phase == "index":
+    if intent.phase is RestorePhase.INDEX:
         locks.append(Path(str(repo.index_file) + ".lock"))
-    elif intent.phase == "head":
+    elif intent.phase is RestorePhase.HEAD:
         locks.append(repo.git_dir / "HEAD.lock")
         if intent.target.branch:
             locks.append(repo.common_dir / (intent.target.branch + ".lock"))

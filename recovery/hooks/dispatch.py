@@ -40,7 +40,7 @@ from recovery.base.output import say
 from recovery.gates.policy import Validation, journal, take_checkpoint, validate
 from recovery.base.proc import run_foreground, spawn_detached
 from recovery.hooks.push_guard import ALLOW_KEY, checkpoint_refs_in_push, refusal
-from recovery.core.git import INTERNAL_ENV, NULL_SHA, user_env
+from recovery.core.git import INTERNAL_ENV, user_env
 from recovery.core.model import Checkpoint
 from recovery.core.repo import Repo
 
@@ -219,7 +219,7 @@ def _post_spec(repo: Repo, run: HookRun, gates: GateConfig) -> Validation | None
         base = run.stdin.split(b" ", 1)[0].decode() or None
     else:
         base = _rev(repo, "ORIG_HEAD")
-    if base == NULL_SHA:  # post-checkout of a new worktree or clone: nothing came before
+    if base == repo.object_format.null_id:  # post-checkout of a new worktree or clone: nothing came before
         base = None
     came_from = _previous_branch(repo) if run.name == "post-checkout" else None
     return Validation(run.name, (run.name,), base=base, interactive=interactive, came_from=came_from)
