@@ -12,6 +12,7 @@ from pathlib import Path
 
 from recovery.base.errors import UsageError
 from recovery.hooks import HOOKS
+from recovery.hooks.dispatch import dispatch
 
 USAGE = "usage: git-recover hook [--chain PATH] <" + "|".join(HOOKS) + "> [ARGS...]"
 
@@ -32,6 +33,4 @@ def hook_main(argv: list[str]) -> int:
         chain, argv = Path(argv[1]), argv[2:]
     if not argv or argv[0] not in HOOKS:
         raise UsageError(USAGE)
-    from recovery.hooks.dispatch import dispatch
-
     return dispatch(argv[0], tuple(argv[1:]), chain)

@@ -8,6 +8,8 @@ import click
 
 from recovery.base.errors import EXIT_FINDINGS, RecoverError, UsageError
 from recovery.base.output import say
+from recovery.measure.report import render_json, render_text
+from recovery.measure.report_html import render_html
 from recovery.core.journal import read_events
 from recovery.measure.metrics import SOURCES, build_report, load_targets
 from recovery.base.project_config import load_project_config
@@ -29,8 +31,6 @@ def report(as_json: bool, html_file: Path | None, source: str, check: bool, remo
     Targets come from [metrics.targets] in .recover.toml (seconds per failure
     type), defaulting to the audit's. Definitions: docs/metrics.md.
     """
-    from recovery.measure.report import render_json, render_text
-
     repo = Repo.discover()
     config = load_project_config(repo.toplevel)
     targets = load_targets(config.table("metrics"), config.where("metrics.targets"))
@@ -39,8 +39,6 @@ def report(as_json: bool, html_file: Path | None, source: str, check: bool, remo
     result = build_report(read_events(repo), targets, source)
     click.echo(render_json(result) if as_json else render_text(result), nl=False)
     if html_file is not None:
-        from recovery.measure.report_html import render_html
-
         try:
             html_file.write_text(render_html(result), encoding="utf-8")
         except OSError as exc:

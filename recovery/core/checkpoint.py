@@ -21,6 +21,7 @@ from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path, warn
 from recovery.core.git import GitCommandError
+from recovery.core.journal import record_or_warn
 from recovery.core.lock import repo_lock
 from recovery.core.model import Capture, Checkpoint, encode_message
 from recovery.core.refs import checkpoint_ref, update_ref
@@ -96,8 +97,6 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path) -> tuple[C
 
 def _journal_checkpoint(repo: Repo, cp: Checkpoint) -> None:
     """Record the checkpoint in the journal (issue #5)."""
-    from recovery.core.journal import record_or_warn
-
     record_or_warn(repo, "checkpoint", checkpoint=cp.short, reason=cp.reason,
                    capture_s=round(cp.capture_s, 6), skipped=len(cp.skipped))
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recovery.base import output
+from recovery.base.errors import RecoverError
 from recovery.base.fs import fsync_dir
 
 if TYPE_CHECKING:
@@ -105,8 +106,6 @@ def record_or_warn(repo: Repo, event: str, **fields: Any) -> None:
     """:func:`record`, but a journal that cannot be written (a full disk, the
     lock held too long) costs one warning on stderr, never the checkpoint,
     restore or git operation being recorded."""
-    from recovery.base.errors import RecoverError
-
     try:
         record(repo, event, **fields)
     except (OSError, RecoverError) as exc:
@@ -129,8 +128,6 @@ def append_line(state_dir: Path, data: bytes, max_bytes: int = MAX_BYTES,
     """
     # Imported here: this module is on the hook's hot path (see module docstring).
     import filelock
-
-    from recovery.base.errors import RecoverError
 
     state_dir.mkdir(parents=True, exist_ok=True)
     path = journal_path(state_dir)

@@ -54,6 +54,7 @@ from recovery.core.integrity import (
     tree_paths,
 )
 from recovery.core.intent import clear_intent, now_iso, read_intent, write_intent
+from recovery.core.journal import record_or_warn
 from recovery.core.lock import pid_alive, repo_lock
 from recovery.core.model import Capture, Checkpoint, Intent, RestorePhase, TargetState
 from recovery.core.refs import load, read_head, read_ref, resolve, set_label
@@ -655,6 +656,4 @@ def _head_change(now: Capture, plan: TargetState) -> str | None:
 def _journal(repo: Repo, event: str, **fields: object) -> None:
     """Record a restore step in the journal (issue #5); a journal that cannot be
     written never turns a restore that worked into one that failed."""
-    from recovery.core.journal import record_or_warn
-
     record_or_warn(repo, event, **fields)

@@ -34,6 +34,7 @@ from typing import Any
 from recovery.core.config import GitConfig
 from recovery.base.errors import UsageError
 from recovery.gates.model import BUILTINS, POLICIES, SEVERITIES, STAGES, Gate
+from recovery.links.findings import FAIL_LEVELS
 from recovery.base.project_config import load_project_config
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -197,8 +198,6 @@ def _check_option(key: str, raw: Any, where: str) -> Any:
             raise UsageError(f"{where}: expected a non-empty list of glob patterns")
         return list(raw)
     if key == "fail_level":
-        from recovery.links.findings import FAIL_LEVELS
-
         if raw not in FAIL_LEVELS:
             raise UsageError(f"{where}: expected one of {', '.join(FAIL_LEVELS)}")
     if not isinstance(raw, str):

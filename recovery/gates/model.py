@@ -11,10 +11,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from recovery.core.repo import Repo
+from recovery.core.repo import Repo
 
 Severity = Literal["critical", "high", "medium", "low"]
 Policy = Literal["restore", "block", "warn"]

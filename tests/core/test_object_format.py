@@ -9,12 +9,13 @@ from recovery.core.repo import Repo
 from tests.conftest import GitRepo
 
 
-def _sha256_repo(tmp_path: Path) -> GitRepo:
+def _sha256_repo(tmp_path: Path, first_commit: bool = True) -> GitRepo:
     repo = GitRepo(tmp_path / "s256")
     repo.path.mkdir()
     repo.git("init", "-q", "-b", "main", "--object-format=sha256")
-    repo.write("a.txt", "one\n")
-    repo.commit_all("first")
+    if first_commit:
+        repo.write("a.txt", "one\n")
+        repo.commit_all("first")
     return repo
 
 
@@ -49,9 +50,7 @@ def test_checkpoint_restore_and_undo_in_a_sha256_repository(tmp_path: Path) -> N
 
 
 def test_show_on_an_unborn_branch_diffs_against_the_sha256_empty_tree(tmp_path: Path) -> None:
-    repo = GitRepo(tmp_path / "fresh")
-    repo.path.mkdir()
-    repo.git("init", "-q", "-b", "main", "--object-format=sha256")
+    repo = _sha256_repo(tmp_path, first_commit=False)
     repo.write("f.txt", "x\n")
     repo.recover("checkpoint")
     shown = repo.recover("show").stdout

@@ -38,6 +38,8 @@ from pathlib import Path
 
 from recovery.base.proc import kill_group, run_captured, start_group
 from recovery.core.config import GitConfig
+from recovery.gates.config import load_gates
+from recovery.gates.policy import Validation, validate
 from recovery.measure.drill import fixture
 from recovery.measure.drill.sandbox import Sandbox, Snapshot, clone, differences, init_example, snapshot, tree_blobs
 from recovery.measure.drill.scenarios import BULK_DIR, Detection, Injection, Scenario, bulk_files
@@ -302,9 +304,6 @@ def _kill_and_continue(run: _Run) -> None:
 
 def _validate(sandbox: Sandbox, strongest: str, mark_good: bool) -> tuple[Detection, str]:
     """Run every gate as ``git recover run`` does (stage ``run``), output captured."""
-    from recovery.gates.config import load_gates
-    from recovery.gates.policy import Validation, validate
-
     gates = load_gates(sandbox.top, GitConfig.load(sandbox.repo.git))
     spec = Validation(stage="run", gate_stages=None, strongest=strongest,  # type: ignore[arg-type]
                       mark_good=mark_good, use_cache=False)
