@@ -153,6 +153,28 @@ def summarize(lines: Sequence[str], limit: int = SUMMARY_LINES) -> list[str]:
     return [*lines[:limit], f"... and {len(lines) - limit} more"]
 
 
+def seconds(value: float | None) -> str:
+    """A duration for people, precise where it is short: ``0.042 s``, ``3.21 s``,
+    ``95.0 s``; ``-`` when unknown (a run that never recovered)."""
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{value:.3f} s"
+    if value < 10:
+        return f"{value:.2f} s"
+    return f"{value:.1f} s"
+
+
+def human_age(value_s: float) -> str:
+    """An age for a table column, in its largest whole unit: ``42s``, ``7m``,
+    ``3h``, ``2d`` (a checkpoint's age needs no more precision to choose by)."""
+    value_s = max(0.0, value_s)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if value_s >= size:
+            return f"{int(value_s // size)}{unit}"
+    return f"{int(value_s)}s"
+
+
 class Progress:
     """A progress line on stderr for one step; see :func:`progress`."""
 

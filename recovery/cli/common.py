@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import click
-
+from recovery.base.output import out
 from recovery.core.repo import Repo
 
 
@@ -19,16 +18,7 @@ def open_repo() -> Repo:
 
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout."""
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-def human_age(seconds: float) -> str:
-    """``42s``, ``7m``, ``3h``, ``2d``: an age for a table column."""
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
+    out(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 def toplevel_paths(repo: Repo, paths: tuple[str, ...]) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from recovery.core.config import GitConfig
 from recovery.base.errors import EXIT_OK
 from recovery.gates.config import load_gates
 from recovery.gates.model import STAGES, Gate
+from recovery.core.refs import resolve_commit
 from recovery.gates.policy import Validation, summary_table, take_checkpoint, validate
 
 _SHOWN = ("command", "builtin", "shell", "timeout_s", "severity", "stages", "required", "policy")
@@ -67,8 +68,7 @@ def run_gates(stage: str | None, no_cache: bool) -> int:
     if not config.for_stage(stage):
         out("no gates to run" + (f" in stage {stage}" if stage else ""))
         return EXIT_OK
-    head = repo.git.run("rev-parse", "--verify", "-q", "HEAD", check=False).text or None
-    spec = Validation(stage or "manual", (stage,) if stage else None, base=head, strongest=None,
+    spec = Validation(stage or "manual", (stage,) if stage else None, base=resolve_commit(repo, "HEAD"), strongest=None,
                       interactive=sys.stderr.isatty(), use_cache=not no_cache)
     outcome = validate(repo, spec, config, take_checkpoint(repo, "gates"))
     for line in summary_table(outcome.results):

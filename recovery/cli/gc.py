@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from recovery.base.output import out
-from recovery.cli.common import human_age, open_repo
+from recovery.base.output import human_age, out
+from recovery.cli.common import open_repo
 from recovery.core.gc import run_gc
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from recovery.cli.common import echo_json, human_age, open_repo
 from recovery.base.errors import UsageError
+from recovery.base.output import human_age
+from recovery.cli.common import echo_json, open_repo
 from recovery.core.model import Checkpoint
 from recovery.core.refs import list_checkpoints
 from recovery.core.repo import Repo

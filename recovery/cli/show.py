@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from recovery.base.output import SUMMARY_LINES, clean, out, quote_path, summarize
-from recovery.cli.common import echo_json, human_age, open_repo
+from recovery.base.output import SUMMARY_LINES, clean, human_age, out, quote_path, summarize
+from recovery.cli.common import echo_json, open_repo
 from recovery.core.integrity import tree_diff
 from recovery.core.refs import resolve
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from recovery.base.output import clean, colour, out
-from recovery.cli.common import echo_json, human_age, open_repo
+from recovery.base.output import clean, colour, human_age, out
+from recovery.cli.common import echo_json, open_repo
 from recovery.base.errors import RecoverError
 from recovery.core.intent import read_intent
 from recovery.core.refs import get_label, list_checkpoints

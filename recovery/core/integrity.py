@@ -32,7 +32,7 @@ from recovery.core.repo import Repo
 
 
 @dataclass(frozen=True)
-class Verdict:
+class StateVerdict:
     """The outcome of the integrity check.
 
     Attributes:
@@ -69,7 +69,7 @@ def checkpoint_state(repo: Repo, cp: Checkpoint) -> TargetState:
 
 
 def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitConfig,
-                access_checked: Sequence[str] | None = None) -> Verdict:
+                access_checked: Sequence[str] | None = None) -> StateVerdict:
     """Capture the live state and compare it with ``expected``, timed.
 
     Args:
@@ -82,7 +82,7 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
             alone; ``None`` walks every path again.
 
     Returns:
-        A :class:`Verdict`; ``duration_s`` is wall time in seconds.
+        A :class:`StateVerdict`; ``duration_s`` is wall time in seconds.
     """
     started = time.perf_counter()
     snap = capture(repo, workdir, config)
@@ -107,15 +107,15 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         mismatches.append(f"HEAD: expected {expected.head or 'unborn'}, found {actual.head or 'unborn'}")
     if actual.branch != expected.branch:
         mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {actual.branch or 'detached'}")
-    return Verdict(not mismatches, tuple(mismatches), time.perf_counter() - started, tuple(notes))
+    return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started, tuple(notes))
 
 
-def check_checkpoint(repo: Repo, cp: Checkpoint) -> Verdict:
+def check_checkpoint(repo: Repo, cp: Checkpoint) -> StateVerdict:
     """Compare the live HEAD, index and worktree with what checkpoint ``cp``
     recorded, without changing anything (``verify --worktree``).
 
     Returns:
-        A :class:`Verdict`, as :func:`check_state`.
+        A :class:`StateVerdict`, as :func:`check_state`.
     """
     with capture_workdir(repo, "verify") as workdir:
         return check_state(repo, checkpoint_state(repo, cp), workdir, GitConfig.load(repo.git))

@@ -68,10 +68,11 @@ def delete_ref(repo: Repo, ref: str, old: str) -> None:
         raise RecoverError(f"could not delete {ref}: {exc.message}") from None
 
 
-def read_ref(repo: Repo, ref: str) -> str | None:
-    """The object id ``ref`` points at, or ``None`` when it does not exist."""
-    result = repo.git.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
-    return result.text if result.returncode == 0 else None
+def resolve_commit(repo: Repo, rev: str) -> str | None:
+    """The commit id a ref or revision (``refs/heads/main``, ``HEAD^``) names, or
+    ``None`` when it names no commit (missing, unborn, or not a commit)."""
+    result = repo.git.run("rev-parse", "-q", "--verify", f"{rev}^{{commit}}", check=False)
+    return (result.text or None) if result.returncode == 0 else None
 
 
 def list_checkpoints(repo: Repo) -> list[Checkpoint]:
@@ -110,7 +111,7 @@ def _with_labels(cp: Checkpoint, labels: tuple[str, ...]) -> Checkpoint:
 
 def get_label(repo: Repo, label: str) -> Checkpoint | None:
     """The checkpoint a label points at, or ``None`` when the label is unset."""
-    sha = read_ref(repo, label_ref(repo, label))
+    sha = resolve_commit(repo, label_ref(repo, label))
     if sha is None:
         return None
     return load(repo, sha)
@@ -167,7 +168,7 @@ def set_label(repo: Repo, label: str, cp: Checkpoint) -> None:
     if label not in LABELS:
         raise UsageError(f"unknown label {label!r} (known: {', '.join(LABELS)})")
     ref = label_ref(repo, label)
-    update_ref(repo, ref, cp.sha, read_ref(repo, ref), f"recover: {label} -> {cp.short} ({cp.reason})")
+    update_ref(repo, ref, cp.sha, resolve_commit(repo, ref), f"recover: {label} -> {cp.short} ({cp.reason})")
 
 
 def load(repo: Repo, sha: str) -> Checkpoint:

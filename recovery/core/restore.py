@@ -57,7 +57,7 @@ from recovery.core.intent import clear_intent, now_iso, read_intent, write_inten
 from recovery.core.journal import record_or_warn
 from recovery.core.lock import pid_alive, repo_lock
 from recovery.core.model import Capture, Checkpoint, Intent, RestorePhase, TargetState
-from recovery.core.refs import load, read_head, read_ref, resolve, set_label
+from recovery.core.refs import load, read_head, resolve_commit, resolve, set_label
 from recovery.core.repo import Repo
 
 
@@ -139,7 +139,7 @@ def restore(
             _preflight(repo, now, plan)
             return RestoreResult(target, None, tree_diff(repo, now.worktree_tree, plan.worktree_tree),
                                  _head_change(now, plan), dry_run=True)
-        _journal(repo, "restore", phase="start", target=target.short, incident=incident)
+        record_or_warn(repo, "restore", phase="start", target=target.short, incident=incident)
         started = time.perf_counter()
         safety, now = take(repo, "restore-safety", f"before restore of {target.short}", workdir)
         safety_s = time.perf_counter() - started
@@ -219,7 +219,7 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
                  f"checkpoint {safety.short}, which holds it")
         resumed = Intent(plan, target.sha, reported.sha, intent.paths, intent.started, os.getpid(),
                          incident=intent.incident)
-        _journal(repo, "restore", phase="resume", action=word, target=target.short, incident=intent.incident)
+        record_or_warn(repo, "restore", phase="resume", action=word, target=target.short, incident=intent.incident)
         return _run(repo, resumed, now, target, safety, safety_s, workdir, config, reported)
 
 
@@ -229,7 +229,7 @@ class _NothingChanged(RecoverError):
 
 def _stopped(repo: Repo, target: Checkpoint, intent: Intent, exc: RecoverError) -> NoReturn:
     """Journal a restore that stopped half-way and say how to go on."""
-    _journal(repo, "restore", phase="end", verdict="error", target=target.short,
+    record_or_warn(repo, "restore", phase="end", verdict="error", target=target.short,
              incident=intent.incident, error=exc.message)
     raise RecoverError(
         f"restore stopped: {exc.message}; run `git recover restore --continue` to finish it "
@@ -265,7 +265,7 @@ def _run(
         repaired = _switch_worktree_and_index(repo, now, plan, intent)
     except _NothingChanged as exc:
         clear_intent(repo)
-        _journal(repo, "restore", phase="end", verdict="error", target=target.short,
+        record_or_warn(repo, "restore", phase="end", verdict="error", target=target.short,
                  incident=intent.incident, error=exc.message)
         raise RecoverError(f"a file changed while the restore ran ({exc.message}); nothing was changed: "
                            "run the restore again") from None
@@ -282,7 +282,7 @@ def _run(
     check_dir.mkdir()
     verdict = check_state(repo, plan, check_dir, config, access_checked=repaired)
     shown_safety = reported_safety or safety
-    _journal(repo, "restore", phase="end", target=target.short, safety=shown_safety.short,
+    record_or_warn(repo, "restore", phase="end", target=target.short, safety=shown_safety.short,
              incident=intent.incident, duration_s=round(restore_s + safety_s, 6),
              verify_s=round(verdict.duration_s, 6), verdict="ok" if verdict.ok else "mismatch",
              changed_files=len(changes))
@@ -330,7 +330,7 @@ def _safe_head(repo: Repo, now: Capture, plan: TargetState) -> TargetState:
     """
     if plan.branch is None or plan.branch == now.branch:
         return plan
-    value = read_ref(repo, plan.branch)
+    value = resolve_commit(repo, plan.branch)
     elsewhere = _checked_out_elsewhere(repo, plan.branch)
     if value in (None, plan.head) and not elsewhere:
         return plan
@@ -488,7 +488,7 @@ def _move_head(repo: Repo, plan: TargetState, target: Checkpoint, before: Captur
                     # Taken on an unborn branch; the commits made since are
                     # parents of the safety checkpoint, so deleting loses nothing.
                     repo.git.run("update-ref", "-d", plan.branch, before.head)
-            elif plan.head and read_ref(repo, plan.branch) is None:
+            elif plan.head and resolve_commit(repo, plan.branch) is None:
                 repo.git.run("update-ref", "-m", message, plan.branch, plan.head, repo.object_format.null_id)
             if before.branch != plan.branch:
                 repo.git.run("symbolic-ref", "-m", message, "HEAD", plan.branch)
@@ -652,8 +652,3 @@ def _head_change(now: Capture, plan: TargetState) -> str | None:
     commit = plan.head[:10] if plan.head else "an unborn branch"
     return f"HEAD -> {where} at {commit}"
 
-
-def _journal(repo: Repo, event: str, **fields: object) -> None:
-    """Record a restore step in the journal (issue #5); a journal that cannot be
-    written never turns a restore that worked into one that failed."""
-    record_or_warn(repo, event, **fields)

@@ -39,6 +39,7 @@ from recovery.base.output import say
 from recovery.gates.config import GateConfig
 from recovery.gates.model import GateContext, GateResult, Policy
 from recovery.gates.runner import GATE_ENV, run_gates
+from recovery.core.journal import record_or_warn
 from recovery.core.model import Checkpoint
 from recovery.core.repo import Repo
 
@@ -129,7 +130,7 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
     results = tuple(run_gates(selected, ctx))
     detect_s = time.monotonic() - started
     for result in results:
-        journal(repo, "gate", gate=result.gate.name, stage=spec.stage, status=result.status,
+        record_or_warn(repo, "gate", gate=result.gate.name, stage=spec.stage, status=result.status,
                 duration_s=round(result.duration_s, 6), tree=result.tree, required=result.gate.required,
                 policy=result.gate.policy, cached=result.cached)
     if spec.strongest is not None:
@@ -176,7 +177,7 @@ def take_checkpoint(repo: Repo, reason: str) -> Checkpoint | None:
         return create_checkpoint(repo, reason)
     except RecoverError as exc:
         say(f"warning: no {reason} checkpoint: {exc.message} (the operation goes on)")
-        journal(repo, "error", stage=reason, error=exc.message)
+        record_or_warn(repo, "error", stage=reason, error=exc.message)
         return None
 
 
@@ -234,7 +235,7 @@ def _journal_failure(repo: Repo, incident: str, failed: Sequence[GateResult], st
             changed = repo.git.run("diff-tree", "-r", "--name-only", "-z", previous.worktree_tree,
                                    failing.worktree_tree).stdout
             fields["rpo_files"] = sum(1 for name in changed.split(b"\0") if name)
-    journal(repo, "failure", **fields)
+    record_or_warn(repo, "failure", **fields)
 
 
 def report(results: Sequence[GateResult], interactive: bool) -> None:
@@ -259,10 +260,3 @@ def summary_table(results: Sequence[GateResult]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths, strict=True)) + "  " + row[5] for row in rows]
 
-
-def journal(repo: Repo, event: str, **fields: Any) -> None:
-    """Record a journal event; a journal that cannot be written costs a warning,
-    never the user's git operation."""
-    from recovery.core.journal import record_or_warn
-
-    record_or_warn(repo, event, **fields)

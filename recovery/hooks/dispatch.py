@@ -37,11 +37,13 @@ from recovery.core.config import GitConfig
 from recovery.base.errors import EXIT_ERROR, EXIT_OK, RecoverError
 from recovery.gates.config import GateConfig, load_gates
 from recovery.base.output import say
-from recovery.gates.policy import Validation, journal, take_checkpoint, validate
+from recovery.gates.policy import Validation, take_checkpoint, validate
 from recovery.base.proc import run_foreground, spawn_detached
 from recovery.hooks.push_guard import ALLOW_KEY, checkpoint_refs_in_push, refusal
 from recovery.core.git import INTERNAL_ENV, user_env
+from recovery.core.journal import record_or_warn
 from recovery.core.model import Checkpoint
+from recovery.core.refs import resolve_commit
 from recovery.core.repo import Repo
 
 ACTIVE_ENV = "GIT_RECOVER_HOOK"
@@ -144,7 +146,7 @@ def _pre_hook(run: HookRun) -> int:
     # In pre-commit's stash window `cp` holds the unstaged work too; the gates test
     # the staged state on disk, so that gets its own checkpoint (the cache key).
     tested = take_checkpoint(repo, "pre-commit-staged") if _in_stash_window(run.name) else cp
-    spec = Validation(run.name, (run.name,), base=_rev(repo, "HEAD"), index_file=index_file,
+    spec = Validation(run.name, (run.name,), base=resolve_commit(repo, "HEAD"), index_file=index_file,
                       strongest="block", mark_good=False, interactive=sys.stderr.isatty())
     return validate(repo, spec, gates, tested).exit_code
 
@@ -209,7 +211,7 @@ def _post_spec(repo: Repo, run: HookRun, gates: GateConfig) -> Validation | None
     """The validation a post-hook performs, or ``None`` when no gate runs in it."""
     interactive = sys.stderr.isatty()
     if run.name == "post-commit":
-        return Validation("post-commit", ("pre-commit", "post-commit"), base=_rev(repo, "HEAD^"),
+        return Validation("post-commit", ("pre-commit", "post-commit"), base=resolve_commit(repo, "HEAD^"),
                           strongest="warn", interactive=interactive)
     if not gates.for_stage(run.name):
         return None
@@ -218,7 +220,7 @@ def _post_spec(repo: Repo, run: HookRun, gates: GateConfig) -> Validation | None
     elif run.name == "post-rewrite" and run.stdin:
         base = run.stdin.split(b" ", 1)[0].decode() or None
     else:
-        base = _rev(repo, "ORIG_HEAD")
+        base = resolve_commit(repo, "ORIG_HEAD")
     if base == repo.object_format.null_id:  # post-checkout of a new worktree or clone: nothing came before
         base = None
     came_from = _previous_branch(repo) if run.name == "post-checkout" else None
@@ -234,7 +236,7 @@ def _previous_branch(repo: Repo) -> str | None:
         return None
     old = subject[len(prefix):].rsplit(" to ", 1)[0]
     ref = f"refs/heads/{old}"
-    return ref if _rev(repo, ref) else None
+    return ref if resolve_commit(repo, ref) else None
 
 
 def _should_validate(repo: Repo, run: HookRun) -> bool:
@@ -259,12 +261,6 @@ def _arg(run: HookRun, index: int, pre_commit_env: str) -> str | None:
 def _busy(repo: Repo) -> bool:
     return any((repo.git_dir / name).exists() for name in _IN_PROGRESS)
 
-
-def _rev(repo: Repo, rev: str) -> str | None:
-    result = repo.git.run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
-    if result.returncode != 0:
-        return None
-    return result.text or None
 
 
 def _hook_index(repo: Repo) -> Path | None:
@@ -340,7 +336,7 @@ def _write_crash_log(name: str) -> Path | str:
         with path.open("a") as handle:
             handle.write(f"--- {name} hook, {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
             handle.write(traceback.format_exc())
-        journal(repo, "error", stage=name, error=traceback.format_exc(limit=1).strip().splitlines()[-1])
+        record_or_warn(repo, "error", stage=name, error=traceback.format_exc(limit=1).strip().splitlines()[-1])
         return path
     except Exception:  # the log is best effort: the crash message matters more
         return "stderr (the crash log could not be written):\n" + traceback.format_exc()

@@ -11,20 +11,10 @@ import json
 from datetime import datetime
 from typing import Any
 
+from recovery.base.output import seconds
 from recovery.measure.metrics import Report, Row, Stats
 
 TABLE_HEADER = ("Failure type", "Target", "Count", "Median", "p95", "Max", "Status")
-
-
-def seconds(value: float | None) -> str:
-    """A duration for people: ``0.042 s``, ``3.21 s``, ``95.0 s``; ``-`` when unknown."""
-    if value is None:
-        return "-"
-    if value < 1:
-        return f"{value:.3f} s"
-    if value < 10:
-        return f"{value:.2f} s"
-    return f"{value:.1f} s"
 
 
 def table_cells(row: Row) -> tuple[str, ...]:

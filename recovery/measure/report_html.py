@@ -15,7 +15,8 @@ from datetime import datetime
 from html import escape
 
 from recovery.measure.metrics import Recovery, Report, Row
-from recovery.measure.report import TABLE_HEADER, render_text, seconds, table_cells
+from recovery.base.output import seconds
+from recovery.measure.report import TABLE_HEADER, render_text, table_cells
 
 _W, _H = 540, 230  # one chart's viewBox; it scales to its grid cell
 _LEFT, _RIGHT, _TOP, _BOTTOM = 56, 14, 26, 34
