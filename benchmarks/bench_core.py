@@ -10,7 +10,7 @@ prints, side by side in one run:
 * ``git recover restore`` (safety checkpoint + switch + integrity check) and the
   switch + check alone, against ``git read-tree -m -u`` between the same two trees.
 
-Targets (issue #2): checkpoint <= 1.25x the floor at 80k files; <= 150 ms wall
+Targets: checkpoint <= 1.25x the floor at 80k files; <= 150 ms wall
 for 1k files; restore with integrity check < 1 s at 80k files.
 
 Usage: python benchmarks/bench_core.py [--sizes 1000,10000,80000] [--runs 5]

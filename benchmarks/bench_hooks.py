@@ -1,4 +1,4 @@
-"""Benchmark of the hook overhead of a commit (issue #3): a one-file commit in a
+"""Benchmark of the hook overhead of a commit: a one-file commit in a
 repository of 1,000 tracked files, with git-recover's hooks installed and no gates
 configured, against the same commit without hooks. Target: at most 150 ms added.
 

@@ -1,6 +1,6 @@
 """Hermetic fixtures: every test gets a temp HOME, no system or user git config,
 a fixed identity and fixed commit dates, and real ``git`` in temp repositories
-(the git-revise fixture, STYLE.md)."""
+(as git-revise's test fixture does)."""
 
 from __future__ import annotations
 

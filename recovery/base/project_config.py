@@ -1,5 +1,5 @@
 """The team's shared configuration file: ``.recover.toml`` at the worktree's top
-level, or the ``[tool.git-recover]`` table of ``pyproject.toml`` (issue #3).
+level, or the ``[tool.git-recover]`` table of ``pyproject.toml``.
 
 ``.recover.toml`` wins when both exist. Sections (``gates``, ``links``, ``metrics``)
 are read by the feature that owns them; this module only finds and parses the file

@@ -1,4 +1,4 @@
-"""``git recover gates list`` and ``git recover gates run [--stage S]`` (issue #3)."""
+"""``git recover gates list`` and ``git recover gates run [--stage S]``."""
 
 from __future__ import annotations
 

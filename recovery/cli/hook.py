@@ -1,5 +1,5 @@
 """``git-recover hook [--chain PATH] <name> [ARGS...]``: what the installed hook
-scripts and the pre-commit framework's hook ids run (issue #3).
+scripts and the pre-commit framework's hook ids run.
 
 Not a click command: git runs it on every commit, and its argv is fixed by our
 own hook scripts and ``.pre-commit-hooks.yaml``, so :func:`recovery.cli.main.main`

@@ -1,4 +1,4 @@
-"""``git recover install`` and ``git recover uninstall``: the native git hooks (issue #3)."""
+"""``git recover install`` and ``git recover uninstall``: the native git hooks."""
 
 from __future__ import annotations
 

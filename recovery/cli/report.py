@@ -1,4 +1,4 @@
-"""``git recover report``: RTO, RPO and MTTR measured from the journal (issue #5)."""
+"""``git recover report``: RTO, RPO and MTTR measured from the journal."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def report(as_json: bool, html_file: Path | None, source: str, check: bool, remo
     """Show recovery times (RTO), recovery points (RPO) and MTTR against the targets.
 
     Targets come from [metrics.targets] in .recover.toml (seconds per failure
-    type), defaulting to the audit's. Definitions: docs/metrics.md.
+    type), defaulting to the targets documented in docs/metrics.md, which also
+    defines every figure.
     """
     repo = Repo.discover()
     config = load_project_config(repo.toplevel)

@@ -1,4 +1,4 @@
-"""``git recover run -- <git args>``: checkpoint, run git, validate (issue #3)."""
+"""``git recover run -- <git args>``: checkpoint, run git, validate."""
 
 from __future__ import annotations
 

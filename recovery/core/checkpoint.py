@@ -96,7 +96,7 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path) -> tuple[C
 
 
 def _journal_checkpoint(repo: Repo, cp: Checkpoint) -> None:
-    """Record the checkpoint in the journal (issue #5)."""
+    """Record the checkpoint in the journal."""
     record_or_warn(repo, "checkpoint", checkpoint=cp.short, reason=cp.reason,
                    capture_s=round(cp.capture_s, 6), skipped=len(cp.skipped))
 

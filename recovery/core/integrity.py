@@ -145,7 +145,7 @@ def owner_access_problems(repo: Repo, index_file: Path,
 
     git records only the executable bit of a mode (git-update-index(1),
     ``core.fileMode``), so a tree comparison cannot see a module made
-    unreadable (the audit's "permission error" failure); this walk can.
+    unreadable (the "permission error" failure of docs/metrics.md); this walk can.
 
     Args:
         only: check just these paths (files or directories) instead of walking

@@ -1,4 +1,4 @@
-"""The recovery journal: an append-only log of what git-recover did (issue #5).
+"""The recovery journal: an append-only log of what git-recover did.
 
 Every checkpoint, gate run, detected failure, restore, undo and error is one JSON
 line in ``<git_dir>/recovery/journal.jsonl`` (per worktree, beside the lock and the

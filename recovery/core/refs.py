@@ -123,7 +123,7 @@ def good_by_branch(repo: Repo, checkpoints: list[Checkpoint] | None = None) -> d
     ``good`` is one ref per worktree, but its reflog remembers every checkpoint
     it ever pointed at, newest first; the first one taken on a branch is that
     branch's last good state. An automatic restore must not carry a user from
-    ``main`` back to the last good state of ``feature`` (issue #3).
+    ``main`` back to the last good state of ``feature``.
 
     Args:
         checkpoints: the worktree's checkpoints, when the caller has them already.

@@ -1,4 +1,4 @@
-"""Quality gates (issue #3): configuration (:mod:`.config`), the model
+"""Quality gates: configuration (:mod:`.config`), the model
 (:mod:`.model`), the runner with process groups, timeouts and bounded output
 (:mod:`.runner`), the pass cache (:mod:`.cache`), the built-in gates
 (:mod:`.builtin`), and what a failure does (:mod:`.policy`)."""

@@ -1,5 +1,5 @@
 """The pass cache: a gate that passed on a tree is not run again on that tree
-(issue #3: "the same tree is not tested twice").
+(the same tree is not tested twice).
 
 The key is the gate's :attr:`~recovery.gates.model.Gate.definition_key` (command,
 shell, built-in and options) plus the tree id, so editing a gate's command or

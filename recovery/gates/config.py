@@ -1,5 +1,5 @@
 """Gate definitions: the ``gates`` table of the project configuration, then the
-per-user overrides from git config ``recover.gate.<name>.<key>`` (issue #3).
+per-user overrides from git config ``recover.gate.<name>.<key>``.
 
 Project file (``.recover.toml``, or ``[tool.git-recover]`` in ``pyproject.toml``)::
 

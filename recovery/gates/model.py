@@ -1,4 +1,4 @@
-"""What a gate is and what running it produced (issue #3).
+"""What a gate is and what running it produced.
 
 A :class:`Gate` is one entry of the ``gates`` table of the project configuration
 (``.recover.toml`` or ``[tool.git-recover]``), after per-user overrides from git
@@ -110,8 +110,8 @@ class GateResult:
     @property
     def failed(self) -> bool:
         """True when this result counts against the operation: a required gate that
-        did not pass (a missing program included; the audit's "quality-gates disabled"
-        case). An optional gate never fails the run, it only warns."""
+        did not pass (a missing program included: gates that silently switch
+        themselves off are a failure, not a pass). An optional gate never fails the run, it only warns."""
         return self.gate.required and self.status != "pass"
 
     @property

@@ -1,4 +1,4 @@
-"""Deciding what a gate run means, and acting on it (issue #3).
+"""Deciding what a gate run means, and acting on it.
 
 One validation, in order:
 
@@ -170,7 +170,7 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
 
 def take_checkpoint(repo: Repo, reason: str) -> Checkpoint | None:
     """Checkpoint ``repo``; on failure print why and return ``None``. A checkpoint
-    failure never blocks the user's git operation (issue #3, documented outcome)."""
+    failure never blocks the user's git operation (docs/gates.md)."""
     from recovery.core.checkpoint import create_checkpoint
 
     try:
@@ -216,7 +216,7 @@ def _mark_good(repo: Repo, checkpoint: Checkpoint) -> None:
 def _journal_failure(repo: Repo, incident: str, failed: Sequence[GateResult], stage: str,
                      failing: Checkpoint | None) -> None:
     """The ``failure`` event: what failed, and the RPO (newest earlier checkpoint,
-    its age and the files changed since) for the metrics (issue #5)."""
+    its age and the files changed since) for the metrics."""
     from recovery.core.refs import list_checkpoints
 
     first = failed[0].gate

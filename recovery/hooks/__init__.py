@@ -1,5 +1,4 @@
-"""Native git hooks: the hook script, install/uninstall, and the per-hook dispatch
-(issue #3).
+"""Native git hooks: the hook script, install/uninstall, and the per-hook dispatch.
 
 Checkpoint before: pre-commit, pre-merge-commit, pre-rebase, pre-push. Validate
 after (gates, then restore by policy): post-merge, post-rewrite, post-checkout,

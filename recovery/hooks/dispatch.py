@@ -1,4 +1,4 @@
-"""What each hook does when git runs it (``git-recover hook <name>``; issue #3).
+"""What each hook does when git runs it (``git-recover hook <name>``).
 
 - pre-commit, pre-merge-commit, pre-rebase, pre-push: checkpoint first (nothing
   the operation changes is lost), then the chained foreign hook, then the stage's

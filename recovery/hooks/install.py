@@ -1,5 +1,5 @@
 """``git recover install`` / ``uninstall``: put our hook script into the hooks
-directory git uses, chaining (never clobbering) hooks already there (issue #3).
+directory git uses, chaining (never clobbering) hooks already there.
 
 The directory is the one ``git rev-parse --git-path hooks`` names: ``core.hooksPath``
 when set (git-config(1); a relative value is relative to the worktree's top level,

@@ -1,4 +1,4 @@
-"""The hook script git runs, one copy per hook name (issue #3).
+"""The hook script git runs, one copy per hook name.
 
 The script is POSIX sh, so it costs one ``sh`` start before Python; a post-hook
 in a repository without gate configuration never starts Python at all. It finds

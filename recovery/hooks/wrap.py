@@ -1,6 +1,6 @@
 """``git recover run -- <git args>`` for the operations git gives no pre-hook
 (checkout/switch, reset --hard, stash, clean, restore, a fast-forward pull;
-githooks(5) has nothing that runs before them) (issue #3).
+githooks(5) has nothing that runs before them).
 
 The wrapped command is the user's own git command, not an internal one: it runs
 attached to the terminal (pager, editor, progress), with the user's hooks, via

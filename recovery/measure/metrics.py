@@ -1,4 +1,4 @@
-"""RTO, RPO and MTTR computed from the journal (issue #5).
+"""RTO, RPO and MTTR computed from the journal.
 
 Definitions (docs/metrics.md gives the long form):
 
@@ -19,8 +19,8 @@ Definitions (docs/metrics.md gives the long form):
   run of its type failed to recover: a target is a promise about every recovery,
   not the typical one.
 
-The failure types and default targets are the audit's; projects override the
-seconds in the ``[metrics.targets]`` table of ``.recover.toml``.
+The failure types and default targets are the tool's own, documented in
+docs/metrics.md ("Failure types"); projects override the seconds in the ``[metrics.targets]`` table of ``.recover.toml``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 from recovery.base.errors import UsageError
 from recovery.core.journal import Event
 
-# (key, label, default target in seconds): the audit's table, in its order.
+# (key, label, default target in seconds): the table of docs/metrics.md, in its order.
 CATEGORIES: tuple[tuple[str, str, float], ...] = (
     ("atomic_rollback", "Atomic rollback", 60.0),
     ("link_resolution", "Link resolution", 30.0),
@@ -141,7 +141,7 @@ class Report:
 
     Attributes:
         source: which recoveries were counted (``all``, ``incidents``, ``drills``).
-        rows: the measured-versus-target table, in the audit's order.
+        rows: the measured-versus-target table, in :data:`CATEGORIES`' order.
         mttr_s: mean time to recovery over every counted recovery except rollbacks.
         rpo_age: statistics of ``rpo_s``; rpo_files: of ``rpo_files`` (as float counts).
         restores: restore outcomes.
@@ -181,7 +181,7 @@ class Report:
 
 
 def load_targets(metrics_table: Mapping[str, Any], where: str = "metrics.targets") -> dict[str, float]:
-    """The targets in seconds: the audit's defaults overridden by ``[metrics.targets]``.
+    """The targets in seconds: the documented defaults (:data:`DEFAULT_TARGETS_S`) overridden by ``[metrics.targets]``.
 
     Args:
         metrics_table: the project config's ``metrics`` table (``ProjectConfig.table("metrics")``).
@@ -230,7 +230,7 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
 
     Args:
         events: the journal, as :func:`recovery.core.journal.read_events` returns it.
-        targets: seconds per category (default: the audit's).
+        targets: seconds per category (default: :data:`DEFAULT_TARGETS_S`).
         source: ``all``, ``incidents`` (hooks and commands only) or ``drills``.
 
     Raises:

@@ -1,4 +1,4 @@
-"""Text and JSON renderings of a :class:`recovery.measure.metrics.Report` (issue #5).
+"""Text and JSON renderings of a :class:`recovery.measure.metrics.Report`.
 
 The HTML page lives in :mod:`recovery.measure.report_html`; both read the same Report so
 the three outputs never disagree.

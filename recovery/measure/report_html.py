@@ -1,4 +1,4 @@
-"""The self-contained HTML page of ``git recover report --html FILE`` (issue #5).
+"""The self-contained HTML page of ``git recover report --html FILE``.
 
 One file, no network: inline CSS and one inline SVG chart per failure type (small
 multiples, so a slow trend in one type is not flattened by another's scale). The

@@ -1,5 +1,5 @@
 """`git recover drill`: every scenario detected, recovered and verified byte for byte
-in a disposable clone; results journaled; a miss exits non-zero (issue #5)."""
+in a disposable clone; results journaled; a miss exits non-zero."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _links_available() -> bool:
     return True
 
 
-needs_links = pytest.mark.skipif(not _links_available(), reason="recovery.links.check (issue #4) not installed")
+needs_links = pytest.mark.skipif(not _links_available(), reason="recovery.links.check not installed")
 
 
 def _run(name: str, source: Repo | None = None) -> object:

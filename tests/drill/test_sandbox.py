@@ -1,4 +1,4 @@
-"""Drill sandboxes: disposable clones and the byte-level snapshots (issue #5)."""
+"""Drill sandboxes: disposable clones and the byte-level snapshots."""
 
 from __future__ import annotations
 

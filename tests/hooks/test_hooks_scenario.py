@@ -1,4 +1,4 @@
-"""The scripted scenario of issue #3's "Done when": good commit -> bad merge that
+"""The scripted end-to-end scenario: good commit -> bad merge that
 fails a gate -> automatic restore of the last good checkpoint, with timing and the
 integrity verdict printed -> ``git recover undo`` brings the bad state back byte
 for byte."""

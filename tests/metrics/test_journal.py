@@ -1,4 +1,4 @@
-"""The journal: durable JSON lines, a lock, rotation, torn lines skipped (issue #5)."""
+"""The journal: durable JSON lines, a lock, rotation, torn lines skipped."""
 
 from __future__ import annotations
 

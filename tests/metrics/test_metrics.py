@@ -1,4 +1,4 @@
-"""RTO, RPO, MTTR and the target table computed from journal events (issue #5)."""
+"""RTO, RPO, MTTR and the target table computed from journal events."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def test_category_of(kind: str, explicit: str | None, expected: str) -> None:
     assert category_of(kind, explicit) == expected
 
 
-def test_targets_default_to_the_audit_and_are_overridable() -> None:
+def test_targets_default_to_the_documented_ones_and_are_overridable() -> None:
     assert load_targets({}) == {
         "atomic_rollback": 60.0, "link_resolution": 30.0, "module_recovery": 60.0,
         "quality_gate": 120.0, "command_engine": 90.0, "full_system": 300.0,

@@ -1,4 +1,4 @@
-"""`git recover report`: text, --json, --html and --check from a real journal (issue #5)."""
+"""`git recover report`: text, --json, --html and --check from a real journal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``links`` gate: the ``@``-link validator (``recovery.links``) as a gate (issue #3).
+"""The ``links`` gate: the ``@``-link validator (``recovery.links``) as a gate.
 
 Settings (``[gates.<name>]`` with ``builtin = "links"``): ``fail_level``, the
 lowest finding level that fails the gate (passed to ``LinkReport.exit_code``;

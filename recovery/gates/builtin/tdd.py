@@ -1,4 +1,4 @@
-"""The ``tdd`` gate: when source files change, test files must change too (issue #3).
+"""The ``tdd`` gate: when source files change, test files must change too.
 
 Settings (``[gates.<name>]`` with ``builtin = "tdd"``): ``sources`` and ``tests``,
 lists of glob patterns in git's ``:(glob)`` pathspec syntax (gitglossary(7),

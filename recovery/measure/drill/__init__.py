@@ -1,4 +1,4 @@
-"""Chaos drills (issue #5): inject a failure into a disposable clone, let the gates
+"""Chaos drills: inject a failure into a disposable clone, let the gates
 detect it, recover, prove byte for byte that nothing was lost, and measure.
 
 Layers: :mod:`.sandbox` (the disposable clones and byte-level snapshots),

@@ -1,5 +1,5 @@
 """What every drill clone gets: a small Markdown project with ``@`` imports (the
-"modules"), a shell test suite, and the gates that watch them (issue #5).
+"modules"), a shell test suite, and the gates that watch them.
 
 The fixture lives in ``recover-drill/`` and the gates in the clone's
 ``.recover.toml`` (replacing the project's own, so a drill never runs the
@@ -8,7 +8,7 @@ Gates are shell scripts run with ``/bin/sh``, available wherever git is.
 
 Under root the test gate runs as an unprivileged user through ``setpriv(1)``:
 root reads files whatever their permission bits, so without it the permission
-scenario would test nothing (issue #5, "Drills run as root in CI").
+scenario would test nothing (CI runs drills as root).
 """
 
 from __future__ import annotations

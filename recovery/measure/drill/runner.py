@@ -1,4 +1,4 @@
-"""Running drill scenarios: clone, baseline, inject, detect, recover, verify, measure (issue #5).
+"""Running drill scenarios: clone, baseline, inject, detect, recover, verify, measure.
 
 One run of one scenario:
 

@@ -1,6 +1,6 @@
 """Disposable clones for drills, and the byte-level snapshots that prove nothing was lost.
 
-A drill never touches the user's working tree (issue #5): it clones the
+A drill never touches the user's working tree: it clones the
 repository's committed history into a temporary directory (``git clone`` of a
 local path shares the object files by hard link, git-clone(1) ``--local``, so
 this is cheap even for a large repository), or, outside any repository, builds

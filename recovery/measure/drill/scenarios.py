@@ -1,4 +1,4 @@
-"""The drill scenarios of issue #5: one injected failure each, and the evidence its
+"""The drill scenarios: one injected failure each, and the evidence its
 detection must show before any recovery is counted.
 
 Each scenario names its failure type (a row of the measured-versus-target table,
@@ -22,7 +22,7 @@ from recovery.measure.drill.sandbox import Sandbox
 from recovery.gates.model import GateResult
 
 BULK_DIR = f"{DIR}/bulk"
-LARGE_FILES = 3000  # "thousands of files" (issue #5)
+LARGE_FILES = 3000  # thousands of files: a restore long enough to be killed inside its switch
 KILL_FILES = 2000  # enough for the switch to take long enough to be killed inside it
 
 
