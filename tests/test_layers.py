@@ -1,6 +1,6 @@
 """The layer contract of docs/architecture.md, checked on every test run: cli >
-measure > hooks > gates > core > base, arrows down only, and links a leaf that
-imports only base (contracts in pyproject.toml, checked by import-linter)."""
+measure > hooks > gates > remote > core > base, arrows down only, and links a
+leaf that imports only base (contracts in pyproject.toml, checked by import-linter)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from recovery.base.output import quote_path, warn
 from recovery.cli.common import open_repo
 
 
@@ -19,7 +20,7 @@ def push(remote: str, allow_secrets: bool) -> None:
 
     result = push_replica(open_repo(), remote, allow_secrets)
     for finding in result.secrets_allowed:
-        click.echo(f"git-recover: warning: sent {finding.path} ({', '.join(finding.kinds)}): --allow-secrets", err=True)
+        warn(f"sent {quote_path(finding.path)} ({', '.join(finding.kinds)}): --allow-secrets")
     if result.excluded:
         click.echo(f"left out ({len(result.excluded)} path(s), recover.push.exclude): {', '.join(result.excluded[:10])}")
     click.echo(f"pushed {len(result.sent)} new checkpoint(s) to {remote} as {result.ref} "

@@ -188,7 +188,7 @@ def parse_journal(raw: bytes, name: str, warn: Callable[[str], None] | None = No
         name: what to call it in warnings.
         warn: receives one line per skipped line (torn or not a JSON event).
     """
-    report = warn or _warn_stderr
+    report = warn or output.warn
     lines = raw.split(b"\n")
     torn_tail = bool(lines[-1])  # the file should end with "\n"
     for number, text in enumerate(lines, start=1):

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from recovery.core.journal import Event
 from recovery.measure.metrics import Report, Stats, build_report
-from recovery.measure.report import render_json, render_text, seconds
+from recovery.base.output import seconds
+from recovery.measure.report import render_json, render_text
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from recovery.core.gc import DEFAULT_KEEP, DEFAULT_MAX_AGE_DAYS, KEEP_KEY, MAX_A
 from recovery.core.git import GitCommandError
 from recovery.core.journal import JOURNAL_NAME
 from recovery.core.model import METADATA_MARKER, Checkpoint, decode
-from recovery.core.refs import list_checkpoints, read_ref
+from recovery.core.refs import list_checkpoints, resolve_commit
 from recovery.core.repo import Repo
 from recovery.remote.machine import machine_id, valid_machine_id
 from recovery.remote.secret_scan import SecretFinding, scan_blobs
@@ -240,7 +240,7 @@ def push(repo: Repo, remote: str, allow_secrets: bool = False) -> PushResult:
     machine = machine_id(repo, config)
     wt = repo.worktree_key
     ref, tracking = remote_ref(machine, wt), tracking_ref(remote, machine, wt)
-    old = read_ref(repo, tracking) if _fetch(repo, remote, f"+{ref}:{tracking}", prune=False, missing_ok=True) else None
+    old = resolve_commit(repo, tracking) if _fetch(repo, remote, f"+{ref}:{tracking}", prune=False, missing_ok=True) else None
     replica = read_replica(repo, old, machine, wt) if old else None
     kept = replica.entries if replica else ()
     local = list_checkpoints(repo)
@@ -274,7 +274,7 @@ def gc_remote(repo: Repo, remote: str, keep: int | None = None, max_age_days: fl
     machine = machine_id(repo, config)
     wt = repo.worktree_key
     ref, tracking = remote_ref(machine, wt), tracking_ref(remote, machine, wt)
-    old = read_ref(repo, tracking) if _fetch(repo, remote, f"+{ref}:{tracking}", prune=False, missing_ok=True) else None
+    old = resolve_commit(repo, tracking) if _fetch(repo, remote, f"+{ref}:{tracking}", prune=False, missing_ok=True) else None
     if old is None:
         return [], []
     replica = read_replica(repo, old, machine, wt)
