@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from hashlib import sha1
-from pathlib import Path
 
 from recovery import __version__
 from recovery.base.errors import EXIT_FINDINGS, RecoverError, UsageError
+from recovery.core.capture import capture_workdir
 from recovery.core.config import GitConfig
 from recovery.core.gc import DEFAULT_KEEP, DEFAULT_MAX_AGE_DAYS, KEEP_KEY, MAX_AGE_KEY, plan_gc
 from recovery.core.git import GitCommandError
@@ -188,7 +188,12 @@ def list_replicas(repo: Repo, remote: str, machine: str | None = None) -> list[R
         parts = ref.removeprefix(prefix).split("/")
         if len(parts) != 2:
             continue
-        replicas.append(read_replica(repo, sha, parts[0], parts[1]))
+        try:
+            replicas.append(read_replica(repo, sha, parts[0], parts[1]))
+        except RecoverError as exc:
+            # One foreign or damaged ref on a shared remote must not hide every
+            # other machine's checkpoints.
+            print(f"git-recover: warning: skipping {exc.message}", file=sys.stderr)
     return replicas
 
 
@@ -428,20 +433,14 @@ def _prepare(repo: Repo, cp: Checkpoint, excludes: Sequence[str]) -> Entry:
 def _strip(repo: Repo, tree: str, pathspecs: Sequence[str]) -> tuple[str, list[str]]:
     """``tree`` without the paths matching ``pathspecs`` (git pathspecs), and
     those paths; the work happens in a temporary index, the user's is untouched."""
-    with tempfile.TemporaryDirectory(prefix="push-", dir=_tmp_dir(repo)) as scratch:
-        git = repo.git.with_index(Path(scratch) / "index")
+    with capture_workdir(repo, "push") as scratch:
+        git = repo.git.with_index(scratch / "index")
         git.run("read-tree", tree)
         git.run("rm", "--cached", "-r", "-q", "--ignore-unmatch", "--", *pathspecs)
         stripped = git.run("write-tree").text
     listed = repo.git.run("diff-tree", "-r", "-z", "--name-only", "--no-renames", "--diff-filter=D",
                           tree, stripped).stdout
     return stripped, [p.decode("utf-8", "surrogateescape") for p in listed.split(b"\0") if p]
-
-
-def _tmp_dir(repo: Repo) -> Path:
-    path = repo.state_dir / "tmp"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _copy_commit(repo: Repo, commit: str, tree: str) -> str:

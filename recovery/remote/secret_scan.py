@@ -12,13 +12,12 @@ path.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from recovery.base.errors import RecoverError
+from recovery.core.capture import capture_workdir
 from recovery.core.repo import Repo
 
 
@@ -57,9 +56,7 @@ def scan_blobs(repo: Repo, blobs: Iterable[tuple[str, str]]) -> list[SecretFindi
     from detect_secrets.core.secrets_collection import SecretsCollection
     from detect_secrets.settings import default_settings
 
-    repo.state_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="secret-scan-", dir=repo.state_dir))
-    try:
+    with capture_workdir(repo, "secret-scan") as scratch:
         files: dict[str, tuple[str, str]] = {}
         contents = _read_blobs(repo, [blob for _, blob in wanted])
         for number, (path, blob) in enumerate(wanted):
@@ -80,8 +77,6 @@ def scan_blobs(repo: Repo, blobs: Iterable[tuple[str, str]]) -> list[SecretFindi
             for name, kinds in sorted(found.items(), key=lambda item: files[item[0]][0])
             if kinds
         ]
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _read_blobs(repo: Repo, blobs: list[str]) -> dict[str, bytes]:

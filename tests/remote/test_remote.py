@@ -296,3 +296,15 @@ def test_install_hides_checkpoints_from_clones_fetches_and_ls_remote(repo: GitRe
     assert copied.stdout == ""
     install_hooks(repo)  # a second install adds nothing
     assert repo.git("config", "--get-all", "transfer.hideRefs") == "refs/recovery/"
+
+
+def test_a_foreign_ref_among_the_replicas_is_skipped_with_a_warning(repo: GitRepo, tmp_path: Path) -> None:
+    bare = bare_store(tmp_path)
+    laptop = with_backup(repo, bare.as_uri(), "laptop")
+    laptop.recover("checkpoint", "-m", "mine")
+    laptop.recover("push", "backup")
+    laptop.git("push", "-q", "--no-verify", "backup", "HEAD:refs/recovery/machines/evil/main")
+    listed = laptop.recover("list", "--remote", "backup")
+    assert "laptop/main (1 checkpoint(s))" in listed.stdout and "mine" in listed.stdout
+    assert "warning: skipping" in listed.stderr and "evil/main" in listed.stderr
+    assert "Traceback" not in listed.stderr
