@@ -37,6 +37,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from recovery.base.fs import scratch_dir
+from recovery.base.output import quote_path
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.core.git import Git, GitCommandError
@@ -80,7 +81,7 @@ class CaptureRace(RecoverError):
     """
 
     def __init__(self, paths: list[str]) -> None:
-        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        shown = ", ".join(quote_path(p) for p in paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         super().__init__(f"files changed while being captured: {shown}")
         self.paths = paths
 

@@ -88,7 +88,7 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
     snap = capture(repo, workdir, config)
     actual = state_of(snap)
     mismatches = [
-        f"permissions: {path} has mode {mode:o}; its owner cannot use it"
+        f"permissions: {quote_path(path)} has mode {mode:o}; its owner cannot use it"
         for path, mode in owner_access_problems(repo, snap.index_file, access_checked)
     ]
     notes: list[str] = []
@@ -97,8 +97,8 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         mismatches += [f"worktree: {line}" for line in lines]
         # read-tree does not check out submodules (as `git checkout` without
         # --recurse-submodules): their commit is said, not failed.
-        notes += [f"submodule {path} is not at the commit the checkpoint recorded; "
-                  f"run `git submodule update {path}` if you want it there" for path in submodules]
+        notes += [f"submodule {quote_path(path)} is not at the commit the checkpoint recorded; "
+                  f"run `git submodule update {quote_path(path)}` if you want it there" for path in submodules]
     if actual.index_tree != expected.index_tree:
         mismatches += [f"index: {line}" for line in tree_diff(repo, expected.index_tree, actual.index_tree)]
     if actual.conflict_tree != expected.conflict_tree:
@@ -134,7 +134,7 @@ def _split_gitlinks(repo: Repo, old: str, new: str) -> tuple[list[str], list[str
         if old_mode == new_mode == "160000":
             gitlinks.append(path)
         else:
-            lines.append(f"{status} {path}")
+            lines.append(f"{status} {quote_path(path)}")
     return lines, gitlinks
 
 

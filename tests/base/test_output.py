@@ -95,3 +95,10 @@ def test_help_shows_the_man_page_even_off_the_manpath() -> None:
                            env={"MANPATH": "/nonexistent", "MANPAGER": "cat", "PAGER": "cat"})
     assert "GIT-RECOVER(1)" in shown and "SYNOPSIS" in shown.replace("\b", "").replace("SSYYNNOOPPSSIISS", "SYNOPSIS")
     assert (ROOT / "docs" / "git-recover.1").is_file()
+
+
+def test_core_messages_quote_the_paths_they_name() -> None:
+    from recovery.core.capture import CaptureRace
+
+    race = CaptureRace(["plain.txt", "new\nline", "esc\x1b[2J"])
+    assert race.message == 'files changed while being captured: plain.txt, "new\\nline", "esc\\033[2J"'
