@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from recovery.base.output import out
+from recovery.base.output import out, say
 from recovery.cli.common import echo_json, open_repo
 from recovery.core.config import GitConfig
 from recovery.base.errors import EXIT_OK
@@ -14,6 +14,7 @@ from recovery.gates.config import load_gates
 from recovery.gates.model import STAGES, Gate
 from recovery.core.refs import resolve_commit
 from recovery.gates.policy import Validation, summary_table, take_checkpoint, validate
+from recovery.gates.trust import untrusted_note
 
 _SHOWN = ("command", "builtin", "shell", "timeout_s", "severity", "stages", "required", "policy")
 # Shown under the key the configuration file uses.
@@ -64,10 +65,14 @@ def run_gates(stage: str | None, no_cache: bool) -> int:
     Exit status: 0 all required gates passed, 2 a required gate did not.
     """
     repo = open_repo()
-    config = load_gates(repo.toplevel, GitConfig.load(repo.git))
+    git_config = GitConfig.load(repo.git)
+    config = load_gates(repo.toplevel, git_config)
     if not config.for_stage(stage):
         out("no gates to run" + (f" in stage {stage}" if stage else ""))
         return EXIT_OK
+    note = untrusted_note(repo, git_config)
+    if note:
+        say(note)
     spec = Validation(stage or "manual", (stage,) if stage else None, base=resolve_commit(repo, "HEAD"), strongest=None,
                       interactive=sys.stderr.isatty(), use_cache=not no_cache)
     outcome = validate(repo, spec, config, take_checkpoint(repo, "gates"))

@@ -8,7 +8,7 @@ import click
 
 from recovery.cli.common import open_repo
 from recovery.hooks import HOOKS
-from recovery.hooks.dispatch import TRUST_KEY
+from recovery.gates.trust import trust
 from recovery.hooks.push_guard import HIDDEN_REFS, hide_checkpoint_refs
 from recovery.hooks.install import install as install_hooks
 from recovery.hooks.install import uninstall as uninstall_hooks
@@ -24,12 +24,11 @@ _HOOK_OPTION = click.option("--hook", "names", multiple=True, type=click.Choice(
 def install(names: tuple[str, ...], use_path: bool) -> None:
     """Install git-recover's hooks (checkpoint before commit, merge, rebase and push;
     validate after). Hooks already there are kept and chained. Also marks this
-    repository trusted (recover.trusted), so its hooks run its gates."""
+    repository trusted (recover.trusted), so its hooks and `git recover run` run its gates."""
     repo = open_repo()
     for line in install_hooks(repo, None if use_path else sys.executable, names or HOOKS):
         click.echo(line)
-    repo.git.run("config", "--local", TRUST_KEY, "true")
-    click.echo(f"trusted: the hooks run the gates of {repo.toplevel} ({TRUST_KEY}=true)")
+    click.echo(trust(repo))
     if hide_checkpoint_refs(repo):
         click.echo(f"hidden: {HIDDEN_REFS} is not served to clones, fetches or ls-remote (transfer.hideRefs)")
 

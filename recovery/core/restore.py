@@ -324,11 +324,23 @@ def _safe_head(repo: Repo, now: Capture, plan: TargetState) -> TargetState:
     and HEAD is detached at the recorded commit instead: moving it would leave
     its newer commits reachable from no branch and no checkpoint.
 
+    A branch that was unborn at the checkpoint and has commits now is never
+    deleted (its commits would then live only in a safety checkpoint that ``gc``
+    may drop): on the current branch, HEAD stays at its tip and only the index
+    and the worktree are restored.
+
     Raises:
         RecoverError: the checkpoint was taken on an unborn branch that now has
             commits and is not the current branch (nothing to detach to).
     """
-    if plan.branch is None or plan.branch == now.branch:
+    if plan.branch is None:
+        return plan
+    if plan.branch == now.branch:
+        if plan.head is None and now.head is not None:
+            name = plan.branch.removeprefix("refs/heads/")
+            note(f"the checkpoint was taken before the first commit on {name}; {name} keeps its commits "
+                 f"and HEAD stays at {now.head[:10]}: only the index and the files are restored")
+            return replace(plan, head=now.head)
         return plan
     value = resolve_commit(repo, plan.branch)
     elsewhere = _checked_out_elsewhere(repo, plan.branch)
@@ -482,12 +494,9 @@ def _move_head(repo: Repo, plan: TargetState, target: Checkpoint, before: Captur
         if plan.branch:
             if plan.branch == before.branch:
                 # Its tip is the first parent of the safety checkpoint.
+                # A branch with commits is never deleted (see _safe_head).
                 if plan.head and plan.head != before.head:
                     repo.git.run("update-ref", "-m", message, plan.branch, plan.head, before.head or repo.object_format.null_id)
-                elif plan.head is None and before.head is not None:
-                    # Taken on an unborn branch; the commits made since are
-                    # parents of the safety checkpoint, so deleting loses nothing.
-                    repo.git.run("update-ref", "-d", plan.branch, before.head)
             elif plan.head and resolve_commit(repo, plan.branch) is None:
                 repo.git.run("update-ref", "-m", message, plan.branch, plan.head, repo.object_format.null_id)
             if before.branch != plan.branch:

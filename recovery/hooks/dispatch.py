@@ -39,6 +39,7 @@ from recovery.gates.config import GateConfig, load_gates
 from recovery.base.output import say
 from recovery.gates.policy import Validation, take_checkpoint, validate
 from recovery.base.proc import run_foreground, spawn_detached
+from recovery.gates.trust import allowed_gates
 from recovery.hooks.push_guard import ALLOW_KEY, checkpoint_refs_in_push, refusal
 from recovery.core.git import INTERNAL_ENV, user_env
 from recovery.core.journal import record_or_warn
@@ -47,7 +48,6 @@ from recovery.core.refs import resolve_commit
 from recovery.core.repo import Repo
 
 ACTIVE_ENV = "GIT_RECOVER_HOOK"
-TRUST_KEY = "recover.trusted"
 RUN_ENV = "GIT_RECOVER_RUN"
 DEFERRED_ENV = "GIT_RECOVER_DEFERRED"
 CRASH_LOG = "hook-crash.log"
@@ -179,22 +179,10 @@ def _deferred(run: HookRun) -> int:
 
 
 def _hook_gates(repo: Repo) -> GateConfig:
-    """The gates a hook may run: the project's, once the repository is trusted.
-
-    A hook installed in a shared ``core.hooksPath`` also fires in a repository
-    just cloned, or on a checkout of someone's branch, whose ``.recover.toml``
-    nobody has read: running its commands then would run a stranger's code
-    (hostile testing). Trusted means ``recover.trusted`` is true (``git recover
-    install`` sets it in the repository) or the pre-commit framework runs the
-    hook (``PRE_COMMIT`` is set: the user installed that repository's config).
-    """
+    """The gates a hook may run: the project's, once the repository is trusted
+    (:mod:`recovery.gates.trust`)."""
     config = GitConfig.load(repo.git)
-    gates = load_gates(repo.toplevel, config)
-    if gates.gates and not (config.get_bool(TRUST_KEY, False) or os.environ.get("PRE_COMMIT")):
-        say(f"gates not run: {repo.toplevel} is not trusted yet; once you have read its gate "
-            f"configuration, run `git recover install` there (or `git config {TRUST_KEY} true`)")
-        return GateConfig((), gates.disabled, gates.source)
-    return gates
+    return allowed_gates(repo, config, load_gates(repo.toplevel, config))
 
 
 def _validate_after(repo: Repo, run: HookRun) -> int:

@@ -24,6 +24,7 @@ from recovery.gates.config import load_gates
 from recovery.base.output import say
 from recovery.gates.policy import Validation, take_checkpoint, validate
 from recovery.base.proc import run_foreground
+from recovery.gates.trust import allowed_gates
 from recovery.core.git import Git, user_env
 from recovery.hooks.dispatch import RUN_ENV
 from recovery.core.integrity import tree_paths
@@ -105,7 +106,8 @@ def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
             before git runs).
     """
     expanded = _refuse_unprotected(repo, git_args)
-    gates = load_gates(repo.toplevel, GitConfig.load(repo.git))
+    config = GitConfig.load(repo.git)
+    gates = allowed_gates(repo, config, load_gates(repo.toplevel, config))
     command = "git " + shlex.join(git_args)
     before = take_checkpoint(repo, "pre-run")
     _refuse_clean_losses(repo, expanded, before)

@@ -162,10 +162,17 @@ def test_unborn_branch_checkpoint(tmp_path) -> None:
     first = fresh.commit_all("first")
     fresh.write("draft.md", "changed\n")
     result = restore(r, cp)
-    assert fresh.git("rev-parse", "-q", "--verify", "main", check=False) == ""
+    # main has a commit now: it is never deleted; HEAD stays there, the files come back
+    assert fresh.git("rev-parse", "-q", "--verify", "main", check=False) == first
+    assert fresh.git("symbolic-ref", "HEAD") == "refs/heads/main"
     assert fresh.read("draft.md") == b"draft\n"
-    # the commit made after the checkpoint is still reachable from the safety checkpoint
-    assert fresh.git("rev-list", "--parents", "-n1", result.safety.sha).split()[1] == first
+    assert fresh.git("ls-files") == ""  # the index as checkpointed: nothing staged
+    assert result.safety is not None
+    fresh.git("gc", "-q", "--prune=now")
+    assert fresh.git("cat-file", "-t", first) == "commit"
+    undo(r)
+    assert fresh.read("draft.md") == b"changed\n"
+    assert fresh.git("ls-files") == "draft.md"
 
 
 def test_path_limited_restore_touches_only_those_paths(repo: GitRepo) -> None:

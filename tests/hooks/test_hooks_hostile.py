@@ -135,3 +135,22 @@ def test_a_stale_pre_commit_patch_from_a_reused_pid_is_ignored(tmp_path, monkeyp
     assert _stash_patch() is None
     os.utime(patch, None)  # written now, by our parent
     assert _stash_patch() == patch
+
+
+def test_git_recover_run_never_runs_the_gates_of_an_untrusted_repository(repo: GitRepo, tmp_path) -> None:
+    marker = tmp_path / "ran"
+    configure(repo, f'[gates.evil]\ncommand = ["touch", "{marker}"]\nstages = ["run"]\n')
+    # a fresh clone: nobody ran `git recover install`, so recover.trusted is unset
+    proc = repo.recover("run", "--", "status", "--short", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists()
+    assert "is not trusted yet" in proc.stderr
+    # `gates run` names the gates, so it runs them, and says the repository is not trusted
+    proc = repo.recover("gates", "run", check=False)
+    assert marker.exists()
+    assert "is not trusted" in proc.stderr
+    marker.unlink()
+    repo.git("config", "recover.trusted", "true")
+    repo.write("new.txt", "a state the gate has not passed on yet\n")
+    assert repo.recover("run", "--", "status", "--short", check=False).returncode == 0
+    assert marker.exists()
