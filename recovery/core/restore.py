@@ -180,6 +180,9 @@ def continue_restore(repo: Repo) -> RestoreResult:
 def abort_restore(repo: Repo) -> RestoreResult:
     """Abandon an interrupted restore: go back to its safety checkpoint's state.
 
+    The state found is checkpointed first and ``undo`` points at it: undoing the
+    abort brings the half-switched state back, never a no-op.
+
     Raises:
         RecoverError: there is no interrupted restore; or as :func:`restore`.
     """
@@ -209,7 +212,7 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         _preflight(repo, now, plan)
         reported = original_safety
         ours = {(original_safety.head, original_safety.branch), (intent.target.head, intent.target.branch)}
-        if (now.head, now.branch) not in ours:
+        if not abort and (now.head, now.branch) not in ours:
             # HEAD is neither where the restore began nor where it was going: a
             # commit was made meanwhile, and only this new safety checkpoint
             # holds it, so `undo` points at it.
@@ -220,7 +223,13 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         resumed = Intent(plan, target.sha, reported.sha, intent.paths, intent.started, os.getpid(),
                          incident=intent.incident)
         record_or_warn(repo, "restore", phase="resume", action=word, target=target.short, incident=intent.incident)
-        return _run(repo, resumed, now, target, safety, safety_s, workdir, config, reported)
+        # --abort is a restore back to the state before the aborted one: once it
+        # is done, `undo` brings back what it replaced (the half-switched state,
+        # with any edit made since the crash), never the state it returned to.
+        # Not before: a killed --abort must still find the original safety
+        # checkpoint in the intent record.
+        return _run(repo, resumed, now, target, safety, safety_s, workdir, config,
+                    safety if abort else reported, resuming=True, undo_after=safety if abort else None)
 
 
 class _NothingChanged(RecoverError):
@@ -254,8 +263,16 @@ def _run(
     workdir: Path,
     config: GitConfig,
     reported_safety: Checkpoint | None = None,
+    resuming: bool = False,
+    undo_after: Checkpoint | None = None,
 ) -> RestoreResult:
-    """Steps 3-8: intent, switch, check, clear."""
+    """Steps 3-8: intent, switch, check, clear.
+
+    ``resuming``: a ``--continue``/``--abort``, whose worktree may be half-switched
+    already; if git refuses its switch, the intent record must stay so that
+    ``status`` still reports the interrupted restore. ``undo_after``: where
+    ``undo`` points once the switch is done (``--abort``).
+    """
     plan = intent.target
     changes = tree_diff(repo, now.worktree_tree, plan.worktree_tree)
     head_change = _head_change(now, plan)
@@ -264,9 +281,14 @@ def _run(
     try:
         repaired = _switch_worktree_and_index(repo, now, plan, intent)
     except _NothingChanged as exc:
-        clear_intent(repo)
         record_or_warn(repo, "restore", phase="end", verdict="error", target=target.short,
                  incident=intent.incident, error=exc.message)
+        if resuming:
+            # The tree is still as the interrupted restore left it: keep the record.
+            raise RecoverError(f"a file changed while the restore was resumed ({exc.message}); nothing more "
+                               "was changed and the interrupted restore is still pending: run "
+                               "`git recover restore --continue` or `--abort` again") from None
+        clear_intent(repo)
         raise RecoverError(f"a file changed while the restore ran ({exc.message}); nothing was changed: "
                            "run the restore again") from None
     except RecoverError as exc:
@@ -287,6 +309,8 @@ def _run(
              verify_s=round(verdict.duration_s, 6), verdict="ok" if verdict.ok else "mismatch",
              changed_files=len(changes))
     clear_intent(repo)
+    if undo_after is not None:
+        set_label(repo, "undo", undo_after)
     for line in verdict.notes:
         note(line)
     if not verdict.ok:

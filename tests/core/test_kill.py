@@ -5,6 +5,8 @@ finishes the job."""
 from __future__ import annotations
 
 import os
+import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from recovery.base.errors import RecoverError
 from recovery.core.checkpoint import create_checkpoint
 from recovery.core.repo import Repo
 from tests.conftest import GitRepo
@@ -115,18 +118,36 @@ def test_kill_holding_index_lock_is_cleaned_by_continue(tmp_path: Path) -> None:
     _settle(repo, at_checkpoint, mutated)
 
 
-@pytest.mark.parametrize("delay_s", [0.15, 0.25, 0.35, 0.45, 0.55, 0.7])
-def test_kill_at_random_instants(tmp_path: Path, delay_s: float) -> None:
-    repo, cp, at_checkpoint, mutated = _big_repo(tmp_path / "r", 1500)
-    proc = subprocess.Popen([sys.executable, "-P", "-m", "recovery", "restore", cp], cwd=repo.path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    time.sleep(delay_s)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-    _settle(repo, at_checkpoint, mutated)
+def test_kill_at_random_instants(tmp_path: Path) -> None:
+    """Kills at fixed delays from the start (before, during or after the switch,
+    whatever the machine's speed) and at random instants after the intent record
+    appeared (inside the switch); at least one kill must land mid-restore, else
+    the test has tested nothing and fails."""
+    template, cp, at_checkpoint, mutated = _big_repo(tmp_path / "template", 1500)
+    rng = random.Random()
+    mid_restore = 0
+    for attempt, delay_s in enumerate([0.15, 0.35, 0.55, 0.7, None, None, None, None]):
+        path = tmp_path / f"a{attempt}"
+        shutil.copytree(template.path, path, symlinks=True)
+        repo = GitRepo(path)
+        intent = path / ".git/recovery/restore-intent.json"
+        proc = subprocess.Popen([sys.executable, "-P", "-m", "recovery", "restore", cp], cwd=path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        if delay_s is None:
+            deadline = time.monotonic() + 120  # generous: a loaded machine
+            while not intent.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0.0, 0.05))
+        else:
+            time.sleep(delay_s)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        mid_restore += intent.exists()
+        _settle(repo, at_checkpoint, mutated)
+    assert mid_restore >= 1, "no kill landed while a restore was switching: nothing was tested"
 
 
 def test_abort_returns_to_the_state_before_the_restore(tmp_path: Path) -> None:
@@ -168,3 +189,51 @@ def test_kill_while_git_holds_head_lock_is_cleaned_by_continue(tmp_path: Path) -
     assert proc.returncode == -signal.SIGKILL
     assert (repo.path / ".git/HEAD.lock").exists()
     _settle(repo, at_checkpoint, mutated)
+
+
+def test_a_file_changed_while_continue_runs_keeps_the_interrupted_restore(tmp_path: Path, monkeypatch) -> None:
+    repo, cp, at_checkpoint, mutated = _big_repo(tmp_path / "r", 30)
+    proc = subprocess.run([sys.executable, "-P", "-c", _KILL_AT, "_switch_worktree_and_index:before", cp],
+                          cwd=repo.path, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    intent = repo.path / ".git/recovery/restore-intent.json"
+    assert intent.exists()
+    import recovery.core.restore as r
+
+    real_preflight = r._preflight
+
+    def edit_in_the_window(*args, **kwargs):
+        real_preflight(*args, **kwargs)
+        repo.write("d0/f0.txt", "an editor saved this during --continue\n")  # a path the switch writes
+
+    monkeypatch.setattr(r, "_preflight", edit_in_the_window)
+    with pytest.raises(RecoverError, match="still pending"):
+        r.continue_restore(Repo.discover(repo.path))
+    assert intent.exists()
+    assert "INTERRUPTED RESTORE" in repo.recover("status").stdout
+    monkeypatch.setattr(r, "_preflight", real_preflight)
+    repo.recover("restore", "--continue")
+    assert not intent.exists()
+    assert disk_state(repo.path) == at_checkpoint
+    # the edit made during the failed --continue is in a checkpoint: nothing lost
+    found = repo.git("log", "--format=%H", "--all", "--grep=restore --continue").split()
+    assert any(repo.git("cat-file", "blob", f"{sha}:d0/f0.txt", check=False)
+               == "an editor saved this during --continue" for sha in found)
+    repo.git("fsck", "--no-dangling")
+
+
+def test_undo_after_abort_brings_back_what_the_abort_replaced(tmp_path: Path) -> None:
+    repo, cp, at_checkpoint, mutated = _big_repo(tmp_path / "r", 60)
+    proc = subprocess.run([sys.executable, "-P", "-c", _KILL_AT, "_move_head:before", cp], cwd=repo.path,
+                          capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    half_switched = disk_state(repo.path)
+    assert half_switched != mutated
+    before_abort = repo.git("rev-parse", "refs/recovery/main/undo")
+    repo.recover("restore", "--abort")
+    assert disk_state(repo.path) == mutated
+    undo_now = repo.git("rev-parse", "refs/recovery/main/undo")
+    assert undo_now != before_abort  # not the aborted restore's safety checkpoint
+    repo.recover("undo")
+    assert disk_state(repo.path) == half_switched
+    repo.git("fsck", "--no-dangling")
