@@ -24,16 +24,22 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
 from recovery.base.errors import RecoverError
+from recovery.base.output import clean
 
 METADATA_MARKER = "git-recover-metadata: "
 METADATA_FORMAT = 1
 SHORT_LEN = 10
+# How far ahead of this machine's clock a recorded capture time may be (clocks
+# of machines sharing a repository drift; NTP keeps them within seconds).
+CLOCK_SKEW = timedelta(minutes=5)
+# The order of a checkpoint claiming a later time: the oldest of all.
+UNTRUSTED_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class ObjectFormat(Enum):
@@ -255,11 +261,21 @@ def encode_message(subject: str, user_message: str | None, metadata: dict[str, A
     return "\n\n".join(parts) + "\n"
 
 
-def decode(sha: str, ref: str, message: str) -> Checkpoint:
+def decode(sha: str, ref: str, message: str, now: datetime | None = None) -> Checkpoint:
     """Rebuild a :class:`Checkpoint` from its commit message.
 
+    Metadata arrives with any fetch of ``refs/*`` from a stranger, so it is
+    treated as untrusted: free text loses its control characters (a terminal
+    escape sequence in a reason must not reach the screen), and a capture time
+    more than :data:`CLOCK_SKEW` ahead of ``now`` (default: this machine's
+    clock) cannot have been recorded here: the checkpoint is ordered as the
+    oldest (:data:`UNTRUSTED_TIME`), so a forged ``9999-12-31`` never becomes
+    ``last``, the recovery point or the target of a bare ``restore``, and ``gc``
+    drops it by age; a note says so.
+
     Raises:
-        RecoverError: the message has no readable git-recover metadata.
+        RecoverError: the message has no readable git-recover metadata, or a
+            value is not what git-recover writes (see :func:`_validate`).
     """
     _, marker, tail = message.rpartition(METADATA_MARKER)
     try:
@@ -267,12 +283,19 @@ def decode(sha: str, ref: str, message: str) -> Checkpoint:
             raise ValueError("no metadata line")
         data = json.loads(tail.strip().splitlines()[0])
         _validate(data)
+        notes = tuple(clean(n) for n in data.get("notes", []))
+        recorded = datetime.fromisoformat(data["time"])
+        if recorded > (now or datetime.now(timezone.utc)) + CLOCK_SKEW:
+            notes += (f"recorded time {recorded.isoformat()} is in the future of this machine's clock; "
+                      "ordered as the oldest checkpoint",)
+            recorded = UNTRUSTED_TIME
+        message_text = data.get("message")
         return Checkpoint(
             sha=sha,
             ref=ref,
-            time=datetime.fromisoformat(data["time"]),
-            reason=data["reason"],
-            message=data.get("message"),
+            time=recorded,
+            reason=clean(data["reason"]),
+            message="\n".join(clean(line) for line in message_text.split("\n")) if message_text is not None else None,
             head=data.get("head"),
             branch=data.get("branch"),
             index_commit=data["index_commit"],
@@ -280,17 +303,40 @@ def decode(sha: str, ref: str, message: str) -> Checkpoint:
             worktree_tree=data["worktree_tree"],
             conflict_commit=data.get("conflict_commit"),
             skipped=tuple(Skipped(**item) for item in data.get("skipped", [])),
-            notes=tuple(data.get("notes", [])),
-            worktree=data.get("worktree", "main"),
-            version=data.get("version", ""),
+            notes=notes,
+            worktree=clean(data.get("worktree", "main")),
+            version=clean(data.get("version", "")),
             capture_s=float(data.get("capture_s", 0.0)),
         )
     except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise RecoverError(f"{ref} is not a git-recover checkpoint ({exc})") from None
+        raise RecoverError(f"{ref} is not a git-recover checkpoint ({clean(str(exc))})") from None
 
 
 _OID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-_BRANCH = re.compile(r"^refs/heads/[^\x00-\x20~^:?*\[\\]+$")
+# git-check-ref-format(1), rules 4, 5 and 10: no control character, space, DEL,
+# ~ ^ : ? * [ or backslash anywhere.
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def valid_branch_ref(name: str) -> bool:
+    """True when ``name`` is ``refs/heads/<branch>`` and git would accept it as a
+    branch: every rule of git-check-ref-format(1), and no branch name starting
+    with ``-`` or equal to ``HEAD`` (git-branch refuses those).
+
+    Why: a branch name from a checkpoint's metadata is written into HEAD by a
+    restore; one git cannot use (``x@{1}``: every later ``rev-parse`` reads it
+    as a reflog entry) leaves a restore that ``--continue`` can never finish.
+    """
+    if not name.startswith("refs/heads/"):
+        return False
+    branch = name.removeprefix("refs/heads/")
+    if not branch or branch == "HEAD" or branch.startswith("-") or name == "@":
+        return False
+    if _REF_FORBIDDEN.search(name) or ".." in name or "@{" in name or "//" in name:
+        return False
+    if name.endswith(("/", ".")):
+        return False
+    return not any(part.startswith(".") or part.endswith(".lock") or not part for part in name.split("/"))
 
 
 def _validate(data: dict[str, Any]) -> None:
@@ -304,8 +350,8 @@ def _validate(data: dict[str, Any]) -> None:
         if data.get(key) is not None and not _OID.match(str(data[key])):
             raise ValueError(f"{key} is not an object id")
     branch = data.get("branch")
-    if branch is not None and (not _BRANCH.match(str(branch)) or ".." in branch or branch.endswith((".lock", "/"))):
-        raise ValueError("branch is not a branch ref")
+    if branch is not None and not (isinstance(branch, str) and valid_branch_ref(branch)):
+        raise ValueError("branch is not a valid branch ref")
     if datetime.fromisoformat(data["time"]).tzinfo is None:
         raise ValueError("time has no UTC offset")
     if not isinstance(data["reason"], str):

@@ -42,7 +42,7 @@ from recovery.core.checkpoint import take
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.base.fs import atomic_write
-from recovery.base.output import note, summarize
+from recovery.base.output import note, quote_path, summarize
 from recovery.core.git import GitCommandError
 from recovery.core.integrity import (
     IntegrityError,
@@ -613,10 +613,10 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
     if nested:
         raise RecoverError(
             f"the restore would replace nested repositories the checkpoint holds only as a commit id: "
-            f"{', '.join(nested[:5])}; move them away (or restore other paths with `-- PATHS`)"
+            f"{', '.join(quote_path(p) for p in nested[:5])}; move them away (or restore other paths with `-- PATHS`)"
         )
     if blocked:
-        shown = ", ".join(sorted(set(blocked))[:5])
+        shown = ", ".join(quote_path(p) for p in sorted(set(blocked))[:5])
         raise RecoverError(
             f"the restore would overwrite file(s) that no checkpoint holds (ignored, or over the size cap): "
             f"{shown}; move them away and run the restore again"
