@@ -110,6 +110,16 @@ def quote_path(path: str | bytes) -> str:
     return f'"{body}"' if quoted else body
 
 
+def unquote_c_style(text: bytes) -> str:
+    """A path git printed, ``"..."``-quoted C-style or bare, back as an
+    ``os.fsdecode``-style string (the inverse of git's quoting)."""
+    if len(text) >= 2 and text.startswith(b'"') and text.endswith(b'"'):
+        import codecs
+
+        text = codecs.escape_decode(text[1:-1])[0]
+    return os.fsdecode(text)
+
+
 def clean(text: str) -> str:
     """``text`` with every control character but none of its printable ones
     escaped (``\\033`` for ESC, ``\\n`` for a newline), so that text taken from a

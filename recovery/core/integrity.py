@@ -208,6 +208,16 @@ def tree_paths(repo: Repo, tree: str) -> set[str]:
     return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
 
 
+def files_under(directory: str | Path, toplevel: Path) -> list[str]:
+    """Every file and symlink below ``directory``, relative to ``toplevel``;
+    symlinks are listed, never followed (a link to ``/`` is one entry)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(directory):
+        names = filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        found += [os.path.relpath(os.path.join(dirpath, n), toplevel) for n in names]
+    return found
+
+
 def tree_diff(repo: Repo, old: str, new: str) -> tuple[str, ...]:
     """``STATUS path`` lines between two trees (e.g. ``M notes.txt``), no rename
     detection; paths quoted as git quotes them (:func:`~recovery.base.output.quote_path`)."""

@@ -48,6 +48,7 @@ from recovery.core.integrity import (
     IntegrityError,
     check_state,
     checkpoint_state,
+    files_under,
     owner_access_problems,
     state_of,
     tree_diff,
@@ -631,32 +632,27 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
 def _in_the_way(repo: Repo, path: str, in_now: set[str]) -> list[str]:
     """Paths on disk, not in the current capture, that writing ``path`` would replace."""
     full = repo.toplevel / path
-    if full.is_dir() and not full.is_symlink():
-        # A directory where the target has a file: fine if git removes all of
-        # it (every file in it is captured), blocked if anything would stay.
-        return [p for p in _files_under(repo, full) if p not in in_now][:1]
-    if os.path.lexists(full):
-        return [path]
+    # Parents first: a file reached through a symlinked directory (one leading
+    # outside the worktree included) is not in the way; the link is, unless
+    # the safety checkpoint holds it, and git replaces the link, never writes
+    # through it.
     parts = path.split("/")
     for depth in range(1, len(parts)):
         prefix = "/".join(parts[:depth])
         parent = repo.toplevel / prefix
         if os.path.lexists(parent) and (parent.is_symlink() or not parent.is_dir()):
             return [] if prefix in in_now else [prefix]
+    if full.is_dir() and not full.is_symlink():
+        # A directory where the target has a file: fine if git removes all of
+        # it (every file in it is captured), blocked if anything would stay.
+        return [p for p in files_under(full, repo.toplevel) if p not in in_now][:1]
+    if os.path.lexists(full):
+        return [path]
     return []
 
 
 def _has_files(directory: Path) -> bool:
     return directory.is_dir() and not directory.is_symlink() and any(directory.iterdir())
-
-
-def _files_under(repo: Repo, directory: Path) -> list[str]:
-    """Every file and symlink below ``directory``, relative to the top level."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(directory):
-        names = filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-        found += [os.path.relpath(os.path.join(dirpath, n), repo.toplevel) for n in names]
-    return found
 
 
 def _release_stale_locks(repo: Repo, intent: Intent) -> None:

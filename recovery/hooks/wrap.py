@@ -18,16 +18,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from recovery.base.output import quote_path, say, unquote_c_style
 from recovery.core.config import GitConfig
 from recovery.base.errors import EXIT_OK, UsageError
 from recovery.gates.config import load_gates
-from recovery.base.output import say
 from recovery.gates.policy import Validation, take_checkpoint, validate
 from recovery.base.proc import run_foreground
 from recovery.gates.trust import allowed_gates
 from recovery.core.git import Git, user_env
 from recovery.hooks.dispatch import RUN_ENV
-from recovery.core.integrity import tree_paths
+from recovery.core.integrity import files_under, tree_paths
 from recovery.core.model import Checkpoint
 from recovery.core.repo import Repo
 
@@ -40,7 +40,11 @@ def _refuse_unprotected(repo: Repo, git_args: Sequence[str]) -> list[str]:
       command would run in another repository than the one checkpointed;
     * a shell alias (``!...``): what it runs cannot be checked;
     * ``stash drop``/``stash clear``: stash entries are not in a checkpoint;
-    * ``worktree remove --force``: another worktree's changes are not in it.
+    * ``worktree remove --force``: another worktree's changes are not in it;
+    * ``branch -D`` (``-d --force``) and ``tag -d`` of a ref whose commits no
+      other branch, tag, remote-tracking branch or HEAD reaches: the checkpoint
+      reaches HEAD's history only, so those commits would be lost to ``git gc``
+      (:func:`_refuse_ref_losses`).
 
     ``clean`` is checked against the checkpoint itself (:func:`_refuse_clean_losses`).
     """
@@ -63,7 +67,49 @@ def _refuse_unprotected(repo: Repo, git_args: Sequence[str]) -> list[str]:
     if command == "worktree" and rest[:1] == ["remove"] and ("--force" in rest or "-f" in rest):
         raise UsageError("git worktree remove --force deletes another worktree's changes, which no checkpoint "
                          "of this one holds; run it without git recover run if you mean it")
+    _refuse_ref_losses(repo, command, rest)
     return args
+
+
+def _refuse_ref_losses(repo: Repo, command: str, rest: Sequence[str]) -> None:
+    """Refuse ``branch -D`` / ``branch -d --force`` / ``tag -d`` when a deleted
+    ref is the only one reaching some commit (as ``stash drop`` is refused).
+
+    ``branch -d`` without force is left to git, which refuses to delete an
+    unmerged branch by itself.
+
+    Raises:
+        UsageError: naming the refs and the commit only they reach.
+    """
+    flags = [a for a in rest if a.startswith("-")]
+    names = [a for a in rest if not a.startswith("-")]
+    if command == "branch":
+        short = "".join(f[1:] for f in flags if not f.startswith("--"))
+        forced = "D" in short or (("d" in short or "--delete" in flags) and ("f" in short or "--force" in flags))
+        prefix = "refs/heads/"
+    elif command == "tag":
+        forced = "--delete" in flags or "d" in "".join(f[1:] for f in flags if not f.startswith("--"))
+        prefix = "refs/tags/"
+    else:
+        return
+    if not forced or not names:
+        return
+    deleted = {prefix + name for name in names}
+    lost: list[str] = []
+    for ref in sorted(deleted):
+        tip = repo.git.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False).text
+        if not tip:
+            continue  # not there, or not a commit: git says so itself
+        reaching = repo.git.run("for-each-ref", "--format=%(refname)", f"--contains={tip}",
+                                "refs/heads/", "refs/tags/", "refs/remotes/").text.split()
+        in_head = repo.git.run("merge-base", "--is-ancestor", tip, "HEAD", check=False).returncode == 0
+        if not in_head and not set(reaching) - deleted:
+            lost.append(f"{ref.removeprefix(prefix)} ({tip[:10]})")
+    if lost:
+        what = "branch" if command == "branch" else "tag"
+        raise UsageError(f"git {command} would delete {what}(es) whose commits no other branch, tag or HEAD "
+                         f"reaches: {', '.join(lost)}; no checkpoint holds them, so run it without "
+                         "git recover run if you mean it")
 
 
 def _refuse_clean_losses(repo: Repo, args: Sequence[str], before: Checkpoint | None) -> None:
@@ -75,21 +121,31 @@ def _refuse_clean_losses(repo: Repo, args: Sequence[str], before: Checkpoint | N
     if before is None:
         raise UsageError("no pre-run checkpoint could be taken, so git clean is not run")
     cwd = Path.cwd()
-    dry = Git(cwd, repo.git.env).run("clean", "--dry-run", *[a for a in args[1:] if a not in ("-i", "--interactive")],
-                                     check=False)
+    dry = Git(cwd, repo.git.env).run("-c", "core.quotePath=false", "clean", "--dry-run",
+                                     *[a for a in args[1:] if a not in ("-i", "--interactive")], check=False)
     held = tree_paths(repo, before.worktree_tree)
     lost: list[str] = []
-    for line in dry.text.splitlines():
-        if not line.startswith("Would remove "):
+    for raw in dry.stdout.split(b"\n"):
+        if not raw.startswith(b"Would remove "):
             continue
-        target = (cwd / line.removeprefix("Would remove ")).resolve()
-        files = [Path(d, f) for d, _, names in os.walk(target) for f in names] if target.is_dir() else [target]
-        lost += [str(f.relative_to(repo.toplevel)) for f in files
-                 if str(f.relative_to(repo.toplevel)) not in held]
+        # Never resolve(): an untracked symlink to / is removed by git clean as
+        # a link; following it would walk the whole filesystem.
+        target = os.path.normpath(os.path.join(cwd, unquote_c_style(raw.removeprefix(b"Would remove "))))
+        lost += [rel for rel in _files_to_remove(target, repo.toplevel) if rel not in held]
     if lost:
-        raise UsageError(f"git clean would delete what no checkpoint holds ({', '.join(sorted(lost)[:5])}"
+        raise UsageError(f"git clean would delete what no checkpoint holds "
+                         f"({', '.join(quote_path(p) for p in sorted(lost)[:5])}"
                          f"{' and more' if len(lost) > 5 else ''}): ignored files, nested repositories or "
                          "files over the size cap; run it without git recover run if you mean it")
+
+
+def _files_to_remove(target: str, toplevel: Path) -> list[str]:
+    """The files and symlinks ``git clean`` removes for one ``Would remove``
+    line, relative to ``toplevel``: the path itself, or everything under a
+    real directory (symlinks below it are removed as links, never followed)."""
+    if os.path.islink(target) or not os.path.isdir(target):
+        return [os.path.relpath(target, toplevel)]
+    return files_under(target, toplevel)
 
 
 def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:

@@ -488,3 +488,21 @@ def test_a_foreign_head_lock_is_named_not_mistaken_for_a_moved_branch(repo: GitR
     monkeypatch.setattr(restore_module, "_move_head", lock_appears)
     with pytest.raises(RecoverError, match="could not move HEAD"):
         restore(r, cp)
+
+
+def test_a_file_behind_an_untracked_symlink_leading_outside_is_not_in_the_way(repo: GitRepo, tmp_path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "cfg.txt").write_text("outside the worktree\n")
+    repo.write("lib/cfg.txt", "tracked\n")
+    repo.commit_all("lib")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.git("rm", "-q", "-r", "lib")
+    repo.git("commit", "-q", "-m", "drop lib")
+    os.symlink(outside, repo.path / "lib")  # untracked: the checkpoint taken by the restore holds the link
+    restore(r, cp)
+    assert repo.read("lib/cfg.txt") == b"tracked\n" and not (repo.path / "lib").is_symlink()
+    assert (outside / "cfg.txt").read_text() == "outside the worktree\n"
+    undo(r)
+    assert (repo.path / "lib").is_symlink() and os.readlink(repo.path / "lib") == str(outside)

@@ -154,3 +154,39 @@ def test_git_recover_run_never_runs_the_gates_of_an_untrusted_repository(repo: G
     repo.write("new.txt", "a state the gate has not passed on yet\n")
     assert repo.recover("run", "--", "status", "--short", check=False).returncode == 0
     assert marker.exists()
+
+
+def test_run_refuses_deleting_the_only_ref_that_reaches_commits(repo: GitRepo) -> None:
+    repo.write("a.txt", "a\n")
+    repo.commit_all("base")
+    repo.git("checkout", "-q", "-b", "lonely")
+    repo.write("lonely.txt", "only on this branch\n")
+    lonely = repo.commit_all("lonely")
+    repo.git("checkout", "-q", "main")
+    repo.git("branch", "merged", "main")
+    for args in (["branch", "-D", "lonely"], ["branch", "-d", "--force", "lonely"], ["branch", "-df", "lonely"]):
+        proc = repo.recover("run", "--", *args, check=False)
+        assert proc.returncode == 3, (args, proc.stderr)
+        assert "lonely" in proc.stderr and "Traceback" not in proc.stderr
+    assert repo.git("rev-parse", "lonely") == lonely
+    repo.git("tag", "-a", "-m", "t", "only-tag", lonely)
+    # the tag alone still reaches the commit, so deleting the branch is safe; then the tag is not
+    assert repo.recover("run", "--", "branch", "-D", "lonely", check=False).returncode == 0
+    proc = repo.recover("run", "--", "tag", "-d", "only-tag", check=False)
+    assert proc.returncode == 3 and "only-tag" in proc.stderr
+    assert repo.git("cat-file", "-t", lonely) == "commit"
+    assert repo.git("rev-parse", "only-tag^{commit}") == lonely
+    # a branch whose commits main reaches goes, as without git recover run
+    assert repo.recover("run", "--", "branch", "-D", "merged", check=False).returncode == 0
+    assert repo.git("branch", "--list", "merged") == ""
+
+
+def test_clean_of_an_untracked_symlink_to_the_root_neither_walks_nor_crashes(repo: GitRepo) -> None:
+    os.symlink("/", repo.path / "root-link")
+    os.symlink("/etc", repo.path / "etc-link")
+    repo.write("scratch.txt", "untracked\n")
+    proc = repo.recover("run", "--", "clean", "-f", "-d", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "ValueError" not in proc.stderr
+    assert not os.path.lexists(repo.path / "root-link") and not os.path.lexists(repo.path / "etc-link")
+    assert os.path.isdir("/etc")
