@@ -59,6 +59,8 @@ STATE_FILES = (
 )
 # Operations whose state lives in directories a restore cannot rebuild
 # (git-rebase(1), git-am(1), git-cherry-pick(1) "--continue").
+# The start of the note a checkpoint taken during one of these operations carries.
+OPERATION_NOTE = "taken during "
 OPERATIONS_IN_PROGRESS = {
     "rebase-merge": "a rebase",
     "rebase-apply": "a rebase or git am",
@@ -110,7 +112,14 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
         # (Documentation/technical/racy-git.txt). A fresh mtime on the copy made
         # a same-size edit within the same timestamp tick look clean, and the
         # checkpoint silently kept the old content (test_same_size_edit_in_the_same_timestamp_tick_is_captured).
-        shutil.copy2(repo.index_file, index_file)
+        try:
+            shutil.copy2(repo.index_file, index_file)
+        except OSError as exc:
+            # shutil names the source (the user's index) in a failed copy; it
+            # was only read: say what could not be written, and that nothing of
+            # the user's changed.
+            raise RecoverError(f"could not copy the index into {workdir} ({exc.strerror or exc}); your index "
+                               "and files were not changed") from None
     git = repo.git.with_index(index_file)
 
     conflict = None
@@ -128,12 +137,26 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
     # git status reports it, so it is part of the state (git-add(1), --sparse).
     git.run("add", "-u", "--sparse")
     skipped, notes = _add_untracked(git, repo.toplevel, config)
+    notes += _operation_notes(repo, conflict)
     worktree_tree = git.text("write-tree")
 
     changed = _changed_since_hashed(git)
     if changed:
         raise CaptureRace(changed)
     return Capture(head, branch, index_tree, worktree_tree, conflict, skipped, notes, index_file)
+
+
+def _operation_notes(repo: Repo, conflict: ConflictState | None) -> tuple[str, ...]:
+    """A note for each operation in progress whose own state a checkpoint does
+    not hold (a rebase's todo list and its ``onto``): a restore brings the files,
+    the index and any conflict stages back, but not the operation, and says so."""
+    notes = []
+    for name, what in OPERATIONS_IN_PROGRESS.items():
+        if (repo.git_dir / name).exists():
+            stages = " and its conflict stages" if conflict and conflict.unmerged_paths else ""
+            notes.append(f"{OPERATION_NOTE}{what} (.git/{name}): the files, the index{stages} are captured, "
+                         f"not {what} itself; after a restore of this checkpoint it cannot be continued")
+    return tuple(notes)
 
 
 def _changed_since_hashed(git: Git) -> list[str]:
@@ -240,9 +263,13 @@ def _capture_state_files(
     """Hash the operation's state files into a tree (``None`` when there are none)."""
     entries: list[bytes] = []
     merge_heads: tuple[str, ...] = ()
+    # AUTO_MERGE belongs to the merge, cherry-pick or revert that wrote it;
+    # `git stash apply` leaves one behind with no operation at all (git 2.39),
+    # which is not a merge in progress.
+    owned = any((repo.git_dir / name).is_file() for name in ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD"))
     for name in STATE_FILES:
         path = repo.git_dir / name
-        if not path.is_file():
+        if not path.is_file() or (name == "AUTO_MERGE" and not owned):
             continue
         if name == "MERGE_HEAD":
             merge_heads = tuple(path.read_text().split())

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from recovery.core.capture import (
+    OPERATION_NOTE,
     OPERATIONS_IN_PROGRESS,
     STATE_FILES,
     capture,
@@ -133,6 +134,9 @@ def restore(
     """
     with repo_lock(repo), capture_workdir(repo, "restore") as workdir:
         _refuse_if_busy(repo)
+        for note in target.notes:
+            if note.startswith(OPERATION_NOTE):
+                print(f"git-recover: warning: checkpoint {target.short} was {note}", file=sys.stderr)
         config = GitConfig.load(repo.git)
         if dry_run:
             now = capture(repo, workdir, config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 from recovery.core.checkpoint import create_checkpoint
 from recovery.core.refs import list_checkpoints
@@ -258,3 +259,41 @@ def test_foreign_ref_with_wrong_types_is_skipped(repo: GitRepo) -> None:
     repo.git("update-ref", f"refs/recovery/main/cp/{sha}", sha)
     proc = repo.recover("show")
     assert cp.sha in proc.stdout and "reason is not a string" in proc.stderr
+
+
+def test_a_stale_auto_merge_left_by_stash_apply_is_not_a_merge_in_progress(repo: GitRepo) -> None:
+    repo.write("f.txt", "base\n")
+    repo.commit_all("base")
+    repo.write("f.txt", "stashed\n")
+    repo.git("stash", "-q")
+    repo.write("f.txt", "committed\n")
+    repo.commit_all("diverge")
+    subprocess.run(["git", "stash", "apply"], cwd=repo.path, capture_output=True)  # conflicts
+    repo.git("checkout", "--theirs", "f.txt")
+    repo.git("add", "f.txt")  # resolved: nothing is unmerged now
+    assert (repo.path / ".git/AUTO_MERGE").exists()  # git 2.39 leaves it behind
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    assert cp.conflict_commit is None
+    assert "operation in progress" not in repo.recover("show", cp.short).stdout
+
+
+def test_a_checkpoint_taken_in_a_conflicted_rebase_says_so_and_the_restore_warns(repo: GitRepo) -> None:
+    repo.write("f.txt", "base\n")
+    repo.commit_all("base")
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.write("f.txt", "topic\n")
+    repo.commit_all("topic")
+    repo.git("checkout", "-q", "main")
+    repo.write("f.txt", "main\n")
+    repo.commit_all("main")
+    repo.git("checkout", "-q", "topic")
+    assert subprocess.run(["git", "rebase", "main"], cwd=repo.path, capture_output=True).returncode != 0
+    proc = repo.recover("checkpoint")
+    assert "a rebase" in proc.stderr and "cannot be continued" in proc.stderr
+    r = Repo.discover(repo.path)
+    cp = list_checkpoints(r)[0]
+    assert any("cannot be continued" in n for n in cp.notes)
+    repo.git("rebase", "--abort")
+    proc = repo.recover("restore", cp.short)
+    assert "warning" in proc.stderr and "cannot be continued" in proc.stderr
+    assert repo.git("ls-files", "-u") != ""  # the conflict stages are back
