@@ -87,7 +87,10 @@ def run_cli(args: list[str]) -> int:
         say(f"{exc.format_message()} (see `{command} -h`)")
         return EXIT_USAGE
     except click.exceptions.Abort:
-        say("aborted")
+        # click turns Ctrl-C (KeyboardInterrupt) into Abort.
+        from recovery.core.intent import interruption_report
+
+        say(interruption_report())
         return 130
     except click.exceptions.Exit as exc:
         return exc.exit_code

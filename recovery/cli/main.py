@@ -30,11 +30,16 @@ def main(argv: list[str] | None = None) -> int:
         say(exc.message)
         return exc.exit_code
     except KeyboardInterrupt:
-        say("interrupted (if a restore was running, `git recover status` says how to finish it)")
+        from recovery.core.intent import interruption_report
+
+        say(interruption_report())
         return 130
     except OSError as exc:
         # A state file in the way, a full disk, a permission problem: one line.
-        where = f": {exc.filename}" if exc.filename else ""
+        # A failed copy or rename names its source first; the file that could
+        # not be written (filename2) is the one to name.
+        target = exc.filename2 or exc.filename
+        where = f": {target}" if target else ""
         say(f"{exc.strerror or exc}{where}")
         return EXIT_ERROR
 

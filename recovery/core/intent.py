@@ -69,3 +69,24 @@ def now_iso() -> str:
     """The current UTC time in ISO 8601 with microseconds."""
     return datetime.now(timezone.utc).isoformat()
 
+
+def interruption_report(cwd: Path | None = None) -> str:
+    """The line a command interrupted by Ctrl-C prints: whether it left a
+    restore half-done (and how to finish it) or nothing to resolve. A bare
+    "aborted" after a restore stopped mid-switch would leave the user guessing
+    whether their files are whole.
+
+    Never raises: outside a repository it says only that the command stopped.
+    """
+    try:
+        intent = read_intent(Repo.discover(cwd))
+    except RecoverError as exc:
+        if "restore record" in exc.message:
+            return f"interrupted; {exc.message}"
+        return "interrupted"
+    if intent is None:
+        return ("interrupted; no restore is half-done (a checkpoint is published whole or not at all), "
+                "so there is nothing to resolve")
+    return ("interrupted in the middle of a restore: the files, the index and HEAD may be half-switched "
+            "(see `git recover status`); run `git recover restore --continue` to finish it or "
+            "`git recover restore --abort` to go back; nothing is lost either way")

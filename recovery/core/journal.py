@@ -17,7 +17,12 @@ Why the write is shaped this way:
   reader skips any line that is not a JSON object with a warning, never a crash.
 - A file lock (``filelock``, the library pre-commit and tox use) serialises
   writers from concurrent hooks and worktree commands, so rotation never races
-  an append.
+  an append. A writer holds it for one append (milliseconds), so a writer that
+  cannot take it within ``LOCK_TIMEOUT_S`` does not wait on: it queues its line
+  as a file of its own under ``journal.queue/`` (written to a temporary name,
+  then renamed: whole or absent) and the next writer that holds the lock
+  appends the queue first. A journal event must never cost a git operation
+  seconds, and must not be lost either. Readers see queued events too.
 - The journal is bounded: past ``MAX_BYTES`` it is renamed to ``journal.jsonl.1``
   (older files shift up to ``KEEP_ROTATED``; the oldest is dropped), the way
   logrotate(8) names rotated logs.
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -47,7 +53,8 @@ JOURNAL_NAME = "journal.jsonl"
 LOCK_NAME = "journal.lock"
 MAX_BYTES = 4 * 1024 * 1024  # ~20,000 events at ~200 bytes each before rotation
 KEEP_ROTATED = 3  # journal.jsonl.1 (newest) .. journal.jsonl.3 (oldest)
-LOCK_TIMEOUT_S = 10.0
+LOCK_TIMEOUT_S = 0.5
+QUEUE_DIR = "journal.queue"
 
 # Keys every line carries; ``record`` refuses them as event fields.
 _RESERVED = frozenset({"time", "event", "worktree"})
@@ -80,7 +87,7 @@ def journal_path(state_dir: Path) -> Path:
     return state_dir / JOURNAL_NAME
 
 
-def record(repo: Repo, event: str, **fields: Any) -> None:
+def record(repo: Repo, event: str, **fields: Any) -> bool:
     """Append one event to ``repo``'s journal, durably.
 
     Args:
@@ -89,9 +96,12 @@ def record(repo: Repo, event: str, **fields: Any) -> None:
         **fields: JSON-serialisable values; durations in seconds named ``*_s``.
             Paths, datetimes and other objects are written with ``str()``.
 
+    Returns:
+        True when the line is in the journal; False when the lock was busy and
+        the line was queued (see the module docstring).
+
     Raises:
         ValueError: a field is named ``time``, ``event`` or ``worktree``.
-        RecoverError: the journal lock could not be taken within LOCK_TIMEOUT_S.
         OSError: the state directory cannot be created or written.
     """
     clash = _RESERVED.intersection(fields)
@@ -99,21 +109,26 @@ def record(repo: Repo, event: str, **fields: Any) -> None:
         raise ValueError(f"journal field names reserved: {', '.join(sorted(clash))}")
     line = {"time": _utc_now(), "event": event, "worktree": repo.worktree_key, **fields}
     data = (json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
-    append_line(repo.state_dir, data, MAX_BYTES, KEEP_ROTATED)
+    return append_line(repo.state_dir, data, MAX_BYTES, KEEP_ROTATED)
 
 
 def record_or_warn(repo: Repo, event: str, **fields: Any) -> None:
     """:func:`record`, but a journal that cannot be written (a full disk, the
     lock held too long) costs one warning on stderr, never the checkpoint,
-    restore or git operation being recorded."""
+    restore or git operation being recorded; a busy lock costs at most
+    ``LOCK_TIMEOUT_S`` and a note that the event was queued."""
     try:
-        record(repo, event, **fields)
+        appended = record(repo, event, **fields)
     except (OSError, RecoverError) as exc:
         output.warn(f"journal not written ({exc})")
+        return
+    if not appended:
+        output.note(f"the journal is busy (another process holds {repo.state_dir / LOCK_NAME}); this {event} "
+                    f"event was queued in {repo.state_dir / QUEUE_DIR} and is appended by the next writer")
 
 
 def append_line(state_dir: Path, data: bytes, max_bytes: int = MAX_BYTES,
-                keep: int = KEEP_ROTATED) -> None:
+                keep: int = KEEP_ROTATED) -> bool:
     """Append one encoded line (ending in ``\\n``) under the journal lock, rotating first
     when the line would take the journal past ``max_bytes``.
 
@@ -123,8 +138,9 @@ def append_line(state_dir: Path, data: bytes, max_bytes: int = MAX_BYTES,
         max_bytes: size bound of the live file, in bytes.
         keep: how many rotated files to keep.
 
-    Raises:
-        RecoverError: the lock is held by another process for LOCK_TIMEOUT_S.
+    Returns:
+        True when appended; False when the lock stayed busy for
+        ``LOCK_TIMEOUT_S`` and the line was queued instead.
     """
     # Imported here: this module is on the hook's hot path (see module docstring).
     import filelock
@@ -133,6 +149,11 @@ def append_line(state_dir: Path, data: bytes, max_bytes: int = MAX_BYTES,
     path = journal_path(state_dir)
     try:
         with filelock.FileLock(str(state_dir / LOCK_NAME), timeout=LOCK_TIMEOUT_S):
+            queued = _queued_files(state_dir)
+            # Queued lines are older than this one: they go first. A crash
+            # after the append and before the unlink appends them twice; a
+            # duplicated event is better than a lost one.
+            data = b"".join(_line_bytes(q) for q in queued) + data
             size = path.stat().st_size if path.exists() else 0
             if size and size + len(data) > max_bytes:
                 _rotate(path, keep)
@@ -145,8 +166,40 @@ def append_line(state_dir: Path, data: bytes, max_bytes: int = MAX_BYTES,
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            for done in queued:
+                done.unlink(missing_ok=True)
     except filelock.Timeout:
-        raise RecoverError(f"journal is locked by another process: {state_dir / LOCK_NAME}") from None
+        _queue(state_dir, data)
+        return False
+    return True
+
+
+def _queue(state_dir: Path, data: bytes) -> None:
+    """Write one line as its own file under ``journal.queue/``: a temporary name
+    first, then a rename, so a reader or the next writer sees it whole or not at all.
+    The name sorts by time (nanoseconds), then pid."""
+    queue = state_dir / QUEUE_DIR
+    queue.mkdir(exist_ok=True)
+    name = f"{time.time_ns():020d}-{os.getpid()}"
+    tmp = queue / f".{name}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, queue / f"{name}.jsonl")
+
+
+def _queued_files(state_dir: Path) -> list[Path]:
+    """Queued lines, oldest first (their names sort by time)."""
+    queue = state_dir / QUEUE_DIR
+    return sorted(queue.glob("*.jsonl")) if queue.is_dir() else []
+
+
+def _line_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    return data if data.endswith(b"\n") else data + b"\n"
 
 
 def read_events(repo: Repo, warn: Callable[[str], None] | None = None) -> list[Event]:
@@ -172,7 +225,7 @@ def iter_events(state_dir: Path, warn: Callable[[str], None] | None = None) -> I
         key=lambda p: int(p.suffix[1:]),
         reverse=True,
     )
-    for path in [*rotated, live]:
+    for path in [*rotated, live, *_queued_files(state_dir)]:
         try:
             raw = path.read_bytes()
         except FileNotFoundError:

@@ -43,7 +43,7 @@ from recovery.core.checkpoint import take
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.base.fs import atomic_write
-from recovery.base.output import note, quote_path, summarize
+from recovery.base.output import note, quote_path, summarize, warn
 from recovery.core.git import GitCommandError
 from recovery.core.integrity import (
     IntegrityError,
@@ -134,9 +134,9 @@ def restore(
     """
     with repo_lock(repo), capture_workdir(repo, "restore") as workdir:
         _refuse_if_busy(repo)
-        for note in target.notes:
-            if note.startswith(OPERATION_NOTE):
-                print(f"git-recover: warning: checkpoint {target.short} was {note}", file=sys.stderr)
+        for line in target.notes:
+            if line.startswith(OPERATION_NOTE):
+                warn(f"checkpoint {target.short} was {line}")
         config = GitConfig.load(repo.git)
         if dry_run:
             now = capture(repo, workdir, config)

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import subprocess
 import sys
+import time
 from datetime import timezone
 from pathlib import Path
 
@@ -115,3 +116,32 @@ def test_importing_the_journal_does_not_import_filelock() -> None:
     code = "import sys, recovery.core.journal; print('filelock' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_held_lock_costs_a_short_wait_then_the_event_is_queued_not_lost(
+        repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    r = Repo.discover(repo.path)
+    journal.record(r, "checkpoint", n=0)
+    lock = r.state_dir / journal.LOCK_NAME
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import filelock, sys, time\n"
+         f"with filelock.FileLock({str(lock)!r}):\n    print('held', flush=True)\n    time.sleep(30)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        journal.record_or_warn(r, "checkpoint", n=1)
+        journal.record_or_warn(r, "checkpoint", n=2)
+        waited = time.monotonic() - started
+        # two events, each waiting LOCK_TIMEOUT_S (0.5 s), not 10 s; room for a loaded machine
+        assert waited < 6, waited
+        assert "queued" in capsys.readouterr().err
+        assert [e.get("n") for e in journal.read_events(r)] == [0, 1, 2]  # readers see queued events
+    finally:
+        holder.kill()
+        holder.wait()
+    journal.record(r, "checkpoint", n=3)  # the next writer appends the queue first, in order
+    assert [e.get("n") for e in journal.read_events(r)] == [0, 1, 2, 3]
+    assert not list((r.state_dir / journal.QUEUE_DIR).glob("*.jsonl"))
+    lines = journal.journal_path(r.state_dir).read_bytes().splitlines()
+    assert [json.loads(line)["n"] for line in lines] == [0, 1, 2, 3]
