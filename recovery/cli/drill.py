@@ -55,7 +55,9 @@ def drill(names: tuple[str, ...], repeat: int, as_json: bool, keep: bool) -> int
         out(render_table(report.rows))
         out()
         lost = sum(len(r.lost_paths) for r in session.results)
-        out(f"{len(session.results) - len(session.failed)}/{len(session.results)} runs ok; "
+        unmeasured = sum(r.verdict == "not-measured" for r in session.results)
+        skipped = f" ({unmeasured} not measured)" if unmeasured else ""
+        out(f"{len(session.results) - len(session.failed) - unmeasured}/{len(session.results)} runs ok{skipped}; "
             f"bytes lost in {lost} path(s); MTTR {seconds(report.mttr_s)}"
             + ("" if source else " (example project: not journaled)"))
     return EXIT_FINDINGS if session.failed or not report.ok else 0

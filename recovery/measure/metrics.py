@@ -361,9 +361,10 @@ def _restore_recoveries(end: Event, started: Event | None, failures: Mapping[str
 
 def _drill_recovery(ev: Event) -> tuple[Recovery | None, int, int]:
     """(the drill's recovery if it was detected and recovered, 1 if it lost bytes,
-    1 if the run did not end ``ok``)."""
+    1 if the run did not end ``ok``; a ``not-measured`` run, whose kill lost
+    its race against the restore, did not fail)."""
     lost = 1 if ev.get("lost_paths") else 0
-    failed = 0 if ev.get("verdict") == "ok" else 1
+    failed = 0 if ev.get("verdict") in ("ok", "not-measured") else 1
     rto = _number(ev.get("rto_s"))
     if not ev.get("detected") or rto is None:
         return None, lost, failed

@@ -145,3 +145,24 @@ def test_scenario_catalogue_covers_every_failure_type_of_the_issue() -> None:
     from recovery.measure.metrics import DEFAULT_TARGETS_S
 
     assert {s.category for s in BY_NAME.values()} == set(DEFAULT_TARGETS_S)
+
+
+@needs_links
+def test_a_kill_that_misses_the_switch_is_retried_then_not_measured_never_failed(monkeypatch) -> None:
+    from datetime import datetime, timezone
+
+    from recovery.core.journal import Event
+    from recovery.measure.drill import runner
+    from recovery.measure.metrics import _drill_recovery
+
+    # No wait at all: every kill lands before the restore writes its intent record.
+    monkeypatch.setattr(runner, "KILL_WAIT_S", 0.0)
+    calls = []
+    real_setup = runner._setup
+    monkeypatch.setattr(runner, "_setup", lambda *a: calls.append(a[3]) or real_setup(*a))
+    result = _run("sigkill-restore")
+    assert result.verdict == "not-measured", result.error
+    assert calls == ["0", "0-retry1", "0-retry2"]  # retried in fresh clones
+    assert "never landed inside the switch" in result.error
+    event = Event(datetime.now(timezone.utc), "drill", "main", result.journal_fields())
+    assert _drill_recovery(event)[1:] == (0, 0)  # neither lost nor failed

@@ -56,6 +56,14 @@ class DrillError(RecoverError):
     """A drill run could not be carried out (baseline failing, the kill came too late...)."""
 
 
+class KillMissed(DrillError):
+    """The kill of a ``kill`` scenario did not land inside the switch (the
+    restore finished first): nothing was measured, which is not a failure."""
+
+
+KILL_TRIES = 3  # runs of a kill scenario before it is reported as not measured
+
+
 @dataclass(frozen=True)
 class DrillResult:
     """One run of one scenario.
@@ -64,7 +72,9 @@ class DrillResult:
         scenario, category: what ran and the failure type it measures.
         verdict: ``ok``; ``undetected`` (the failure was not seen); ``not-recovered``
             (a gate still fails after recovery, or permission bits were not restored);
-            ``lost`` (bytes missing from the worktree or the undo checkpoint); ``error``.
+            ``lost`` (bytes missing from the worktree or the undo checkpoint); ``error``;
+            ``not-measured`` (a kill scenario whose kill never landed inside the
+            switch in ``KILL_TRIES`` runs: the machine won the race, nothing failed).
         detected: the failure was seen; evidence: what showed it.
         detect_s: injection to the ``failure`` event, seconds.
         rto_s: detection to verified recovery, seconds (None unless recovered).
@@ -149,14 +159,26 @@ def prepare_base(root: Path, source: Repo | None) -> Path:
 
 def run_scenario(scenario: Scenario, base: Path, root: Path, index: int) -> DrillResult:
     """Run ``scenario`` once in a fresh clone of ``base`` under ``root``; never raises
-    for an expected failure (it becomes the result's verdict and error)."""
-    try:
-        run = _setup(scenario, base, root, index)
-        return _drive(run)
-    except RecoverError as exc:
-        return DrillResult(scenario.name, scenario.category, "error", error=exc.message)
-    except OSError as exc:
-        return DrillResult(scenario.name, scenario.category, "error", error=f"{exc.filename}: {exc.strerror}")
+    for an expected failure (it becomes the result's verdict and error).
+
+    A kill scenario whose kill lands after the restore finished is run again in
+    a fresh clone, up to ``KILL_TRIES`` times, then reported ``not-measured``:
+    whether a kill wins a race against a fast restore says nothing about recovery.
+    """
+    tries = KILL_TRIES if scenario.mode == "kill" else 1
+    missed = ""
+    for attempt in range(tries):
+        try:
+            run = _setup(scenario, base, root, f"{index}" if attempt == 0 else f"{index}-retry{attempt}")
+            return _drive(run)
+        except KillMissed as exc:
+            missed = exc.message
+        except RecoverError as exc:
+            return DrillResult(scenario.name, scenario.category, "error", error=exc.message)
+        except OSError as exc:
+            return DrillResult(scenario.name, scenario.category, "error", error=f"{exc.filename}: {exc.strerror}")
+    return DrillResult(scenario.name, scenario.category, "not-measured",
+                       error=f"the kill never landed inside the switch in {tries} runs ({missed})")
 
 
 def run_drill(scenarios: Sequence[Scenario], repeat: int, source: Repo | None, root: Path,
@@ -184,7 +206,7 @@ def run_drill(scenarios: Sequence[Scenario], repeat: int, source: Repo | None, r
     return results
 
 
-def _setup(scenario: Scenario, base: Path, root: Path, index: int) -> _Run:
+def _setup(scenario: Scenario, base: Path, root: Path, index: str) -> _Run:
     sandbox = clone(base, root / f"{scenario.name}-{index}")
     tools = root / f"tools-{scenario.name}-{index}"
     fixture.install_checker(tools)
@@ -273,7 +295,8 @@ def _kill_and_continue(run: _Run) -> None:
     that it left its intent record, and finish with ``git recover restore --continue``.
 
     Raises:
-        DrillError: the restore ended before the kill, left no intent, or --continue failed.
+        KillMissed: the restore ended before the kill, or left no intent record.
+        DrillError: --continue failed.
     """
     sandbox = run.sandbox
     intent = intent_path(sandbox.repo)
@@ -291,9 +314,9 @@ def _kill_and_continue(run: _Run) -> None:
     kill_group(proc.pid, signal.SIGKILL)
     proc.wait()
     if proc.returncode != -signal.SIGKILL:
-        raise DrillError(f"restore finished (exit {proc.returncode}) before it could be killed")
+        raise KillMissed(f"restore finished (exit {proc.returncode}) before it could be killed")
     if not intent.exists():
-        raise DrillError("the killed restore left no intent record; --continue would have nothing to finish")
+        raise KillMissed("the killed restore left no intent record; --continue would have nothing to finish")
     switched = sum(1 for p in (sandbox.top / BULK_DIR).iterdir() if b"BROKEN" not in _read(p))
     rc, _, stderr = run_captured(sandbox.recover_argv("restore", "--continue"), sandbox.top)
     if rc != 0:

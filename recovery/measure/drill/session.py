@@ -39,8 +39,9 @@ class Session:
 
     @property
     def failed(self) -> tuple[DrillResult, ...]:
-        """The runs whose verdict is not ``ok``."""
-        return tuple(r for r in self.results if r.verdict != "ok")
+        """The runs whose verdict is neither ``ok`` nor ``not-measured`` (a kill
+        that never landed inside the switch measured nothing: said, not failed)."""
+        return tuple(r for r in self.results if r.verdict not in ("ok", "not-measured"))
 
 
 def find_source() -> Repo | None:
