@@ -5,6 +5,7 @@ a fixed identity and fixed commit dates, and real ``git`` in temp repositories
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -110,6 +111,14 @@ def repo(tmp_path: Path) -> Iterator[GitRepo]:
     r.write("README.md", "hello\n")
     r.commit_all("base")
     yield r
+
+
+# A permission test is run as `nobody` (root reads any file, so a test run as
+# root would test nothing); switching users takes root and setpriv.
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv: it chowns files to `nobody` and runs the step as that user",
+)
 
 
 def needs_shared(path: Path) -> Path:

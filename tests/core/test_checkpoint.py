@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from recovery.core.checkpoint import create_checkpoint
 from recovery.core.refs import list_checkpoints
 from recovery.core.repo import Repo
-from tests.conftest import GitRepo
+from tests.conftest import GitRepo, needs_root
 from tests.core.helpers import checkpoint_refs, disk_state
 
 
@@ -209,6 +211,7 @@ def test_sparse_checkout_file_outside_the_cone_does_not_block(repo: GitRepo) -> 
     assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:in/a.txt") == "edited"
 
 
+@needs_root
 def test_unreadable_untracked_directory_is_said_and_recorded(repo: GitRepo) -> None:
     import pwd
     import subprocess
@@ -297,3 +300,42 @@ def test_a_checkpoint_taken_in_a_conflicted_rebase_says_so_and_the_restore_warns
     proc = repo.recover("restore", cp.short)
     assert "warning" in proc.stderr and "cannot be continued" in proc.stderr
     assert repo.git("ls-files", "-u") != ""  # the conflict stages are back
+
+
+@needs_root
+def test_a_full_disk_fails_loudly_without_naming_the_untouched_index(tmp_path) -> None:
+    import re
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        path = mnt / "r"
+        path.mkdir()
+        repo = GitRepo(path)
+        repo.git("init", "-q", "-b", "main")
+        for i in range(100):
+            repo.write(f"f{i}.txt", f"line {i}\n")
+        repo.commit_all("base")
+        repo.write("f1.txt", "edited\n")
+        index_before = (path / ".git/index").read_bytes()
+        disk_before = disk_state(path)
+        with open(mnt / "filler", "wb") as filler:
+            try:
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+            except OSError:
+                pass
+        for args in (("checkpoint",), ("restore", "--dry-run")):
+            proc = repo.recover(*args, check=False)
+            assert proc.returncode in (1, 3) and "Traceback" not in proc.stderr, proc.stderr
+            # the user's index was only read: no message may point at it
+            assert not re.search(r"\.git/index(?:$|[\s:;)])", proc.stderr, re.M), proc.stderr
+        assert (path / ".git/index").read_bytes() == index_before
+        assert disk_state(path) == disk_before
+        assert checkpoint_refs(repo) == []
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

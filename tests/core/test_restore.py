@@ -13,7 +13,7 @@ from recovery.core.integrity import IntegrityError
 from recovery.core.refs import get_label, list_checkpoints, resolve
 from recovery.core.repo import Repo
 from recovery.core.restore import restore, undo
-from tests.conftest import GitRepo
+from tests.conftest import GitRepo, needs_root
 from tests.core.helpers import checkpoint_refs, disk_state, porcelain
 
 
@@ -292,6 +292,7 @@ def test_names_resolve(repo: GitRepo) -> None:
     assert [c.sha for c in list_checkpoints(r)] == [second.sha, first.sha]
 
 
+@needs_root
 def test_restore_gives_back_access_to_an_unreadable_module(repo: GitRepo) -> None:
     # git records only the exec bit, so the tree of a mode-000 file equals the
     # good one; the restore must still leave it usable. The module belongs to
