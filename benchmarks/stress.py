@@ -6,8 +6,8 @@ trial copies a small prepared repository (a checkpoint, then a committed change
 of many files: the restore has work to do) and runs one scenario, in turn:
 
 * ``restore-kill``: ``git recover restore`` killed at a random instant of its
-  run (SIGKILL of the process group, SIGKILL of the git-recover process alone,
-  SIGTERM, SIGINT). When an intent record is left (the kill landed mid-switch),
+  run, or of its switch (after the intent record appeared), by SIGKILL of the
+  process group, SIGKILL of the git-recover process alone, SIGTERM or SIGINT. When an intent record is left (the kill landed mid-switch),
   ``restore --continue`` (or, every other time, ``--abort``) must succeed
   first time and give exactly the checkpoint's (the changed) files; otherwise
   the files must be one of the two states, whole. ``undo`` then brings back the
@@ -128,16 +128,22 @@ def kill(proc: subprocess.Popen[bytes], signame: str, whom: str) -> bool:
 
 
 def restore_kill(path: Path, cp: str, at_cp: dict[str, bytes], mutated: dict[str, bytes],
-                 delay_s: float, how: tuple[str, str], use_abort: bool, counts: Counter[str]) -> None:
+                 delay_s: float, in_switch: bool, how: tuple[str, str], use_abort: bool,
+                 counts: Counter[str]) -> None:
+    """``in_switch``: wait for the intent record, then ``delay_s``; else ``delay_s`` from the start."""
+    intent = path / ".git/recovery/restore-intent.json"
     proc = subprocess.Popen([*RECOVER, "restore", cp], cwd=path, env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
+    if in_switch:
+        deadline = time.monotonic() + 60
+        while not intent.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
     time.sleep(delay_s)
     counts["restore kills sent"] += kill(proc, *how)
     proc.wait()
     if how[1] == "process":
         time.sleep(0.05)  # what a user does: read the message, then type the next command
     counts["fsck errors"] += not fsck_ok(path)
-    intent = path / ".git/recovery/restore-intent.json"
     if intent.exists():
         counts["kills mid-switch"] += 1
         word = "--abort" if use_abort else "--continue"
@@ -272,7 +278,12 @@ def run_trials(job: int, trials: int, files: int, seed: int | None, progress: in
             if scenario == "restore-kill":
                 use_abort = mid_switch_aborts % 2 == 1
                 had = counts["kills mid-switch"]
-                restore_kill(path, cp, at_cp, mutated, rng.uniform(0.0, restore_s), how, use_abort, counts)
+                # Half the kills at a random instant of the whole command, half
+                # at a random instant after the intent record appeared (inside
+                # the switch, or the integrity check after it).
+                in_switch = rng.random() < 0.5
+                delay_s = rng.uniform(0.0, restore_s / 3 if in_switch else restore_s)
+                restore_kill(path, cp, at_cp, mutated, delay_s, in_switch, how, use_abort, counts)
                 mid_switch_aborts += counts["kills mid-switch"] - had
             elif scenario == "checkpoint-kill":
                 checkpoint_kill(path, rng.uniform(0.0, restore_s / 2), how, counts)
