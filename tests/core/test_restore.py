@@ -507,3 +507,35 @@ def test_a_file_behind_an_untracked_symlink_leading_outside_is_not_in_the_way(re
     assert (outside / "cfg.txt").read_text() == "outside the worktree\n"
     undo(r)
     assert (repo.path / "lib").is_symlink() and os.readlink(repo.path / "lib") == str(outside)
+
+
+def test_a_large_restore_prints_a_summary_not_a_line_per_file(repo: GitRepo) -> None:
+    from recovery.core.restore import SHOWN_CHANGES
+
+    for i in range(120):
+        repo.write(f"many/f{i:03}.txt", "v1\n")
+    repo.commit_all("many")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    for i in range(100):
+        repo.write(f"many/f{i:03}.txt", "v2\n")
+    for i in range(100, 120):
+        (repo.path / f"many/f{i:03}.txt").unlink()
+    out = repo.recover("restore", cp.short).stdout.splitlines()
+    assert len(out) <= SHOWN_CHANGES + 4, len(out)
+    assert out[-3] == f"  ... and {120 - (SHOWN_CHANGES - 10)} more files (20 added, 60 modified); 120 in all"
+    assert out[-2].endswith("OK, byte-identical")
+    assert repo.read("many/f119.txt") == b"v1\n"
+
+
+def test_paths_are_printed_quoted_as_git_quotes_them(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("new\nline.txt", "x\n")
+    repo.write("tab\there.txt", "x\n")
+    (repo.path / b"bad-\xff-utf8.txt".decode("utf-8", "surrogateescape")).write_bytes(b"x\n")
+    out = repo.recover("restore", cp.short).stdout
+    assert '  D "new\\nline.txt"' in out.splitlines()
+    assert '  D "tab\\there.txt"' in out.splitlines()
+    assert '  D "bad-\\377-utf8.txt"' in out.splitlines()
+    assert "\udcff" not in out
