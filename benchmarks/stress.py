@@ -14,7 +14,7 @@ of many files: the restore has work to do) and runs one scenario, in turn:
   other state. ``git fsck`` after each step.
 * ``checkpoint-kill``: ``git recover checkpoint`` killed at a random instant:
   a published ref must be complete, the index and files untouched.
-* ``concurrent``: 8 checkpoints at once: every one must land.
+* ``concurrent``: 6 checkpoints at once: every one must land.
 * ``hostile``: a forged future-dated checkpoint ref must not become ``last``;
   a checkpoint whose branch is ``x@{1}`` must be refused before anything
   changes; ``run -- branch -D`` of a branch whose commits nothing else reaches
@@ -24,7 +24,7 @@ Output: the counts (trials, kills that landed mid-switch, first-try
 ``--continue``/``--abort`` failures, lost or mixed states, fsck errors, and the
 per-scenario details). Exit status 1 when any loss, mix or fsck error was seen.
 
-Usage: nice python benchmarks/stress.py [--trials 1000] [--files 200] [--seed N]
+Usage: nice python benchmarks/stress.py [--trials 1000] [--files 200] [--jobs N] [--seed N] [--max-seconds S]
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def checkpoint_kill(path: Path, delay_s: float, how: tuple[str, str], counts: Co
     counts["fsck errors"] += not fsck_ok(path)
 
 
-def concurrent(path: Path, counts: Counter[str], writers: int = 8) -> None:
+def concurrent(path: Path, counts: Counter[str], writers: int = 6) -> None:
     before = len(git(path, "for-each-ref", "refs/recovery/").stdout.splitlines())
     procs = [subprocess.Popen([*RECOVER, "checkpoint", "-m", f"c{i}"], cwd=path, env=ENV,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(writers)]
@@ -254,8 +254,10 @@ def hostile(path: Path, cp: str, counts: Counter[str]) -> None:
         git(path, "update-ref", "-d", f"refs/recovery/main/cp/{sha}")
 
 
-def run_trials(job: int, trials: int, files: int, seed: int | None, progress: int) -> Counter[str]:
-    """One worker: ``trials`` trials on its own template; returns the counts."""
+def run_trials(job: int, trials: int, files: int, seed: int | None, progress: int,
+               deadline: float | None = None) -> Counter[str]:
+    """One worker: ``trials`` trials on its own template, or fewer when the
+    ``deadline`` (``time.time()`` seconds) passes first; returns the counts."""
     rng = random.Random(None if seed is None else seed + job)
     counts: Counter[str] = Counter()
     started = time.monotonic()
@@ -270,6 +272,9 @@ def run_trials(job: int, trials: int, files: int, seed: int | None, progress: in
         print(f"stress job {job}: {files} files, an uninterrupted restore takes {restore_s:.2f} s", flush=True)
         mid_switch_aborts = 0
         for n in range(trials):
+            if deadline is not None and time.time() > deadline:
+                print(f"stress job {job}: deadline reached after {n} trials", flush=True)
+                break
             path = fresh_copy(template, root, n)
             scenario = SCENARIOS[n % len(SCENARIOS)]
             counts[f"trials: {scenario}"] += 1
@@ -305,7 +310,10 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1, help="workers running trials side by side")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--progress", type=int, default=50, help="print the counts every N trials of a job")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="start no trial after this many seconds (the counts say how many ran)")
     args = parser.parse_args()
+    deadline = time.time() + args.max_seconds if args.max_seconds else None
     started = time.monotonic()
     shares = [args.trials // args.jobs + (j < args.trials % args.jobs) for j in range(args.jobs)]
     from concurrent.futures import ProcessPoolExecutor
@@ -313,7 +321,7 @@ def main() -> int:
     counts: Counter[str] = Counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         for part in pool.map(run_trials, range(args.jobs), shares, [args.files] * args.jobs,
-                             [args.seed] * args.jobs, [args.progress] * args.jobs):
+                             [args.seed] * args.jobs, [args.progress] * args.jobs, [deadline] * args.jobs):
             counts.update(part)
     headline = ("trials", "kills mid-switch", "first-try --continue failures", "first-try --abort failures",
                 "lost or mixed states", "fsck errors")

@@ -54,6 +54,14 @@ class GitRepo:
 
     path: Path
 
+    @classmethod
+    def init(cls, path: Path, branch: str = "main") -> GitRepo:
+        """A new empty repository at ``path`` (created), on ``branch``."""
+        path.mkdir(parents=True)
+        repo = cls(path)
+        repo.git("init", "-q", "-b", branch)
+        return repo
+
     def git(self, *args: str, check: bool = True, input: bytes | None = None) -> str:
         proc = subprocess.run(
             ["git", *args], cwd=self.path, input=input, capture_output=True, check=False
@@ -104,10 +112,7 @@ def run_recover(cwd: Path, *args: str, check: bool = True, input: str | None = N
 @pytest.fixture
 def repo(tmp_path: Path) -> Iterator[GitRepo]:
     """A repository with one commit of ``README.md`` on ``main``."""
-    path = tmp_path / "repo"
-    path.mkdir()
-    r = GitRepo(path)
-    r.git("init", "-q", "-b", "main")
+    r = GitRepo.init(tmp_path / "repo")
     r.write("README.md", "hello\n")
     r.commit_all("base")
     yield r

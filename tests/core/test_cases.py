@@ -1,23 +1,19 @@
 """The failure cases in ../shared/cases/, each turned into its guarantee
-(checkpoint and restore parts; the hook parts of 01 and 08 live in tests/hooks/)."""
+(checkpoint and restore parts; the hook parts of 01 and 08 live in tests/hooks/).
+An extra: every headline guarantee is also tested on repositories built in this
+repository (tests/core/test_guarantees.py, whose checks 02, 05 and 07 reuse)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
-
-import pytest
 
 from recovery.core.checkpoint import create_checkpoint
 from recovery.core.refs import list_checkpoints
 from recovery.core.repo import Repo
 from recovery.core.restore import restore
 from tests.conftest import CASES, GitRepo, needs_shared
-from tests.core.helpers import checkpoint_refs, disk_state, porcelain
+from tests.core.test_guarantees import check_all_or_nothing, check_conflict_round_trip, check_racing_writer
 
 
 def build_case(name: str, path: Path) -> GitRepo:
@@ -41,29 +37,9 @@ def test_01_unstaged_edit_survives_in_checkpoint(tmp_path: Path) -> None:
     assert repo.git("diff", "--cached", "--name-only") == "a.py"
 
 
-@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.45, 0.6])
-def test_02_interrupted_checkpoint_is_all_or_nothing(tmp_path: Path, delay_s: float) -> None:
+def test_02_interrupted_checkpoint_is_all_or_nothing(tmp_path: Path) -> None:
     repo = build_case("02-interrupt-during-checkpoint.sh", tmp_path / "c2")
-    index_before = (repo.path / ".git/index").read_bytes()
-    disk_before = disk_state(repo.path)
-    for sig in (signal.SIGINT, signal.SIGKILL):
-        proc = subprocess.Popen([sys.executable, "-P", "-m", "recovery", "checkpoint"], cwd=repo.path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(delay_s)
-        try:
-            os.killpg(proc.pid, sig)  # the whole group: git children die with it
-        except ProcessLookupError:
-            pass
-        proc.wait()
-    for line in checkpoint_refs(repo):
-        sha = line.split()[0]
-        # a published checkpoint is complete: its tree has every file
-        assert len(repo.git("ls-tree", "-r", "--name-only", sha).splitlines()) == 3000 + 200
-    assert (repo.path / ".git/index").read_bytes() == index_before
-    assert disk_state(repo.path) == disk_before
-    repo.git("fsck", "--no-dangling", "--strict")
-    cp = create_checkpoint(Repo.discover(repo.path), "manual")  # a later checkpoint works
-    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:new/u7.txt") == "u7"
+    check_all_or_nothing(repo, 3000 + 200, (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.45, 0.6), "new/u7.txt")
 
 
 def test_03_ignored_inside_untracked_is_never_captured_or_touched(tmp_path: Path) -> None:
@@ -94,24 +70,7 @@ def test_04_nested_repo_without_commits_never_gives_a_stale_checkpoint(tmp_path:
 
 
 def test_05_merge_conflict_round_trips_with_stages_and_merge_head(tmp_path: Path) -> None:
-    repo = build_case("05-merge-conflict-in-progress.sh", tmp_path / "c5")
-    conflicted = repo.read("conflict.txt")
-    stages = repo.git("ls-files", "-u")
-    merge_head = repo.read(".git/MERGE_HEAD")
-    status = porcelain(repo)
-    r = Repo.discover(repo.path)
-    cp = create_checkpoint(r, "manual")
-    assert cp.conflict_commit is not None
-    repo.git("merge", "--abort")
-    assert not (repo.path / ".git/MERGE_HEAD").exists()
-    restore(r, cp)
-    assert repo.read("conflict.txt") == conflicted and b"<<<<<<<" in conflicted
-    assert repo.git("ls-files", "-u") == stages and len(stages.splitlines()) == 3
-    assert repo.read(".git/MERGE_HEAD") == merge_head
-    assert porcelain(repo) == status
-    repo.git("add", "conflict.txt")  # and the user can finish the merge
-    repo.git("commit", "-q", "--no-edit")
-    assert len(repo.git("rev-list", "--parents", "-n1", "HEAD").split()) == 3
+    check_conflict_round_trip(build_case("05-merge-conflict-in-progress.sh", tmp_path / "c5"))
 
 
 def test_06_large_untracked_file_is_skipped_loudly_and_never_deleted(tmp_path: Path) -> None:
@@ -134,28 +93,7 @@ def test_06_large_untracked_file_is_skipped_loudly_and_never_deleted(tmp_path: P
 
 def test_07_file_rewritten_during_checkpoints(tmp_path: Path) -> None:
     repo = build_case("07-file-rewritten-during-checkpoint.sh", tmp_path / "c7")
-    writer = subprocess.Popen(["bash", "writer.sh"], cwd=repo.path, start_new_session=True)
-    results = []
-    try:
-        for _ in range(20):
-            results.append(repo.recover("checkpoint", check=False))
-    finally:
-        os.killpg(writer.pid, signal.SIGKILL)
-        writer.wait()
-    refs = checkpoint_refs(repo)
-    succeeded = [p for p in results if p.returncode == 0]
-    assert len(refs) == len(succeeded)  # every success has its ref, every failure none
-    for p in results:
-        if p.returncode != 0:
-            assert p.stderr.startswith("git-recover: checkpoint failed") and "no checkpoint was written" in p.stderr
-    for line in refs:
-        sha = line.split()[0]
-        content = repo.git("cat-file", "blob", f"{sha}:hot.log")
-        assert set(content) <= {"x"}  # empty or some run of x: a state the file had
-        assert repo.git("cat-file", "blob", f"{sha}:other.txt") == "v1"
-    assert not list((repo.path / ".git").glob("*.lock"))
-    assert not list((repo.path / ".git/recovery/tmp").iterdir())
-    repo.git("fsck", "--no-dangling")
+    check_racing_writer(repo, ["bash", "writer.sh"], endless=False)  # the case's writer stops after 30 s
 
 
 def test_08_restore_after_amend_puts_branch_on_the_user_commit(tmp_path: Path) -> None:

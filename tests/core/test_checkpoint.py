@@ -312,10 +312,8 @@ def test_a_full_disk_fails_loudly_without_naming_the_untouched_index(tmp_path) -
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
     try:
-        path = mnt / "r"
-        path.mkdir()
-        repo = GitRepo(path)
-        repo.git("init", "-q", "-b", "main")
+        repo = GitRepo.init(mnt / "r")
+        path = repo.path
         for i in range(100):
             repo.write(f"f{i}.txt", f"line {i}\n")
         repo.commit_all("base")
