@@ -178,17 +178,11 @@ def _queue(state_dir: Path, data: bytes) -> None:
     """Write one line as its own file under ``journal.queue/``: a temporary name
     first, then a rename, so a reader or the next writer sees it whole or not at all.
     The name sorts by time (nanoseconds), then pid."""
+    from recovery.base.fs import atomic_write
+
     queue = state_dir / QUEUE_DIR
     queue.mkdir(exist_ok=True)
-    name = f"{time.time_ns():020d}-{os.getpid()}"
-    tmp = queue / f".{name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, queue / f"{name}.jsonl")
+    atomic_write(queue / f"{time.time_ns():020d}-{os.getpid()}.jsonl", data)
 
 
 def _queued_files(state_dir: Path) -> list[Path]:
