@@ -92,7 +92,8 @@ def check_racing_writer(repo: GitRepo, writer: list[str], endless: bool = True) 
             results.append(repo.recover("checkpoint", check=False))
     finally:
         still_running = proc.poll() is None
-        os.killpg(proc.pid, signal.SIGKILL)
+        if still_running:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert still_running or not endless, "the writer stopped before the checkpoints ended: nothing raced"
     refs = checkpoint_refs(repo)
