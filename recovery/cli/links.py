@@ -1,9 +1,7 @@
 """``git recover links``: check that the ``@``-imports of a Claude Code prompt
-framework resolve (LINKS.md). Thin layer over :func:`recovery.links.check`.
-
-Kept light on purpose: it runs as a pre-commit hook, so it imports neither
-GitPython nor anything the check does not need, and finds the repository's top
-level by looking for ``.git`` instead of starting a git process.
+framework resolve. Thin layer over :func:`recovery.links.check` and
+:mod:`recovery.links.output`; the project defaults to the repository's top level
+(:meth:`recovery.core.repo.Repo.discover`, one git process).
 """
 
 from __future__ import annotations
@@ -15,29 +13,6 @@ from pathlib import Path
 import click
 
 from recovery.base.errors import UsageError
-
-
-def _default_project() -> Path:
-    """The work tree's top level when inside one, else the current directory."""
-    work_tree = os.environ.get("GIT_WORK_TREE")
-    if work_tree and os.path.isdir(work_tree):
-        return Path(work_tree)
-    cwd = Path.cwd()
-    for directory in (cwd, *cwd.parents):
-        if (directory / ".git").exists():
-            return directory
-    return cwd
-
-
-def _depth(value: str | None) -> int | str | None:
-    if value is None:
-        return None
-    text = value.strip().lower()
-    if text in ("none", "unlimited"):
-        return "none"
-    if text.isdigit() and int(text) >= 1:
-        return int(text)
-    raise click.BadParameter("expected a whole number of hops >= 1, or 'none'")
 
 
 @click.command("links", context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,8 +30,13 @@ def _depth(value: str | None) -> int | str | None:
               help="Print the import graph instead of the findings (summary on stderr).")
 @click.option("--fail-level", type=click.Choice(["error", "warning", "info", "none"]),
               help="Lowest severity that makes the exit status 2 (default: error).")
-@click.option("--depth", metavar="N|none", callback=lambda _c, _p, v: _depth(v),
-              help="Hop limit from the root (claude-code default 5).")
+@click.option("--depth", metavar="N|none",
+              help="Last hop that loads, counted from the root (claude-code default 4).")
+@click.option("--client-version", metavar="VERSION",
+              help="claude-code: the Claude Code version whose rules are modelled "
+                   "(default 2.1.197; 2.0 for the 2.0.x rules).")
+@click.option("--explain", metavar="PATH",
+              help="Say for one file the import chain that loads it, or why it never loads.")
 @click.option("--base", "bases", multiple=True, metavar="DIR",
               help="Base directory for framework resolution and hints (repeatable; "
                    "replaces the configured ones; default .claude).")
@@ -66,7 +46,8 @@ def _depth(value: str | None) -> int | str | None:
 @click.option("-v", "--verbose", is_flag=True,
               help="Text output: first list every import, where it resolved and whether it loads.")
 def links(project_dir: Path | None, profile: str | None, roots: tuple[str, ...], fmt: str,
-          graph: str | None, fail_level: str | None, depth: int | str | None,
+          graph: str | None, fail_level: str | None, depth: str | None,
+          client_version: str | None, explain: str | None,
           bases: tuple[str, ...], excludes: tuple[str, ...], quiet: bool, verbose: bool) -> int:
     """Check that the @-imports of CLAUDE.md and its modules resolve.
 
@@ -80,6 +61,7 @@ def links(project_dir: Path | None, profile: str | None, roots: tuple[str, ...],
     if graph and fmt != "text":
         raise UsageError("--graph prints the graph; it cannot be combined with --format json/sarif")
     from recovery.links import check
+    from recovery.links import output
 
     overrides = {
         "profile": profile,
@@ -88,18 +70,33 @@ def links(project_dir: Path | None, profile: str | None, roots: tuple[str, ...],
         "depth": depth,
         "bases": list(bases) or None,
         "exclude": list(excludes) or None,
+        "client_version": client_version,
     }
-    report = check(project_dir or _default_project(), overrides)
+    report = check(project_dir or _project(), overrides)
+    if explain:
+        _emit(output.explain(report, explain))
+        return 0
     if graph:
-        _emit(report.render_graph(graph))
-        click.echo(report.summary(), err=True)
+        _emit(output.render_graph(report, graph))
+        click.echo(output.summary_line(report), err=True)
     elif fmt == "json":
-        _emit(report.render_json())
+        _emit(output.render_json(report))
     elif fmt == "sarif":
-        _emit(report.render_sarif())
+        _emit(output.render_sarif(report))
     else:
-        _emit(report.render_text(show_info=not quiet, show_imports=verbose))
+        _emit(output.render_text(report, show_info=not quiet, show_imports=verbose))
     return report.exit_code()
+
+
+def _project() -> Path:
+    """The repository's top level, or the current directory outside a repository."""
+    from recovery.base.errors import RecoverError
+    from recovery.core.repo import Repo
+
+    try:
+        return Repo.discover().toplevel
+    except RecoverError:
+        return Path.cwd()
 
 
 def _emit(text: str) -> None:

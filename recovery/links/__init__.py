@@ -17,19 +17,22 @@ Public entry point (the built-in ``links`` gate and the CLI both use it)::
                              #   message, hint, target, chain
     report.exit_code()       # 0, or 2 when a finding is at/above the fail level
     report.exit_code("warning")
-    report.render_text()     # "path:line:col: severity code message" + summary line
+    output.render_text(report)   # "path:line:col: severity code message" + summary
+                                 #   (recovery.links.output: also JSON, SARIF, graphs)
     report.files_read, report.imports_found, report.imports_loaded
 
 ``overrides`` takes the keys of the ``[links]`` config table (``profile``,
 ``roots``, ``bases``, ``depth``, ``fail_level``, ``exclude``, ``html_blocks``,
-``max_file_mb``); ``None`` values are ignored, ``exclude`` adds to the configured
+``max_file_mb``, ``client_version``); ``None`` values are ignored, ``exclude`` adds to the configured
 excludes, the others replace. Bad configuration raises
 :class:`~recovery.base.errors.UsageError` (exit 3).
 
-Layout: ``settings`` (config) → ``roots`` (discovery) → ``tokens`` (per-profile
-recognition, markdown-it for code) → ``resolve`` (bases, hints) → ``files``
+Layout: ``settings`` (config) → ``roots`` (discovery) → ``client`` (the real
+client's rules, per version) → ``tokens`` (per-profile recognition, markdown-it
+for code) → ``resolve`` (bases, hints) → ``files``
 (reading once, judging content) → ``graph`` (traversal, depth, cycles) →
-``report``/``output`` (text, JSON, SARIF, Mermaid, DOT).
+``commands`` (slash commands and agents, own rules) → ``report`` → ``output``
+(text, JSON, SARIF, Mermaid, DOT, ``--explain``).
 """
 
 from __future__ import annotations

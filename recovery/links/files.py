@@ -43,13 +43,15 @@ def os_reason(exc: OSError) -> str:
     return (exc.strerror or type(exc).__name__).lower()
 
 
-def read_content(path: str, max_bytes: int, decode: bool = True) -> Content:
+def read_content(path: str, max_bytes: int, decode: bool = True,
+                 lenient: bool = False) -> Content:
     """Read ``path`` (already known to exist) and judge it.
 
     Args:
         max_bytes: larger files are not read (``too-large``).
         decode: ``False`` only opens the file to prove it is readable (framework
             profile, non-Markdown targets).
+        lenient: decode as the Claude Code client does (see :func:`judge`).
     """
     try:
         # O_NONBLOCK: a FIFO that slipped past the caller's stat cannot hang us.
@@ -78,26 +80,35 @@ def read_content(path: str, max_bytes: int, decode: bool = True) -> Content:
         return Content(None, UNREADABLE, os_reason(exc))
     finally:
         os.close(fd)
-    return judge(data)
+    return judge(data, lenient)
 
 
-def judge(data: bytes) -> Content:
-    """Decide whether ``data`` is usable text."""
+def judge(data: bytes, lenient: bool = False) -> Content:
+    """Decide whether ``data`` is usable text. ``lenient``: as the Claude Code client,
+    which decodes invalid UTF-8 with replacement characters and keeps NUL bytes, so
+    such a file still loads: the verdict is ``corrupted-target`` *with* the text."""
     size = len(data)
     if not data.strip():
         return Content(None, EMPTY, "empty" if not data else "only whitespace", size)
+    problem: str | None = None
+    detail = ""
     nul = data.find(b"\0")
     if nul != -1:
         line = data.count(b"\n", 0, nul) + 1
-        return Content(None, CORRUPTED, f"binary (NUL byte on line {line})", size)
+        problem, detail = CORRUPTED, f"binary (NUL byte on line {line})"
+        if not lenient:
+            return Content(None, problem, detail, size)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return Content(None, CORRUPTED,
-                       f"not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line})", size)
+        problem = CORRUPTED
+        detail = f"not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line})"
+        if not lenient:
+            return Content(None, problem, detail, size)
+        text = data.decode("utf-8", "replace")
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return Content(text, None, "", size)
+    return Content(text, problem, detail, size)

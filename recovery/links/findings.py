@@ -58,8 +58,9 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "depth-exceeded", "import beyond the depth limit",
-            "The target is more hops from its root than the depth limit (Claude Code: "
-            "5 hops; newer docs say 4). Claude Code stops before it and never loads it.",
+            "The target is more hops from its root than the depth limit (Claude Code "
+            "loads hops 1 to 4, counted depth-first: the first path that reaches a file "
+            "fixes its depth). Claude Code stops before it and never loads it.",
             "error", "error",
         ),
         Rule(
@@ -70,9 +71,10 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "corrupted-target", "import target is not text",
-            "The target is binary or not valid UTF-8, so what reaches the model is "
-            "garbage or nothing.",
-            "error", "error",
+            "The target is binary or not valid UTF-8. Claude Code still loads it "
+            "(invalid bytes become U+FFFD, NUL bytes stay), so garbage reaches the model; "
+            "the framework profile does not count it as loading.",
+            "warning", "error",
         ),
         Rule(
             "empty-target", "import target is empty",
@@ -82,8 +84,9 @@ RULES: dict[str, Rule] = {
         Rule(
             "too-large", "import target too large to check",
             "The target is larger than links.max_file_mb; it was not scanned for "
-            "imports. Claude Code would put all of it in the context window.",
-            "warning", "warning",
+            "imports. In the claude-code profile the limit is the client's own (4 MB): "
+            "Claude Code skips a larger file without a word.",
+            "error", "warning",
         ),
         Rule(
             "outside-project", "import target outside the project",
@@ -100,9 +103,43 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "fragment", "#fragment in an import",
-            "The import has a #fragment. It was stripped to resolve the file, but "
-            "fragments are not part of Claude Code's import rules: the whole file loads.",
+            "The import has a #fragment. Claude Code 2.1 cuts it off and loads the "
+            "whole file (2.0 kept it in the path, so the import failed).",
             "warning", "warning",
+        ),
+        Rule(
+            "not-text-extension", "import target has no text extension",
+            "The target exists but its extension is not on the client's list of text "
+            "files (.markdown, .mdx, .mdc, .jsonl, .svg ... are not), so Claude Code "
+            "skips it without a word. A file without an extension is allowed.",
+            "error", None,
+        ),
+        Rule(
+            "unresolved-name", "unresolved token that looks like a package name",
+            "An @token with a `/` but no file extension (@types/node, @scope/pkg) that "
+            "does not resolve: Claude Code tries it as a path and drops it; most likely "
+            "it is a package name, not an import.",
+            "warning", None,
+        ),
+        Rule(
+            "command-missing-target", "slash command attaches a file that does not exist",
+            "An @path in a slash command (.claude/commands/) is attached when the "
+            "command runs, resolved from the working directory (the project root), "
+            "trailing punctuation trimmed, not recursively. This one names no file.",
+            "error", None,
+        ),
+        Rule(
+            "command-outside-project", "slash command attaches a file outside the project",
+            "An @path in a slash command resolves outside the project: what it attaches "
+            "depends on the machine.",
+            "warning", None,
+        ),
+        Rule(
+            "agent-import-not-expanded", "@path in an agent is not expanded",
+            "An agent file (.claude/agents/) is a system prompt: Claude Code never "
+            "expands an @path in it, so the named file does not reach the agent. Tell "
+            "the agent to read the file instead.",
+            "warning", None,
         ),
         Rule(
             "ambiguous-base", "import resolves differently under two bases",

@@ -1,8 +1,13 @@
-"""Traversal of the import graph from the roots (LINKS.md, "What to report").
+"""Traversal of the import graph from the roots.
 
-Breadth-first from every root at once, one depth at a time, so the first time a
-file is reached is its smallest depth in hops (a root is 0 hops, what it imports
-is 1). A file is read once, by real path, however many imports name it, and its
+claude-code: depth-first, as the client walks (:mod:`recovery.links.client`):
+the roots in the client's order, each import followed to the end before the next
+one, with one set of files already reached for all roots, so the first path that
+reaches a file fixes its depth even when a shorter one exists.
+
+framework: breadth-first from every root at once, one depth at a time, so the
+first time a file is reached is its smallest depth in hops (a root is 0 hops,
+what it imports is 1). A file is read once, by real path, however many imports name it, and its
 tokens are scanned in the same pass (:func:`load_and_scan`); only the verdict and
 the tokens are kept, not the text.
 
@@ -77,6 +82,9 @@ class Traversal:
         self.settings = settings
         self.profile = settings.profile
         self.resolver = rs.Resolver(self.top, settings.bases)
+        from recovery.links.client import rules_for
+
+        self.client = rules_for(settings.client_version)
         self.findings: list[Finding] = []
         self.nodes: dict[str, _Node] = {}
         self.contents: dict[str, fileread.Content] = {}  # verdicts; the text is not kept
@@ -93,6 +101,14 @@ class Traversal:
         s = self.settings
         scan = discover(Path(self.top), s.roots, s.exclude, self.profile, s.explicit_roots)
         self.findings.extend(scan.findings)
+        if self.profile == "claude-code":
+            from recovery.links.commands import check_prompts, is_prompt
+
+            prompts = [rel for rel in scan.roots if is_prompt(rel)]
+            memory = sorted((rel for rel in scan.roots if not is_prompt(rel)), key=root_order)
+            self._depth_first(memory)
+            self.findings.extend(check_prompts(Path(self.top), prompts, self.resolver))
+            return self._report(scan.roots)
         level: list[_Node] = []
         for rel in scan.roots:
             abs_path = os.path.normpath(os.path.join(self.top, rel))
@@ -119,13 +135,17 @@ class Traversal:
             level = []
             for node, token, target, display in pending:
                 self._file(node, token, target, display, level)
+        return self._report(scan.roots)
+
+    def _report(self, roots: list[str]) -> LinkReport:
         self._cycles()
         return LinkReport(
             toplevel=Path(self.top),
-            settings=s,
+            settings=self.settings,
             findings=sorted(self.findings),
-            roots=list(scan.roots),
-            files=sorted((FileInfo(n.rel, n.depth, n.root) for n in self.nodes.values()),
+            roots=list(roots),
+            files=sorted((FileInfo(n.rel, n.depth, n.root, n.parent.rel if n.parent else None)
+                          for n in self.nodes.values()),
                          key=lambda f: f.path),
             imports=sorted(self.imports, key=lambda i: (i.source, i.line, i.col)),
             files_read=self.files_read,
@@ -133,6 +153,40 @@ class Traversal:
             imports_loaded=self.imports_loaded,
             imports_outside=self.imports_outside,
         )
+
+    def _depth_first(self, roots: list[str]) -> None:
+        """The client's walk: each root, then each of its imports followed to the
+        end before the next one (an explicit stack: no recursion limit)."""
+        for rel in roots:
+            abs_path = os.path.normpath(os.path.join(self.top, rel))
+            key = self.resolver.probe(abs_path).real or abs_path
+            if key in self.nodes:
+                continue  # already reached as an import: loaded once, at that depth
+            self._load([(key, abs_path)])
+            content = self.contents[key]
+            if content.problem:
+                self._content_finding(rel, 1, 1, rel, content, root=True)
+                if content.problem != fileread.CORRUPTED:
+                    continue  # dropped by the client: not loaded, nothing imported
+            root = _Node(key, abs_path, rel, 0, True)
+            self.nodes[key] = root
+            stack = [(root, iter(self._tokens_of(root)))]
+            while stack:
+                node, tokens = stack[-1]
+                token = next(tokens, None)
+                if token is None:
+                    stack.pop()
+                    continue
+                pending: list[tuple[_Node, Token, rs.Target, str]] = []
+                self._follow(node, token, pending)
+                self._load(self._to_read(pending))
+                children: list[_Node] = []
+                for entry in pending:
+                    self._file(*entry, children)
+                stack.extend((child, iter(self._tokens_of(child))) for child in children)
+
+    def _tokens_of(self, node: _Node) -> list[Token]:
+        return self.tokens.get(node.key, [])
 
     # -- reading and scanning ------------------------------------------------------
 
@@ -161,7 +215,7 @@ class Traversal:
                 continue
             decode = self.profile == "claude-code" or path.lower().endswith(MARKDOWN_SUFFIXES)
             jobs.append((key, decode, self.settings.max_file_bytes, self.profile,
-                         self.settings.html_blocks))
+                         self.settings.html_blocks, self.settings.client_version))
         for job in jobs:
             content, tokens = load_and_scan(job)
             key, decode = job[0], job[1]
@@ -186,7 +240,10 @@ class Traversal:
                 pending: list[tuple[_Node, Token, rs.Target, str]]) -> None:
         where = (node.rel, token.line, token.col)
         shown = f"`@{token.text}`"
-        src_dir = os.path.dirname(node.path)
+        # The client resolves from the importing file's real path (a symlinked
+        # CLAUDE.md imports next to its target).
+        src_dir = (self.resolver.lexical(os.path.dirname(node.key))
+                   if self.profile == "claude-code" else os.path.dirname(node.path))
         if not token.evaluated:
             self._not_evaluated(node, token, src_dir)
             return
@@ -194,7 +251,15 @@ class Traversal:
             self._add("template", *where, f"{shown} is a template, not a file: not checked")
             return
         self.imports_found += 1
-        path, hash_mark, fragment = token.path.partition("#")
+        if self.profile == "claude-code":
+            path, hash_mark, fragment = token.path, "", ""
+            if "#" in token.text and self.client.cut_fragment:
+                cut = token.text.partition("#")[2]
+                self._add("fragment", *where,
+                          f"{shown}: Claude Code {self.client.version} cuts `#{cut}` off and "
+                          f"loads `{path}` whole")
+        else:
+            path, hash_mark, fragment = token.path.partition("#")
         if hash_mark:
             self._add("fragment", *where,
                       f"{shown}: `#{fragment}` is not part of Claude Code's import rules; "
@@ -213,7 +278,7 @@ class Traversal:
         if status == rs.OUTSIDE:
             self.imports_outside += 1
             if target.detail:  # a symlink inside the project that leads out
-                message = (f"{shown}: `{display}` is {target.detail}, outside the project: "
+                message = (f"{shown}: `{display}` is {target.detail}: "
                            "what loads depends on the machine (not followed)")
             else:
                 message = (f"{shown} points outside the project, to `{display}`: Claude Code "
@@ -233,6 +298,14 @@ class Traversal:
                       f"{shown}: `{display}` is a directory; Claude Code does not document "
                       "directory imports", hint="import the files in it one by one", target=display)
             self._record(node, token, display, "directory", target.base, False)
+            return
+        if (self.profile == "claude-code" and status == rs.FILE
+                and not self.client.allows(target.path)):
+            self._add("not-text-extension", *where,
+                      f"{shown}: Claude Code {self.client.version} imports only files with a "
+                      f"text extension; `{display}` is skipped without a word",
+                      hint="rename it to `.md` (or another text extension)", target=display)
+            self._record(node, token, display, "extension", target.base, False)
             return
         if target.others:
             alternatives = ", ".join(f"`{self.resolver.display(p)}` ({label})"
@@ -266,7 +339,10 @@ class Traversal:
             return
         self._load([(key, target.path)])  # a no-op: read with its level
         content = self.contents[key]
-        loads = content.problem in (None, fileread.EMPTY, fileread.TOO_LARGE)
+        if self.profile == "claude-code":  # the client drops empty and oversized files
+            loads = content.problem in (None, fileread.CORRUPTED)
+        else:
+            loads = content.problem in (None, fileread.EMPTY, fileread.TOO_LARGE)
         if content.problem:
             self._content_finding(node.rel, token.line, token.col, display, content,
                                   shown=f"`@{token.text}`")
@@ -274,7 +350,7 @@ class Traversal:
             self.imports_loaded += 1
         self._record(node, token, display, "loads" if content.problem is None else
                      content.problem.replace("-target", ""), target.base, loads)
-        if content.problem is not None:
+        if not loads or (content.problem is not None and self.profile == "framework"):
             return
         if existing is None:
             existing = _Node(key, target.path, rel, node.depth + 1, False, node)
@@ -295,14 +371,21 @@ class Traversal:
             detail = " (only whitespace)" if content.detail != "empty" else ""
             message = f"{what} is empty{detail}; it loads nothing"
         elif problem == fileread.CORRUPTED:
-            message = f"{what} is {content.detail}: not text Claude Code can load"
+            message = (f"{what} is {content.detail}: Claude Code loads it anyway, so garbage "
+                       "reaches the model" if self.profile == "claude-code" else
+                       f"{what} is {content.detail}: not text Claude Code can load")
+        elif problem == fileread.TOO_LARGE and self.profile == "claude-code":
+            message = (f"{what} is {content.detail} (limit {self.settings.max_file_bytes / 1048576:g} MB): "
+                       "Claude Code skips it without a word")
         elif problem == fileread.TOO_LARGE:
             message = (f"{what} is {content.detail} (limit {self.settings.max_file_bytes / 1048576:g} MB): "
                        "not scanned for imports; Claude Code would put all of it in context")
         else:
             message = f"{what} cannot be read ({content.detail}); Claude Code drops it without a word"
-        hint = ("raise links.max_file_mb to scan it, or split the file"
-                if problem == fileread.TOO_LARGE else None)
+        hint = None
+        if problem == fileread.TOO_LARGE:
+            hint = ("split the file below the limit" if self.profile == "claude-code"
+                    else "raise links.max_file_mb to scan it, or split the file")
         self._add(problem, path, line, col, message, hint=hint, target=display)
 
     # -- findings that need words -------------------------------------------------
@@ -315,6 +398,7 @@ class Traversal:
         shown = f"`@{token.text}`"
         display = r.display(target.path)
         hint = r.missing_hint(src_dir, path, self.profile)
+        near = hint
         if self.profile == "framework" and len(target.tried) > 1:
             tried = ", ".join(f"`{r.display(p)}`" for p in target.tried)
             message = f"{shown}: not found (tried {tried})"
@@ -326,10 +410,18 @@ class Traversal:
                         "file: wrap it in backticks if it is documentation")
             elif not token.alone:
                 hint = "if it is not meant as an import, wrap it in backticks so Claude Code skips it"
-        if not rs.looks_like_path(path) and not rs.looks_like_path(rs.strip_trailing(path)):
+        bare = path.partition("#")[0]
+        if not rs.looks_like_path(bare) and not rs.looks_like_path(rs.strip_trailing(bare)):
             self._add("not-a-path", node.rel, token.line, token.col,
                       f"{shown} does not look like a path (no `/`, no file extension) and "
                       "resolves to nothing", hint=hint, target=display)
+            return "not-a-path"
+        if (self.profile == "claude-code" and "/" in path and near is None
+                and "." not in path.rsplit("/", 1)[-1]
+                and not path.startswith(("./", "../", "/", "~"))):
+            self._add("unresolved-name", node.rel, token.line, token.col,
+                      f"{shown} looks like a package name (a `/`, no file extension) and "
+                      "resolves to nothing", target=display)
             return "not-a-path"
         self._add("missing-target", node.rel, token.line, token.col, message, hint=hint,
                   target=display)
@@ -495,24 +587,52 @@ _NOT_EVALUATED_ACTIONS = {
 }
 
 
-def load_and_scan(job: tuple[str, bool, int, str, str]
+def load_and_scan(job: tuple[str, bool, int, str, str, str]
                   ) -> tuple[fileread.Content, list[Token] | None]:
     """Read one file and find its tokens: the only place a file's content is read.
 
     Args:
-        job: ``(path, decode, max_bytes, profile, html_blocks)``.
+        job: ``(path, decode, max_bytes, profile, html_blocks, client_version)``.
 
     Returns:
         The verdict without the text (it is not needed again) and the tokens, or
-        ``None`` when the file is not usable text.
+        ``None`` when the file is not usable text. claude-code reads as the client
+        does: invalid UTF-8 and NUL bytes still load (``corrupted-target`` with the
+        text decoded leniently), and a file that is empty once frontmatter and
+        comments are removed is ``empty-target``.
     """
-    path, decode, max_bytes, profile, html_blocks = job
-    content = fileread.read_content(path, max_bytes, decode)
+    path, decode, max_bytes, profile, html_blocks, version = job
+    lenient = profile == "claude-code"
+    content = fileread.read_content(path, max_bytes, decode, lenient)
     text = content.text
     if text is None:
         return content, None
-    tokens = scan_framework(text) if profile == "framework" else scan_claude_code(text, html_blocks)
-    return replace(content, text=None), tokens
+    if profile == "framework":
+        return replace(content, text=None), scan_framework(text)
+    from recovery.links import client
+
+    rules = client.rules_for(version)
+    if content.problem is None:
+        body = client.strip_frontmatter(text)[1] if rules.strip_frontmatter else text
+        if client.is_empty(body, client.parse(body) if "<!--" in body else []):
+            return fileread.Content(None, fileread.EMPTY, "empty once frontmatter and "
+                                    "comments are removed", content.size_bytes), None
+    return replace(content, text=None), scan_claude_code(text, html_blocks, rules)
+
+
+def root_order(rel: str) -> tuple[int, str, int, str]:
+    """Sort key putting memory roots in the client's order: directory by
+    directory from the project root down, and in each ``CLAUDE.md``, then
+    ``.claude/CLAUDE.md``, then the rule files, then ``CLAUDE.local.md``."""
+    for rank, name in ((1, ".claude/CLAUDE.md"), (0, "CLAUDE.md"), (3, "CLAUDE.local.md")):
+        if rel == name or rel.endswith("/" + name):
+            head = rel[:-len(name)]
+            return head.count("/"), head, rank, rel
+    at = rel.find(".claude/rules/")
+    if at != -1 and (at == 0 or rel[at - 1] == "/"):
+        head = rel[:at]
+        return head.count("/"), head, 2, rel
+    return 99, "", 9, rel
 
 
 def run(toplevel: Path, settings: LinkSettings) -> LinkReport:

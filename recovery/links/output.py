@@ -34,6 +34,34 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def _dumps(data: object) -> str:
+    """JSON text; file names that are not valid UTF-8 (surrogate-escaped by the OS
+    layer) are written as ``\\udcXX`` escapes so the output stays valid UTF-8."""
+    import json
+
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, indent=2, ensure_ascii=True) + "\n"
+    return text
+
+
+def render_json(report: LinkReport) -> str:
+    """The report as JSON text (schema: recovery/data/links-report.schema.json)."""
+    return _dumps(to_json(report))
+
+
+def render_sarif(report: LinkReport) -> str:
+    """The report as SARIF 2.1.0 text."""
+    return _dumps(to_sarif(report))
+
+
+def render_graph(report: LinkReport, kind: str) -> str:
+    """The import graph as ``mermaid`` or ``dot`` source."""
+    return render_mermaid(report) if kind == "mermaid" else render_dot(report)
+
+
 def summary_line(report: LinkReport) -> str:
     s = report.settings
     verb = "would load" if s.profile == "claude-code" else "resolve"
@@ -100,6 +128,7 @@ def to_json(report: LinkReport) -> dict[str, object]:
             "exclude": list(s.exclude),
             "html_blocks": s.html_blocks,
             "max_file_bytes": s.max_file_bytes,
+            "client_version": s.client_version,
         },
         "summary": {
             "roots": len(report.roots),
@@ -246,3 +275,45 @@ def render_dot(report: LinkReport) -> str:
         out.append(f"  {_dot_id(source)} -> {_dot_id(target)}{style};")
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def explain(report: LinkReport, path: str) -> str:
+    """Why the file at ``path`` (relative to the project root, or absolute) reaches
+    the model or not: the chain of imports the client follows to it, or each
+    import that names it and why it does not load. Text, one fact per line."""
+    import os
+
+    top = str(report.toplevel)
+    rel = os.path.relpath(os.path.abspath(os.path.join(top, path)), top).replace(os.sep, "/")
+    files = {f.path: f for f in report.files}
+    lines: list[str] = []
+    if rel in files:
+        chain = [rel]
+        while files[chain[-1]].parent is not None:
+            chain.append(files[chain[-1]].parent or "")
+        chain.reverse()
+        what = "a root" if files[rel].root else f"{files[rel].depth} hop(s) from `{chain[0]}`"
+        lines.append(f"{rel}: loads ({what})")
+        if len(chain) > 1:
+            lines.append("  chain: " + " → ".join(chain))
+    names = [i for i in report.imports if i.target == rel]
+    for imp in names:
+        verdict = "loads" if imp.loads else f"does not load ({imp.status})"
+        lines.append(f"  {imp.source}:{imp.line}:{imp.col}: `@{imp.text}` {verdict}")
+    for f in report.findings:
+        if f.path == rel and f.line == 1 and f.col == 1 and f.target == rel:
+            lines.append(f"  {f.severity} {f.code}: {_printable(f.message)}")
+    if rel not in files:
+        from recovery.links.commands import is_prompt
+
+        if is_prompt(rel):
+            reason = ("a slash command or agent: a prompt of its own, never memory; "
+                      "its @-mentions follow their own rules")
+        elif names:
+            reason = "no import above reaches it"
+        elif rel in report.roots:
+            reason = "a root the client drops (see the finding above)"
+        else:
+            reason = "no root or loaded file imports it"
+        lines.insert(0, f"{rel}: never loads: {reason}")
+    return "\n".join(_printable(line) for line in lines) + "\n"

@@ -1,4 +1,6 @@
-"""The result of one run: findings, the import graph, counts, and the exit status."""
+"""The result of one run: findings, the import graph, counts, and the exit status.
+Rendering it (text, JSON, SARIF, graphs) is :mod:`recovery.links.output`'s job,
+which imports this module; this one imports no renderer."""
 
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ from recovery.links.settings import LinkSettings
 @dataclass(frozen=True)
 class FileInfo:
     """A file the traversal reached and read as text: its path relative to the
-    project root, its depth in hops from the nearest root, and whether it is a root."""
+    project root, its depth in hops (claude-code: along the first path that reached
+    it), whether it is a root, and the file whose import first reached it."""
 
     path: str
     depth: int
     root: bool
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,52 +96,3 @@ class LinkReport:
         threshold = rank(level)
         failing = any(rank(f.severity) >= threshold for f in self.findings)
         return EXIT_FINDINGS if failing else EXIT_OK
-
-    def summary(self) -> str:
-        """The one-line summary."""
-        from recovery.links.output import summary_line
-
-        return summary_line(self)
-
-    def render_text(self, show_info: bool = True, show_imports: bool = False) -> str:
-        """``path:line:col: severity code message`` lines (hints indented below),
-        then the summary line; ``show_imports`` first lists every import, where it
-        resolved (and through which base) and whether it loads."""
-        from recovery.links.output import render_text
-
-        return render_text(self, show_info, show_imports)
-
-    def to_json(self) -> dict[str, object]:
-        from recovery.links.output import to_json
-
-        return to_json(self)
-
-    def render_json(self) -> str:
-        return _dumps(self.to_json())
-
-    def to_sarif(self) -> dict[str, object]:
-        from recovery.links.output import to_sarif
-
-        return to_sarif(self)
-
-    def render_sarif(self) -> str:
-        return _dumps(self.to_sarif())
-
-    def render_graph(self, kind: str) -> str:
-        """The import graph as ``mermaid`` or ``dot`` source."""
-        from recovery.links.output import render_dot, render_mermaid
-
-        return render_mermaid(self) if kind == "mermaid" else render_dot(self)
-
-
-def _dumps(data: object) -> str:
-    """JSON text; file names that are not valid UTF-8 (surrogate-escaped by the OS
-    layer) are written as ``\\udcXX`` escapes so the output stays valid UTF-8."""
-    import json
-
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(data, indent=2, ensure_ascii=True) + "\n"
-    return text

@@ -118,6 +118,15 @@ class Resolver:
     def _inside_real(self, real: str) -> bool:
         return real == self.real_top or real.startswith(self.real_top.rstrip("/") + "/")
 
+    def lexical(self, real: str) -> str:
+        """``real`` (a real path) written under the project root as given, when it
+        is inside the project's real path (the root may be reached by a symlink)."""
+        if real == self.real_top:
+            return self.top
+        if real.startswith(self.real_top.rstrip("/") + "/"):
+            return self.top.rstrip("/") + real[len(self.real_top.rstrip("/")):]
+        return real
+
     def display(self, path: str) -> str:
         """``path`` relative to the project root with ``/``, or as is when outside."""
         shown = self._shown.get(path)
@@ -167,7 +176,8 @@ class Resolver:
         except OSError as exc:
             return Probe(UNREADABLE, None, os_reason(exc))
         if not self._inside_real(real):
-            return Probe(OUTSIDE, real, f"a symlink to `{real}`")
+            # Never named: what lies outside the project is not ours to show.
+            return Probe(OUTSIDE, real, "behind a symlink that leads out of the project")
         if stat.S_ISREG(st.st_mode):
             return Probe(FILE, real)
         if stat.S_ISDIR(st.st_mode):
@@ -295,6 +305,10 @@ class Resolver:
     def _case_variant(self, abs_path: str) -> str | None:
         parent, name = os.path.split(abs_path)
         listing = self._listings.get(parent)
+        if listing is None and not self._inside_real(self._real_dir(parent)):
+            # A symlinked directory leading out of the project: its entries are not
+            # ours to list, nor to name in a hint.
+            listing = self._listings[parent] = {}
         if listing is None:
             listing = {}
             try:

@@ -218,8 +218,7 @@ def _inside_or_report(scan: RootScan, profile: str, top: str, real_top: str, rel
         return True
     finding = make_finding(
         profile, "outside-project", rel, 1, 1,
-        f"root `{rel}` is a symlink to `{real}`, outside the project: not read",
-        target=real)
+        f"root `{rel}` is a symlink that leads out of the project: not read")
     if finding:
         scan.findings.append(finding)
     return False

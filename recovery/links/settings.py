@@ -13,6 +13,8 @@ Keys (all optional)::
     exclude = ["archive/**"]     # globs: not roots, not read, no findings inside
     html_blocks = "skip"         # claude-code: "skip" HTML blocks like code, or "evaluate"
     max_file_mb = 2              # larger files are reported (too-large), not scanned
+                                 #   (claude-code: 4, the client's own limit)
+    client_version = "2.1.197"   # claude-code: the client whose rules are modelled
 
 Every bad value is a :class:`~recovery.base.errors.UsageError` (exit 3) naming the file
 and key, so a typo never silently falls back to a default.
@@ -40,11 +42,12 @@ DEFAULT_ROOTS: tuple[str, ...] = (
     ".claude/rules/**/*.md",
 )
 DEFAULT_BASES: tuple[str, ...] = (".claude",)
-# Claude Code's memory docs: "a max-depth of 5 hops" (newer text says four).
-CLAUDE_CODE_DEPTH = 5
+# The client loads imports at hops 1 to 4 and never at hop 5 (a root is hop 0).
+CLAUDE_CODE_DEPTH = 4
+CLAUDE_CODE_MAX_BYTES = 4 * 1024 * 1024
 HTML_BLOCK_MODES = ("skip", "evaluate")
 KEYS = ("profile", "roots", "bases", "depth", "fail_level", "exclude", "html_blocks",
-        "max_file_mb")
+        "max_file_mb", "client_version")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class LinkSettings:
         max_file_bytes: files larger than this are reported, not scanned. The
             default, 2 MB, is already more text than any context window holds
             (200k tokens is about 800 KB), and bounds the time one file can take.
+        client_version: the Claude Code version whose rules the claude-code
+            profile models (:func:`recovery.links.client.rules_for`).
         explicit_roots: roots came from the command line (a literal one that
             does not exist is then an error).
     """
@@ -78,6 +83,7 @@ class LinkSettings:
     exclude: tuple[str, ...] = ()
     html_blocks: str = "skip"
     max_file_bytes: int = 2 * 1024 * 1024
+    client_version: str = "2.1.197"
     explicit_roots: bool = field(default=False, compare=False)
 
     @classmethod
@@ -108,6 +114,8 @@ class LinkSettings:
         if "depth" not in merged:
             # LINKS.md: the depth limit is n/a in the framework profile unless configured.
             merged["depth"] = CLAUDE_CODE_DEPTH if profile == "claude-code" else None
+        if "max_file_bytes" not in merged and profile == "claude-code":
+            merged["max_file_bytes"] = CLAUDE_CODE_MAX_BYTES
         return replace(cls(), **merged)
 
 
@@ -131,7 +139,14 @@ def _validate(table: dict[str, Any], where: Any) -> dict[str, Any]:
                 raise UsageError(f"{where(key)}: needs at least one glob")
             out[key] = items
         elif key == "depth":
-            out["depth"] = _depth(value, where(key))
+            out["depth"] = parse_depth(value, where(key))
+        elif key == "client_version":
+            from recovery.links.client import rules_for
+
+            try:
+                out["client_version"] = rules_for(str(value)).version
+            except ValueError as exc:
+                raise UsageError(f"{where(key)}: {exc}") from None
         elif key == "max_file_mb":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1024:
                 raise UsageError(f"{where(key)}: expected a number of MB from 0 to 1024, got {value!r}")
@@ -161,7 +176,9 @@ def _globs(value: Any, where: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _depth(value: Any, where: str) -> int | None:
+def parse_depth(value: Any, where: str) -> int | None:
+    """A hop limit from config or the command line: a whole number >= 1, or
+    ``none``/``unlimited`` (``None``). Raises :class:`UsageError` naming ``where``."""
     if isinstance(value, str) and value.strip().lower() in ("none", "unlimited"):
         return None
     if isinstance(value, str) and value.strip().isdigit():

@@ -32,7 +32,10 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recovery.links.client import ClientRules
 
 _CC_PATH = re.compile(r"(?:[^\s\\]|\\ )+")
 _FW_PATH = re.compile(r"(?:\\ |[^\s\"'<>`|])+")
@@ -162,52 +165,96 @@ def scan_framework(text: str) -> list[Token]:
     return tokens
 
 
-def scan_claude_code(text: str, html_blocks: str = "skip") -> list[Token]:
-    """Tokens per the claude-code profile: imports (``evaluated``) and the link-like
-    tokens Claude Code skips, each with its reason."""
+def scan_claude_code(text: str, html_blocks: str = "skip",
+                     rules: ClientRules | None = None) -> list[Token]:
+    """Tokens per the claude-code profile: the imports the client evaluates
+    (:func:`recovery.links.client.import_texts`, placed at the ``@`` that wrote
+    them) and the link-like tokens it skips, each with its reason.
+
+    ``html_blocks = "evaluate"`` also takes imports from HTML blocks (the client
+    never does; the setting exists for frameworks that expect it)."""
+    from recovery.links import client
+
+    rules = rules or client.rules_for(None)
     tokens: list[Token] = []
     if "@" not in text:
         return tokens
-    lines = _Lines(text)
-    # (offset, line, col, prev) for every @ either profile could care about.
+    lexed, _content = client.strip_frontmatter(text) if rules.strip_frontmatter else (text, text)
+    evaluated = client.import_texts(client.parse(lexed), rules)
+    lines = _Lines(lexed)
+    # Every @ either the client or the framework rule could care about.
     candidates: list[tuple[int, int, int, str]] = []
-    pos = text.find("@")
+    pos = lexed.find("@")
     while pos != -1:
-        prev = text[pos - 1] if pos else "\n"
-        if prev.isspace() or not (prev.isalnum() or prev in "_@"):
-            line, col = lines.at(pos)
-            candidates.append((pos, line, col, prev))
-        pos = text.find("@", pos + 1)
-    if not candidates:
-        return tokens
-    structure = _Structure(text, sorted({c[1] - 1 for c in candidates}), html_blocks)
+        prev = lexed[pos - 1] if pos else "\n"
+        line, col = lines.at(pos)
+        candidates.append((pos, line, col, prev))
+        pos = lexed.find("@", pos + 1)
+    structure = _Structure(lexed, sorted({c[1] - 1 for c in candidates}), html_blocks)
+    written = {path: path.replace(" ", "\\ ") for path in evaluated}
+    occurrences: dict[str, list[int]] = {}
+    matched: dict[int, str] = {}
+    for pos, *_ in candidates:
+        best: str = ""
+        for path, raw in written.items():
+            if lexed.startswith(raw, pos + 1) and len(raw) > len(best) and _ends(lexed, pos + 1 + len(raw)):
+                best = path
+        if best:
+            matched[pos] = best
+            occurrences.setdefault(best, []).append(pos)
     covered = -1
     for pos, line, col, prev in candidates:
         if pos < covered:
             continue  # an @ inside the path of the previous token
         context = structure.context(line - 1, col - 1)
-        if prev.isspace() and context is None:
-            m = _CC_PATH.match(text, pos + 1)
+        hit = matched.get(pos)
+        if hit is not None and (context is None or len(occurrences[hit]) == 1
+                                or html_blocks == "evaluate"):
+            raw = written[hit]
+            if lexed.startswith("#", pos + 1 + len(raw)):  # the fragment the client cut
+                m = _CC_PATH.match(lexed, pos + 1)
+                raw = m.group(0) if m else raw
+            covered = pos + 1 + len(raw)
+            tokens.append(Token(hit, raw, line, col,
+                                alone=lines.alone(lexed, line, pos, covered)))
+            continue
+        if prev.isalnum() or prev in "_@":
+            continue
+        if context is None and html_blocks == "evaluate" and prev.isspace():
+            m = _CC_PATH.match(lexed, pos + 1)
             if m and cc_valid_start(m.group(0)):
                 raw = m.group(0)
                 covered = m.end()
                 tokens.append(Token(raw.replace("\\ ", " "), raw, line, col,
-                                    alone=lines.alone(text, line, pos, covered)))
+                                    alone=lines.alone(lexed, line, pos, covered)))
                 continue
-        parsed = framework_path(text, pos)
+        parsed = framework_path(lexed, pos)
         if parsed is None:
+            m = _CC_PATH.match(lexed, pos + 1)
+            if m and prev.isspace() and m.group(0)[0].isalpha():  # `@ünï/x.md`: ASCII only
+                raw = m.group(0)
+                tokens.append(Token(raw.replace("\\ ", " "), raw, line, col, False,
+                                    f"a path cannot start with `{raw[0]}` (only ASCII letters, "
+                                    "digits, `.`, `_`, `-`, `./`, `~/` or `/`)"))
+                covered = m.end()
             continue
-        path, raw, template = parsed
+        fpath, raw, template = parsed
         if context:
             reason = context
-        elif prev.isspace():  # `@{category}/x.md`: rule 3 rejects the first character
+        elif prev.isspace():  # `@{category}/x.md`: the start rule rejects the first character
             reason = f"a path cannot start with `{raw[0]}`"
         else:
             reason = f"not preceded by whitespace (follows `{prev}`)"
-        tokens.append(Token(path, raw, line, col, False, reason, template,
+        tokens.append(Token(fpath, raw, line, col, False, reason, template,
                             spaced=prev.isspace()))
         covered = pos + 1 + len(raw)
     return tokens
+
+
+def _ends(text: str, end: int) -> bool:
+    """An import path written up to ``end`` stops there: whitespace, a fragment,
+    or what ends a text run (emphasis, a link bracket, a tag, a backtick)."""
+    return end >= len(text) or not (text[end].isalnum() or text[end] == "/")
 
 
 _MD: Any = None

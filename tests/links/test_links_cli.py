@@ -24,7 +24,7 @@ FRAMEWORK = {
 
 
 def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
 
 
 def test_no_arguments_inside_a_repository_checks_the_top_level(project: Project) -> None:
@@ -176,3 +176,38 @@ def test_verbose_lists_every_import_and_its_base(project: Project) -> None:
     assert lines[:2] == [
         "CLAUDE.md:1:1: import @modules/a.md -> .claude/modules/a.md (via `.claude/`): loads",
         "CLAUDE.md:2:1: import @gone.md -> gone.md: missing"]
+
+
+def test_explain_shows_the_chain_or_why_not(tmp_path: Path) -> None:
+    from links_helpers import cli, write_tree
+
+    top = write_tree(tmp_path, {"CLAUDE.md": "@a.md\n@deep1.md\n", "a.md": "@b.md\n", "b.md": "B\n",
+                                "deep1.md": "@deep2.md\n", "deep2.md": "@deep3.md\n",
+                                "deep3.md": "@deep4.md\n", "deep4.md": "@deep5.md\n",
+                                "deep5.md": "5\n", "lonely.md": "x\n",
+                                ".claude/commands/go.md": "@a.md\n"})
+    out = cli(top, "links", "--explain", "b.md").stdout
+    assert out.splitlines()[:2] == ["b.md: loads (2 hop(s) from `CLAUDE.md`)",
+                                    "  chain: CLAUDE.md → a.md → b.md"]
+    out = cli(top, "links", "--explain", "deep5.md").stdout
+    assert out.startswith("deep5.md: never loads: no import above reaches it")
+    assert "deep4.md:1:1: `@deep5.md` does not load (beyond-depth)" in out
+    assert cli(top, "links", "--explain", "lonely.md").stdout == (
+        "lonely.md: never loads: no root or loaded file imports it\n")
+    assert "never memory" in cli(top, "links", "--explain", ".claude/commands/go.md").stdout
+
+
+def test_client_version_option(tmp_path: Path) -> None:
+    from links_helpers import cli, write_tree
+
+    top = write_tree(tmp_path, {"CLAUDE.md": "@a.mdx\n@b.md#part\n", "a.mdx": "A\n", "b.md": "B\n"})
+    new = cli(top, "links", "--format", "json")
+    codes = [f["code"] for f in json.loads(new.stdout)["findings"]]
+    assert codes == ["not-text-extension", "fragment"] and new.returncode == 2
+    old = cli(top, "links", "--format", "json", "--client-version", "2.0")
+    data = json.loads(old.stdout)
+    assert data["settings"]["client_version"] == "2.0"
+    # 2.0.x: any extension loads, and the fragment stays in the path (not found).
+    assert [(f["code"], f["line"]) for f in data["findings"]] == [("missing-target", 2)]
+    bad = cli(top, "links", "--client-version", "9.9")
+    assert bad.returncode == 3 and "no rules known for Claude Code" in bad.stderr

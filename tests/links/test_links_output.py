@@ -13,6 +13,7 @@ from links_helpers import CORPORA, run
 
 from recovery.links.findings import RULES
 from recovery.links.report import LinkReport
+from recovery.links.output import render_graph, render_json, render_sarif, render_text, summary_line
 
 Project = Callable[..., Path]
 HERE = Path(__file__).parent
@@ -24,7 +25,7 @@ def every_finding(project: Project) -> LinkReport:
     """A project that produces most finding codes at once."""
     top = project({
         "CLAUDE.md": ("@a.md\n@gone.md\n@~/x.md\n`@a.md`\n@dir/\n@a.md#x\n@empty.md\n@bin.md\n"
-                      "@someone\n@loop.md\n"),
+                      "@someone\n@loop.md\n@dir\\ with\\ space/ünï.md\n"),
         "a.md": "@b.md\n", "b.md": "@a.md\n", "dir/x.md": "x", "empty.md": "", "bin.md": b"\0",
         "dir with space/ünï.md": "@../gone too.md\n",
         ".claude/commands/c md.md": "@../../dir\\ with\\ space/ünï.md\n@nope.md\n",
@@ -35,9 +36,9 @@ def every_finding(project: Project) -> LinkReport:
 
 def test_text_lines_are_sorted_path_line_col_severity_code(project: Project) -> None:
     report = every_finding(project)
-    text = report.render_text()
+    text = render_text(report)
     lines = [line for line in text.splitlines() if not line.startswith("    hint: ")]
-    assert lines[-1] == report.summary()
+    assert lines[-1] == summary_line(report)
     body = lines[:-1]
     assert len(body) == len(report.findings)
     for finding, line in zip(report.findings, body, strict=True):
@@ -50,13 +51,13 @@ def test_text_lines_are_sorted_path_line_col_severity_code(project: Project) -> 
 
 def test_quiet_text_leaves_out_info(project: Project) -> None:
     report = every_finding(project)
-    assert " info " in report.render_text()
-    assert not any(" info not-" in line for line in report.render_text(show_info=False).splitlines())
+    assert " info " in render_text(report)
+    assert not any(" info not-" in line for line in render_text(report, show_info=False).splitlines())
 
 
 def test_json_validates_and_matches_the_report(project: Project) -> None:
     report = every_finding(project)
-    data = json.loads(report.render_json())
+    data = json.loads(render_json(report))
     jsonschema.validate(data, JSON_SCHEMA)
     assert data["summary"]["errors"] == report.counts()["error"]
     assert data["summary"]["exit_code"] == 2
@@ -79,7 +80,7 @@ def sarif_checks(data: dict) -> None:
 
 def test_sarif_validates(project: Project) -> None:
     report = every_finding(project)
-    data = json.loads(report.render_sarif())
+    data = json.loads(render_sarif(report))
     sarif_checks(data)
     run = data["runs"][0]
     assert data["version"] == "2.1.0" and run["columnKind"] == "unicodeCodePoints"
@@ -109,8 +110,8 @@ def test_corpus_json_and_sarif_validate(corpus: str, profile: str) -> None:
     if not top.is_dir():
         pytest.skip(f"{top} not found")
     report = run(top, profile=profile)
-    jsonschema.validate(json.loads(report.render_json()), JSON_SCHEMA)
-    sarif_checks(json.loads(report.render_sarif()))
+    jsonschema.validate(json.loads(render_json(report)), JSON_SCHEMA)
+    sarif_checks(json.loads(render_sarif(report)))
 
 
 def test_non_utf8_file_names_stay_valid_json_and_sarif(project: Project) -> None:
@@ -121,8 +122,8 @@ def test_non_utf8_file_names_stay_valid_json_and_sarif(project: Project) -> None
         handle.write(b"@gone.md\n")
     report = run(top)
     assert report.findings[0].path == ".claude/commands/\udcff.md"
-    report.render_json().encode("utf-8")  # no lone surrogates left
-    sarif = json.loads(report.render_sarif())
+    render_json(report).encode("utf-8")  # no lone surrogates left
+    sarif = json.loads(render_sarif(report))
     sarif_checks(sarif)
     loc = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
     assert loc["uri"] == ".claude/commands/%FF.md"
@@ -131,7 +132,7 @@ def test_non_utf8_file_names_stay_valid_json_and_sarif(project: Project) -> None
 def test_mermaid_graph(project: Project) -> None:
     report = run(project({"CLAUDE.md": '@a.md\n@gone.md\n@a.md\n', "a.md": '@a"q.md\n',
                           'a"q.md': "x"}))
-    text = report.render_graph("mermaid")
+    text = render_graph(report, "mermaid")
     lines = text.splitlines()
     assert lines[0] == "graph LR"
     assert '  n0[":.claude-ignore"]' not in text
@@ -146,7 +147,7 @@ def test_mermaid_graph(project: Project) -> None:
 
 def test_dot_graph(project: Project) -> None:
     report = run(project({"CLAUDE.md": '@a.md\n@gone.md\n', "a.md": "x"}))
-    text = report.render_graph("dot")
+    text = render_graph(report, "dot")
     assert text.startswith("digraph links {\n") and text.rstrip().endswith("}")
     assert '"CLAUDE.md" -> "a.md";' in text
     assert '"CLAUDE.md" -> "gone.md" [style=dashed, color=red];' in text

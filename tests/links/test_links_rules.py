@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from links_helpers import codes, only, run
+from recovery.links.output import render_text, summary_line
 
 Project = Callable[..., Path]
 
@@ -38,7 +39,7 @@ def test_roots_are_configurable_globs(project: Project) -> None:
 def test_no_roots_is_not_an_error(project: Project) -> None:
     report = run(project({"README.md": "@x.md"}))
     assert report.roots == [] and report.exit_code() == 0
-    assert "no root files found" in report.render_text()
+    assert "no root files found" in render_text(report)
 
 
 # -- resolution -----------------------------------------------------------------------------
@@ -116,10 +117,11 @@ def test_trailing_punctuation_hint(project: Project) -> None:
     assert f.hint and f.hint.startswith("resolves to `notes.md` if the trailing `,` is dropped")
 
 
-def test_trailing_html_tag_hint(project: Project) -> None:
+def test_trailing_html_tag_ends_the_path(project: Project) -> None:
+    # An inline tag ends the text run, so the client loads x.md: no finding, and
+    # no hint that would "fix" a working import.
     report = run(project({"CLAUDE.md": "<b>x</b> see @x.md</rule>\n", "x.md": "x"}))
-    [f] = report.findings
-    assert f.hint and "if the trailing `</rule>` is dropped" in f.hint
+    assert report.findings == [] and report.imports_loaded == 1
 
 
 def test_framework_base_hint(project: Project) -> None:
@@ -150,8 +152,7 @@ def test_backticks_hint_only_for_tokens_inside_prose(project: Project) -> None:
     report = run(project({"CLAUDE.md": "@gone.md\nrun npm i @types/node now\n"}))
     by_line = {f.line: f for f in report.findings}
     assert by_line[1].hint is None  # alone on its line: clearly meant as an import
-    assert by_line[2].hint == ("if it is not meant as an import, wrap it in backticks so "
-                               "Claude Code skips it")
+    assert (by_line[2].code, by_line[2].severity) == ("unresolved-name", "warning")
 
 
 def test_token_that_does_not_look_like_a_path_is_info(project: Project) -> None:
@@ -245,27 +246,31 @@ def test_depth_limit_counts_hops_from_the_root(project: Project) -> None:
     top = chain_project(project, 7)  # CLAUDE.md -> f1 (1 hop) ... f7 (7 hops)
     report = run(top)
     [f] = only(report, "depth-exceeded")
-    assert (f.path, f.line, f.severity) == ("f5.md", 1, "error")
-    assert f.target == "f6.md"
-    assert f.chain == ("CLAUDE.md", "f1.md", "f2.md", "f3.md", "f4.md", "f5.md", "f6.md")
-    assert "6 hops" in f.message and "limit 5" in f.message
-    assert max(x.depth for x in report.files) == 5
-    assert "f7.md" not in {x.path for x in report.files}  # beyond the limit: never read
+    assert (f.path, f.line, f.severity) == ("f4.md", 1, "error")
+    assert f.target == "f5.md"
+    assert f.chain == ("CLAUDE.md", "f1.md", "f2.md", "f3.md", "f4.md", "f5.md")
+    assert "5 hops" in f.message and "limit 4" in f.message
+    assert max(x.depth for x in report.files) == 4
+    assert "f6.md" not in {x.path for x in report.files}  # beyond the limit: never read
 
 
 def test_depth_is_configurable_and_na_in_framework(project: Project) -> None:
     top = chain_project(project, 7)
-    assert only(run(top, depth=4), "depth-exceeded")[0].target == "f5.md"
+    assert only(run(top, depth=3), "depth-exceeded")[0].target == "f4.md"
     assert run(top, depth="none").findings == []
     assert run(top, profile="framework").findings == []
     assert only(run(top, profile="framework", depth=3), "depth-exceeded")[0].target == "f4.md"
 
 
-def test_depth_uses_the_shortest_route(project: Project) -> None:
+def test_depth_is_fixed_by_the_first_route_depth_first(project: Project) -> None:
+    # The client walks depth-first with one visited set: f4 is first reached at hop 4
+    # through f1-f3, so f5 is cut even though the root also imports f4 directly.
     top = chain_project(project, 7)
-    (top / "CLAUDE.md").write_text("@f1.md\n@f6.md\n")  # f6 is 1 hop through this route
+    (top / "CLAUDE.md").write_text("@f1.md\n@f4.md\n")
     report = run(top)
-    assert only(report, "depth-exceeded") == []
+    [f] = only(report, "depth-exceeded")
+    assert f.chain == ("CLAUDE.md", "f1.md", "f2.md", "f3.md", "f4.md", "f5.md")
+    assert {x.path: x.depth for x in report.files}["f4.md"] == 4
 
 
 def test_cycle_with_full_chain(project: Project) -> None:
@@ -292,9 +297,9 @@ def test_each_file_is_read_once(project: Project, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(files, "read_content",
                         lambda path, *a, **k: seen.append(path) or real(path, *a, **k))
     report = run(top)
-    assert sorted(seen) == sorted(set(seen)) and len(seen) == 4
-    assert report.files_read == 4
-    assert report.imports_found == 6 and report.imports_loaded == 6
+    assert sorted(seen) == sorted(set(seen)) and len(seen) == 4  # the command too, once
+    assert report.files_read == 3  # memory files; a slash command is not memory
+    assert report.imports_found == 5 and report.imports_loaded == 5
 
 
 def test_counts_in_summary(project: Project) -> None:
@@ -302,7 +307,7 @@ def test_counts_in_summary(project: Project) -> None:
     report = run(top)
     assert (report.files_read, report.imports_found, report.imports_loaded,
             report.imports_outside) == (2, 3, 1, 1)
-    assert report.summary() == (
+    assert summary_line(report) == (
         "links (claude-code): 1 root, read 2 files, found 3 imports, 1 would load, 1 more point "
         "outside the project (need approval); 1 error, 1 warning, 1 info")
 
@@ -315,7 +320,7 @@ def test_content_problems_at_the_import_site(project: Project) -> None:
                    "blank.md": b"\n  \n"})
     report = run(top)
     assert [(f.line, f.code, f.severity) for f in report.findings] == [
-        (1, "corrupted-target", "error"), (2, "corrupted-target", "error"),
+        (1, "corrupted-target", "warning"), (2, "corrupted-target", "warning"),
         (3, "empty-target", "warning"), (4, "empty-target", "warning")]
     assert "binary" in report.findings[0].message
     assert "not valid UTF-8 (byte 0xe9 on line 1)" in report.findings[1].message

@@ -17,7 +17,7 @@ Project = Callable[..., Path]
 def test_defaults(project: Project) -> None:
     s = LinkSettings.load(project())
     assert (s.profile, s.roots, s.bases, s.depth, s.fail_level, s.exclude, s.html_blocks) == (
-        "claude-code", DEFAULT_ROOTS, (".claude",), 5, "error", (), "skip")
+        "claude-code", DEFAULT_ROOTS, (".claude",), 4, "error", (), "skip")
     assert LinkSettings.load(project(), {"profile": "framework"}).depth is None
 
 

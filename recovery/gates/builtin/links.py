@@ -24,7 +24,8 @@ def run(gate: Gate, ctx: GateContext) -> Verdict:
     # Imported here: the hook hot path never pays for the Markdown parser unless a
     # links gate runs.
     from recovery.links import check
+    from recovery.links.output import render_text, summary_line
 
     report = check(ctx.repo.toplevel)
     code = report.exit_code(gate.options.get("fail_level"))
-    return Verdict(code == 0, report.summary(), report.render_text(show_info=False))
+    return Verdict(code == 0, summary_line(report), render_text(report, show_info=False))
