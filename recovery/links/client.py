@@ -139,6 +139,28 @@ def _is_comment(raw: str) -> bool:
     return start.startswith("<!--") and "-->" in start
 
 
+_PATHS = re.compile(r"^paths:[ \t]*(.*)$((?:\n[ \t]*-[^\n]*)*)", re.MULTILINE)
+
+
+def is_conditional_rule(path: str) -> bool:
+    """The rule file at ``path`` has ``paths:`` frontmatter naming globs (other than
+    ``**`` alone), so the client loads it only when a matching file is read. An
+    unreadable file is not conditional (it is reported elsewhere)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return False
+    m = _FRONTMATTER.match(head)
+    found = _PATHS.search(m.group(1)) if m else None
+    if found is None:
+        return False
+    items = [found.group(1)] + [line.strip()[1:] for line in found.group(2).split("\n")]
+    globs = [g.strip().strip("[]\"'") for item in items for g in item.split(",")]
+    globs = [g.strip().strip("\"'") for g in globs if g.strip().strip("\"'")]
+    return bool(globs) and not all(g == "**" for g in globs)
+
+
 _MD: Any = None
 
 

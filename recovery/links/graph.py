@@ -72,6 +72,7 @@ class _Node:
     root: bool
     parent: _Node | None = None
     edges: dict[str, tuple[int, int]] = field(default_factory=dict)  # target key -> (line, col)
+    conditional: bool = False  # reached only from a rule with `paths:` frontmatter
 
 
 class Traversal:
@@ -144,7 +145,8 @@ class Traversal:
             settings=self.settings,
             findings=sorted(self.findings),
             roots=list(roots),
-            files=sorted((FileInfo(n.rel, n.depth, n.root, n.parent.rel if n.parent else None)
+            files=sorted((FileInfo(n.rel, n.depth, n.root, n.parent.rel if n.parent else None,
+                                   n.conditional)
                           for n in self.nodes.values()),
                          key=lambda f: f.path),
             imports=sorted(self.imports, key=lambda i: (i.source, i.line, i.col)),
@@ -156,8 +158,14 @@ class Traversal:
 
     def _depth_first(self, roots: list[str]) -> None:
         """The client's walk: each root, then each of its imports followed to the
-        end before the next one (an explicit stack: no recursion limit)."""
-        for rel in roots:
+        end before the next one (an explicit stack: no recursion limit). Rule files
+        with ``paths:`` frontmatter come last and are marked conditional: the client
+        loads them (and their imports) only when a matching file is read."""
+        from recovery.links.client import is_conditional_rule
+
+        flagged = [(is_conditional_rule(os.path.join(self.top, rel)) if "/rules/" in f"/{rel}"
+                    else False, rel) for rel in roots]
+        for conditional, rel in sorted(flagged, key=lambda item: item[0]):
             abs_path = os.path.normpath(os.path.join(self.top, rel))
             key = self.resolver.probe(abs_path).real or abs_path
             if key in self.nodes:
@@ -168,7 +176,7 @@ class Traversal:
                 self._content_finding(rel, 1, 1, rel, content, root=True)
                 if content.problem != fileread.CORRUPTED:
                     continue  # dropped by the client: not loaded, nothing imported
-            root = _Node(key, abs_path, rel, 0, True)
+            root = _Node(key, abs_path, rel, 0, True, conditional=conditional)
             self.nodes[key] = root
             stack = [(root, iter(self._tokens_of(root)))]
             while stack:
@@ -353,7 +361,8 @@ class Traversal:
         if not loads or (content.problem is not None and self.profile == "framework"):
             return
         if existing is None:
-            existing = _Node(key, target.path, rel, node.depth + 1, False, node)
+            existing = _Node(key, target.path, rel, node.depth + 1, False, node,
+                             conditional=node.conditional)
             self.nodes[key] = existing
             level.append(existing)
         node.edges.setdefault(key, (token.line, token.col))

@@ -293,7 +293,9 @@ def explain(report: LinkReport, path: str) -> str:
             chain.append(files[chain[-1]].parent or "")
         chain.reverse()
         what = "a root" if files[rel].root else f"{files[rel].depth} hop(s) from `{chain[0]}`"
-        lines.append(f"{rel}: loads ({what})")
+        when = (", once a file matching the rule's `paths:` is read"
+                if files[rel].conditional else "")
+        lines.append(f"{rel}: loads ({what}{when})")
         if len(chain) > 1:
             lines.append("  chain: " + " → ".join(chain))
     names = [i for i in report.imports if i.target == rel]

@@ -16,12 +16,14 @@ from recovery.links.settings import LinkSettings
 class FileInfo:
     """A file the traversal reached and read as text: its path relative to the
     project root, its depth in hops (claude-code: along the first path that reached
-    it), whether it is a root, and the file whose import first reached it."""
+    it), whether it is a root, the file whose import first reached it, and whether
+    it loads only once a file matching a rule's ``paths:`` frontmatter is read."""
 
     path: str
     depth: int
     root: bool
     parent: str | None = None
+    conditional: bool = False
 
 
 @dataclass(frozen=True)

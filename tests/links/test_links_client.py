@@ -126,6 +126,11 @@ PROJECTS: dict[str, tuple[dict[str, str | bytes | tuple[str, str]], set[str], st
                           {"CLAUDE.md", "a.md"}, None),
     "hard-break-and-softbreak": ({"CLAUDE.md": "line  \n@a.md\nnext\n@b.md\n", "a.md": "A\n", "b.md": "B\n"},
                                 {"CLAUDE.md", "a.md", "b.md"}, None),
+    "conditional-rule-waits-for-its-paths": (
+        {".claude/rules/cond.md": "---\npaths: src/**\n---\nsee @x.md\n", "x.md": "X\n",
+         ".claude/rules/plain.md": "---\ntitle: t\n---\nplain\n",
+         "CLAUDE.md": "---\npaths: src/**\n---\nroot\n"},
+        {".claude/rules/plain.md", "CLAUDE.md"}, None),
     "absolute-inside": ({"CLAUDE.md": "@{root}/abs.md\n", "abs.md": "A\n"}, {"CLAUDE.md", "abs.md"}, None),
 }
 
@@ -159,7 +164,7 @@ def _client_load_set(client: Client, top: Path, read: str | None) -> set[str]:
 
 def _validator_load_set(top: Path) -> set[str]:
     report = check(top)
-    return _relative(top, [str(top / f.path) for f in report.files])
+    return _relative(top, [str(top / f.path) for f in report.files if not f.conditional])
 
 
 @pytest.mark.parametrize("name", sorted(PROJECTS))
