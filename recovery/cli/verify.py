@@ -40,7 +40,10 @@ def verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
         with progress(f"comparing the live state with {cp.short}"):
             verdict = check_checkpoint(repo, cp)
         if verdict.ok:
-            out(f"live state is {colour('identical', 'green')} to {cp.short} ({verdict.duration_s * 1000:.0f} ms)")
+            same = "identical" if not verdict.limits else "identical as far as checked"
+            out(f"live state is {colour(same, 'green')} to {cp.short} ({verdict.duration_s * 1000:.0f} ms)")
+            for limit in verdict.limits:
+                out(f"  not covered: {limit}")
         else:
             failed = True
             out(f"live state {colour('differs', 'red')} from {cp.short}:")

@@ -29,11 +29,13 @@ snapshots of AI coding tools):
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
 import stat
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 
 from recovery.base.fs import scratch_dir
@@ -73,6 +75,14 @@ OPERATIONS_IN_PROGRESS = {
 DEFAULT_MAX_UNTRACKED_BYTES = 32 * 1024 * 1024
 MAX_UNTRACKED_KEY = "recover.maxUntrackedSize"
 _UNREADABLE_DIR = re.compile(r"could not open directory '(.+?)': ")
+# What `git add -u` prints about a tracked path it could not use: perror(3)'s
+# "<path>: <strerror>" (exit status 0: the path silently keeps its index
+# content), an unsupported file type (a FIFO or device node), or a file that
+# vanished between lstat and open.
+_STRERRORS = "|".join(re.escape(os.strerror(code)) for code in sorted(errno.errorcode))
+_PERROR = re.compile(rf"^(?!warning: |error: |fatal: |hint: )(.+): ({_STRERRORS})$", re.MULTILINE)
+_SPECIAL = re.compile(r"^error: (.+): can only add regular files, symbolic links or git-directories$", re.MULTILINE)
+_VANISHED = re.compile(r"^error: open\(\"(.+)\"\): No such file or directory$", re.MULTILINE)
 
 
 class CaptureRace(RecoverError):
@@ -80,12 +90,23 @@ class CaptureRace(RecoverError):
 
     Attributes:
         paths: the paths that changed.
+        partial: the capture with ``racing`` set to ``paths``, when it got as far
+            as writing its trees: every other path was verified unchanged after it
+            was hashed, so the caller may publish it with the racing paths named
+            (a file that never stops changing must not keep a busy tree from
+            being checkpointed). ``None`` when a file vanished under git.
     """
 
-    def __init__(self, paths: list[str]) -> None:
-        shown = ", ".join(quote_path(p) for p in paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
-        super().__init__(f"files changed while being captured: {shown}")
+    def __init__(self, paths: list[str], partial: Capture | None = None) -> None:
+        super().__init__(f"files changed while being captured: {shown_paths(paths)}")
         self.paths = paths
+        self.partial = partial
+
+
+def shown_paths(paths: list[str], limit: int = 5) -> str:
+    """``a, b, c and 7 more``: a list of paths for a one-line message."""
+    return ", ".join(quote_path(p) for p in paths[:limit]) + (
+        f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
 def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
@@ -100,9 +121,11 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
         The :class:`Capture`; its ``index_file`` stays in ``workdir``.
 
     Raises:
-        CaptureRace: a file changed after it was hashed (retry).
+        CaptureRace: a file changed after it was hashed, or vanished while git
+            read it (retry).
         GitCommandError: a git step failed; nothing has been published.
-        RecoverError: HEAD is damaged.
+        RecoverError: HEAD is damaged, or a tracked path cannot be read (its
+            owner's permissions): a checkpoint would record it stale.
     """
     head, branch = read_head(repo.git)
     index_file = workdir / "index"
@@ -133,17 +156,106 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
     if conflict is None:
         conflict = _capture_state_files(repo, git, None, 0)
 
-    # --sparse: a file present outside the sparse-checkout cone is on disk and
-    # git status reports it, so it is part of the state (git-add(1), --sparse).
-    git.run("add", "-u", "--sparse")
-    skipped, notes = _add_untracked(git, repo.toplevel, config)
+    special = _add_tracked(git)
+    untracked_skipped, notes = _add_untracked(git, repo.toplevel, config)
+    skipped = tuple(Skipped(path, "special-file") for path in special) + untracked_skipped
     notes += _operation_notes(repo, conflict)
     worktree_tree = git.text("write-tree")
 
-    changed = _changed_since_hashed(git)
+    snap = Capture(head, branch, index_tree, worktree_tree, conflict, skipped, notes, index_file)
+    changed = [path for path in _changed_since_hashed(git) if path not in special]
     if changed:
-        raise CaptureRace(changed)
-    return Capture(head, branch, index_tree, worktree_tree, conflict, skipped, notes, index_file)
+        raise CaptureRace(changed, replace(snap, racing=tuple(changed)))
+    return snap
+
+
+def apply_patch(repo: Repo, snap: Capture, patch: Path, workdir: Path) -> Capture:
+    """``snap`` with ``patch`` (a ``git diff --binary`` of worktree changes, such
+    as the stash the pre-commit framework sets aside) applied to its worktree
+    tree, in a temporary index: the user's files are never written.
+
+    The patch is applied to the content it was made against, not to the disk:
+    ``git apply --build-fake-ancestor`` reads those blobs from the patch's full
+    ``index`` lines, so a hook that reformatted and re-staged a file before this
+    runs (pre-commit #2473) cannot make it fail.
+
+    Raises:
+        RecoverError: the patch cannot be read or applied (git's reason).
+    """
+    ancestor = workdir / "patch-ancestor"
+    patched = repo.git.with_index(workdir / "patched")
+    try:
+        repo.git.run("apply", f"--build-fake-ancestor={ancestor}", str(patch))
+        base = repo.git.with_index(ancestor).run("ls-files", "-s", "-z").stdout
+        touched = repo.git.run("apply", "--numstat", "-z", str(patch)).stdout
+        patched.run("read-tree", snap.worktree_tree)
+        # Paths the patch creates have no ancestor; the patch decides them.
+        created = [entry for entry in _numstat_paths(touched)
+                   if b"\t" + entry + b"\0" not in b"\0" + base]
+        if created:
+            patched.run("update-index", "--force-remove", "-z", "--stdin", input=b"\0".join(created) + b"\0")
+        if base:
+            patched.run("update-index", "--add", "-z", "--index-info", input=base)
+        patched.run("apply", "--cached", "--whitespace=nowarn", str(patch))
+        tree = patched.text("write-tree")
+    except GitCommandError as exc:
+        raise RecoverError(exc.message) from None
+    return replace(snap, worktree_tree=tree)
+
+
+def _numstat_paths(numstat: bytes) -> list[bytes]:
+    """Paths in ``git apply --numstat -z`` output (a rename names both)."""
+    paths: list[bytes] = []
+    fields = numstat.split(b"\0")
+    i = 0
+    while i < len(fields):
+        head = fields[i]
+        if not head:
+            i += 1
+            continue
+        counts = head.split(b"\t")
+        if len(counts) == 3 and counts[2]:
+            paths.append(counts[2])
+            i += 1
+        else:  # "added\tdeleted\t" then the old and the new path
+            paths += [p for p in fields[i + 1:i + 3] if p]
+            i += 3
+    return paths
+
+
+def _add_tracked(git: Git) -> list[str]:
+    """``add -u`` into the temporary index; returns the tracked paths that are
+    FIFOs, sockets or device nodes now (they keep their index entry).
+
+    Raises:
+        CaptureRace: a file vanished while git read it.
+        RecoverError: git could not read tracked paths (it says so only on
+            stderr, exit 0, and keeps their old content: a stale checkpoint).
+    """
+    # --sparse: a file present outside the sparse-checkout cone is on disk and
+    # git status reports it, so it is part of the state (git-add(1), --sparse).
+    args = ["add", "-u", "--sparse"]
+    special: list[str] = []
+    while True:
+        result = git.run(*args, check=False)
+        vanished = _VANISHED.findall(result.stderr)
+        if vanished:
+            raise CaptureRace(vanished)
+        unreadable = [f"{path} ({reason})" for path, reason in _PERROR.findall(result.stderr)]
+        if unreadable:
+            raise RecoverError(f"checkpoint failed: cannot read tracked path(s) {shown_paths(unreadable)}; a "
+                               "checkpoint would hold their old content, so none was written: give their owner "
+                               "read access")
+        found = [path for path in _SPECIAL.findall(result.stderr) if path not in special]
+        if result.returncode == 0 or not found:
+            break
+        # A FIFO or device node where a file is tracked: capture everything else
+        # rather than fail every checkpoint and restore (hostile testing).
+        special += found
+        args += [f":(exclude,literal){path}" for path in found]
+    if result.returncode != 0:
+        raise GitCommandError(tuple(args), result.returncode, result.stderr)
+    return special
 
 
 def _operation_notes(repo: Repo, conflict: ConflictState | None) -> tuple[str, ...]:
@@ -207,12 +319,18 @@ def _add_untracked(git: Git, toplevel: Path, config: GitConfig) -> tuple[tuple[S
             info = os.lstat(toplevel / path)
         except FileNotFoundError:
             continue  # deleted since it was listed: it is not part of the state any more
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+            skipped.append(Skipped(path, "special-file"))  # git stores no FIFO, socket or device
+            continue
         if stat.S_ISREG(info.st_mode) and cap >= 0 and info.st_size > cap:
             skipped.append(Skipped(path, "size", info.st_size))
             continue
         keep.append(raw)
     if keep:
-        git.run("update-index", "--add", "-z", "--stdin", input=b"\0".join(keep) + b"\0")
+        # --remove: a file deleted after the lstat above (vim's `4913` probe,
+        # an editor's swap file) is simply not part of the state; without it
+        # git fails the whole capture on "does not exist".
+        git.run("update-index", "--add", "--remove", "-z", "--stdin", input=b"\0".join(keep) + b"\0")
     return tuple(skipped), tuple(notes)
 
 

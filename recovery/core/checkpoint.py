@@ -4,19 +4,23 @@ Order of writes (docs/design.md): blobs and trees (during the capture), the
 index commit, the conflict commit, the checkpoint commit, and only then the ref
 ``refs/recovery/<wt>/cp/<sha>``, created with compare-and-swap. A crash before
 the ref leaves unreferenced objects that ``git gc`` prunes; it never leaves a
-ref to a partial checkpoint. A capture that races a writer is retried a bounded
-number of times (git config ``recover.captureAttempts``), then fails loudly.
+ref to a partial checkpoint. A capture that races a writer is retried with
+backoff a bounded number of times (git config ``recover.captureAttempts``); a file
+that is still changing then is published as git last read it, named as racing in
+the checkpoint's notes and in a warning, while every other path was verified
+unchanged after it was hashed (a log being appended must not keep a busy tree
+from ever being checkpointed, nor be captured stale in silence).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from recovery import __version__
-from recovery.core.capture import CaptureRace, capture, capture_workdir
+from recovery.core.capture import CaptureRace, apply_patch, capture, capture_workdir, shown_paths
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path, warn
@@ -27,10 +31,14 @@ from recovery.core.model import Capture, Checkpoint, encode_message
 from recovery.core.refs import checkpoint_ref, update_ref
 from recovery.core.repo import Repo
 
-__all__ = ["Checkpoint", "create_checkpoint", "take"]
+__all__ = ["Checkpoint", "PatchNotApplied", "create_checkpoint", "take"]
 
 ATTEMPTS_KEY = "recover.captureAttempts"
-DEFAULT_ATTEMPTS = 3
+DEFAULT_ATTEMPTS = 5
+# Seconds before the second attempt, doubled for each further one (0.05, 0.1,
+# 0.2, 0.4: under a second in all): a burst of writes (a formatter, a save) is
+# usually over by then.
+_FIRST_BACKOFF_S = 0.05
 # Checkpoint commits carry a fixed identity, so a repository without user.email
 # can still be checkpointed and nobody mistakes them for their own commits.
 _IDENTITY = {
@@ -41,41 +49,95 @@ _IDENTITY = {
 }
 
 
-def create_checkpoint(repo: Repo, reason: str, message: str | None = None) -> Checkpoint:
+class PatchNotApplied(RecoverError):
+    """The checkpoint was published without the worktree changes of a patch.
+
+    Attributes:
+        checkpoint: the published checkpoint; its notes say what is missing.
+    """
+
+    def __init__(self, message: str, checkpoint: Checkpoint) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint
+
+
+def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
+                      patch: Path | None = None) -> Checkpoint:
     """Capture the worktree and publish it as a new checkpoint.
 
     Args:
         repo: the worktree.
         reason: why (``manual``, a hook name, ``restore-safety``...).
         message: an optional note from the user.
+        patch: worktree changes set aside from the disk (the pre-commit
+            framework's stash patch), applied to the captured worktree tree
+            without touching any file.
 
     Returns:
         The published :class:`Checkpoint`.
 
     Raises:
-        RecoverError: the capture failed or kept racing a writer; no ref was written.
+        PatchNotApplied: ``patch`` could not be applied; the checkpoint was
+            published without it, and its notes say so.
+        RecoverError: the capture failed; no ref was written.
     """
     with repo_lock(repo), capture_workdir(repo, "checkpoint") as workdir:
-        checkpoint, _ = take(repo, reason, message, workdir)
+        checkpoint, _ = take(repo, reason, message, workdir, patch)
         return checkpoint
 
 
-def take(repo: Repo, reason: str, message: str | None, workdir: Path) -> tuple[Checkpoint, Capture]:
+def take(repo: Repo, reason: str, message: str | None, workdir: Path,
+         patch: Path | None = None) -> tuple[Checkpoint, Capture]:
     """Capture and publish with the lock already held; the capture's temporary
     index stays in ``workdir`` for the caller (a restore switches from it).
 
     Raises:
-        RecoverError: as :func:`create_checkpoint`.
+        PatchNotApplied, RecoverError: as :func:`create_checkpoint`.
     """
     config = GitConfig.load(repo.git)
     attempts = max(1, config.get_int(ATTEMPTS_KEY, DEFAULT_ATTEMPTS))
     started = time.perf_counter()
-    for attempt in range(1, attempts + 1):
+    snap = _capture_settled(repo, workdir, config, attempts)
+    patch_error = None
+    if patch is not None:
         try:
-            snap = capture(repo, workdir, config)
-            break
+            snap = apply_patch(repo, snap, patch, workdir)
+        except RecoverError as exc:
+            patch_error = (f"the worktree changes in {patch} could not be applied ({exc.message}): they are NOT "
+                           "in this checkpoint, only in that file")
+            snap = replace(snap, notes=snap.notes + (patch_error,))
+    capture_s = time.perf_counter() - started
+    if snap.racing:
+        snap = replace(snap, notes=snap.notes + (
+            f"racing: {shown_paths(list(snap.racing), 20)} kept changing while being captured "
+            f"({attempts} attempts); the checkpoint holds them as last read, every other file as verified",))
+    for item in snap.skipped:
+        _warn_skipped(item.path, item.reason, item.size_bytes)
+    for note in snap.notes:
+        warn(note)
+    checkpoint = _publish(repo, snap, reason, message, capture_s)
+    _journal_checkpoint(repo, checkpoint)
+    if patch_error:
+        raise PatchNotApplied(f"checkpoint {checkpoint.short} written, but {patch_error}", checkpoint)
+    return checkpoint, snap
+
+
+def _capture_settled(repo: Repo, workdir: Path, config: GitConfig, attempts: int) -> Capture:
+    """Capture until no file changes under it, with backoff; after ``attempts``
+    the last capture, its racing paths named.
+
+    Raises:
+        RecoverError: every attempt failed before its trees were written (a git
+            error, or files vanishing under git); no checkpoint was written.
+    """
+    attempt = 1
+    while True:
+        try:
+            return capture(repo, workdir, config)
         except CaptureRace as race:
-            if attempt == attempts:
+            if attempt >= attempts:
+                if race.partial is not None:
+                    return race.partial
                 raise RecoverError(
                     f"checkpoint failed: {race.message} ({attempts} attempts, git config {ATTEMPTS_KEY}); "
                     "no checkpoint was written"
@@ -83,16 +145,10 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path) -> tuple[C
         except GitCommandError as exc:
             # A git killed by a signal mid-read (SIGBUS on a file truncated under
             # its mmap; lint-staged #804) may succeed next time; anything else is final.
-            if exc.returncode >= 0 or attempt == attempts:
+            if exc.returncode >= 0 or attempt >= attempts:
                 raise RecoverError(f"checkpoint failed: {exc.message}; no checkpoint was written") from None
-    capture_s = time.perf_counter() - started
-    for item in snap.skipped:
-        _warn_skipped(item.path, item.reason, item.size_bytes)
-    for note in snap.notes:
-        warn(note)
-    checkpoint = _publish(repo, snap, reason, message, capture_s)
-    _journal_checkpoint(repo, checkpoint)
-    return checkpoint, snap
+        time.sleep(_FIRST_BACKOFF_S * 2 ** (attempt - 1))
+        attempt += 1
 
 
 def _journal_checkpoint(repo: Repo, cp: Checkpoint) -> None:
@@ -102,7 +158,10 @@ def _journal_checkpoint(repo: Repo, cp: Checkpoint) -> None:
 
 
 def _warn_skipped(path: str, reason: str, size_bytes: int) -> None:
-    if reason == "unreadable":
+    if reason == "special-file":
+        warn(f"{quote_path(path)} is a FIFO, socket or device node, which git cannot store; NOT captured "
+             "(a tracked path keeps the content its index entry has)")
+    elif reason == "unreadable":
         warn(f"untracked directory {quote_path(path)}/ could not be read and was NOT captured")
     elif reason == "size":
         warn(f"untracked {quote_path(path)} ({size_bytes} bytes) is over the size cap and was "

@@ -18,6 +18,10 @@ _TRUE = {"true", "yes", "on", "1", ""}
 _FALSE = {"false", "no", "off", "0"}
 
 
+_KEYS = (r"^(recover\.|status\.showuntrackedfiles$"
+         r"|core\.(sparsecheckout|sparsecheckoutcone|autocrlf|eol|attributesfile)$|filter\.)")
+
+
 @dataclass
 class GitConfig:
     """The ``recover.*`` section of the effective git config, plus
@@ -31,9 +35,11 @@ class GitConfig:
 
     @classmethod
     def load(cls, git: Git) -> GitConfig:
-        """Read every ``recover.*`` key and ``status.showUntrackedFiles`` in one
-        git process (exit 1 from git just means "none set")."""
-        result = git.run("config", "-z", "--get-regexp", r"^(recover\.|status\.showuntrackedfiles$)", check=False)
+        """Read every ``recover.*`` key and the git settings a capture or restore
+        depends on (``status.showUntrackedFiles``, the sparse-checkout switches,
+        end-of-line conversion, ``filter.*`` drivers) in one git process (exit 1
+        from git just means "none set")."""
+        result = git.run("config", "-z", "--get-regexp", _KEYS, check=False)
         values: dict[str, str] = {}
         for item in result.stdout.split(b"\0"):
             if not item:

@@ -22,13 +22,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recovery.core.capture import capture, capture_workdir
+from recovery.core.capture import CaptureRace, capture, capture_workdir, shown_paths
 from recovery.core.config import GitConfig
+from recovery.core.git import Git
 from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path
 from recovery.core.model import Capture, Checkpoint, ObjectFormat, TargetState
 from recovery.core.repo import Repo
 
+# Converted files compared byte for byte with git's checkout of their content;
+# above this many the check would rewrite a large tree, so it says what it skipped.
+_MAX_BYTE_COMPARED = 2000
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,22 @@ class StateVerdict:
         mismatches: one line per difference (``worktree: M path``, ``HEAD: ...``).
         duration_s: seconds the check took.
         notes: differences that are reported, not failed (submodule commits).
+        limits: what the check could not prove, one sentence each (a submodule
+            not checked out, skip-worktree entries, files whose bytes pass
+            through a filter or end-of-line conversion); empty means every file
+            was compared byte for byte.
     """
 
     ok: bool
     mismatches: tuple[str, ...] = field(default=())
     duration_s: float = 0.0
     notes: tuple[str, ...] = field(default=())
+    limits: tuple[str, ...] = field(default=())
+
+    def summary(self) -> str:
+        """``byte-identical`` when every file was compared byte for byte, else
+        what the comparison covered (the limits say what it did not)."""
+        return "byte-identical" if not self.limits else "identical as far as checked (see below)"
 
 
 class IntegrityError(RecoverError):
@@ -85,16 +99,27 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         A :class:`StateVerdict`; ``duration_s`` is wall time in seconds.
     """
     started = time.perf_counter()
-    snap = capture(repo, workdir, config)
+    try:
+        snap = capture(repo, workdir, config)
+    except CaptureRace as race:
+        if race.partial is None:
+            raise
+        # A file a program keeps writing cannot be compared; every other file can.
+        snap = race.partial
     actual = state_of(snap)
     mismatches = [
         f"permissions: {quote_path(path)} has mode {mode:o}; its owner cannot use it"
         for path, mode in owner_access_problems(repo, snap.index_file, access_checked)
     ]
     notes: list[str] = []
+    if snap.racing:
+        notes.append(f"{shown_paths(list(snap.racing))} changed while being checked (a program is writing "
+                     "to them): not compared")
+    notes += [f"{item.path} is a FIFO, socket or device node: not compared" for item in snap.skipped
+              if item.reason == "special-file"]
     if actual.worktree_tree != expected.worktree_tree:
         lines, submodules = _split_gitlinks(repo, expected.worktree_tree, actual.worktree_tree)
-        mismatches += [f"worktree: {line}" for line in lines]
+        mismatches += [f"worktree: {line}" for line in lines if line.split(" ", 1)[1] not in snap.racing]
         # read-tree does not check out submodules (as `git checkout` without
         # --recurse-submodules): their commit is said, not failed.
         notes += [f"submodule {quote_path(path)} is not at the commit the checkpoint recorded; "
@@ -107,7 +132,118 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         mismatches.append(f"HEAD: expected {expected.head or 'unborn'}, found {actual.head or 'unborn'}")
     if actual.branch != expected.branch:
         mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {actual.branch or 'detached'}")
-    return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started, tuple(notes))
+    converted, limits = _coverage(repo, snap, config, workdir)
+    if converted and not mismatches:
+        mismatches += [f"worktree: M {path} (its bytes are not git's checkout of the recorded content)"
+                       for path in converted]
+    return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started, tuple(notes), tuple(limits))
+
+
+def _coverage(repo: Repo, snap: Capture, config: GitConfig, workdir: Path) -> tuple[list[str], list[str]]:
+    """What a tree comparison cannot see, checked where it can be and said where not.
+
+    Equal trees mean equal *cleaned* content: a file that passes through a
+    filter or end-of-line conversion is compared after it (hostile testing: an
+    LFS file restored as its pointer and CRLF bytes turned into LF both passed
+    as "byte-identical"), a skip-worktree entry is compared as the index records
+    it, and a gitlink by its commit (an emptied submodule passed too). Files
+    that pass through a conversion whose driver is available are compared with
+    git's own checkout of their recorded content (``checkout-index --prefix``
+    into ``workdir``).
+
+    Returns:
+        ``(paths whose bytes differ from git's checkout, limit sentences)``.
+    """
+    listed = repo.git.with_index(snap.index_file).run("ls-files", "-s", "-t", "-z").stdout
+    limits: list[str] = []
+    files: list[bytes] = []
+    skip_worktree = 0
+    attributes_files = False
+    for entry in listed.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        tag, mode = meta.split(b" ")[:2]
+        if tag == b"S":
+            skip_worktree += 1
+        elif mode == b"160000":
+            limits += _submodule_limits(repo, path.decode("utf-8", "surrogateescape"))
+        elif mode != b"120000":
+            files.append(path)
+            attributes_files = attributes_files or path.rsplit(b"/", 1)[-1] == b".gitattributes"
+    if skip_worktree:
+        limits.append(f"{skip_worktree} skip-worktree path(s) are compared as the index records them, "
+                      "not as on disk")
+    autocrlf = (config.get("core.autocrlf") or "false").lower() not in ("false", "no", "off", "0")
+    if not (files and (autocrlf or config.get("core.eol") or attributes_files
+                       or (repo.common_dir / "info" / "attributes").exists() or config.get("core.attributesFile"))):
+        return [], limits
+    converted, missing_driver = _converted_paths(repo, files, config, autocrlf)
+    for name, driver in missing_driver:
+        limits.append(f"{name}: filter `{driver}` is not installed here, so the file holds what git stores "
+                      "(for git-lfs: the pointer), not its content")
+    differing: list[str] = []
+    if len(converted) > _MAX_BYTE_COMPARED:
+        limits.append(f"{len(converted)} file(s) pass through a filter or end-of-line conversion: compared as git "
+                      "records them (after the conversion), not byte for byte")
+    elif converted:
+        prefix = workdir / "smudged"
+        repo.git.with_index(snap.index_file).run(
+            "checkout-index", "-f", f"--prefix={prefix}/", "-z", "--stdin",
+            input=b"\0".join(p.encode("utf-8", "surrogateescape") for p in converted) + b"\0")
+        differing = [p for p in converted if not _same_bytes(repo.toplevel / p, prefix / p)]
+        limits.append(f"{len(converted)} file(s) pass through a filter or end-of-line conversion: compared with "
+                      "git's checkout of the recorded content; their bytes before the checkpoint are not recorded")
+    return differing, limits
+
+
+def _submodule_limits(repo: Repo, name: str) -> list[str]:
+    """What a gitlink's commit does not say about the submodule at ``name``:
+    that it is not checked out, or that its worktree has changes of its own."""
+    top = repo.toplevel / name
+    if not os.path.lexists(top / ".git"):
+        return [f"submodule {name} is not checked out: its files are not compared "
+                f"(`git submodule update {name}` checks it out)"]
+    sub = Git(top, {"GIT_DIR": str(top / ".git"), "GIT_WORK_TREE": str(top)})
+    status = sub.run("status", "--porcelain", check=False)
+    if status.returncode != 0 or status.stdout.strip():
+        return [f"submodule {name} has changes of its own (`git -C {name} status`): a checkpoint records "
+                "only its commit"]
+    return []
+
+
+def _converted_paths(repo: Repo, files: list[bytes], config: GitConfig,
+                     autocrlf: bool) -> tuple[list[str], list[tuple[str, str]]]:
+    """Split ``files`` by gitattributes(5): paths git converts on checkout with a
+    driver it has (or end-of-line conversion), and ``(path, driver)`` for a
+    ``filter`` whose driver is not configured here."""
+    out = repo.git.run("check-attr", "-z", "--stdin", "filter", "text", "eol",
+                       input=b"\0".join(files) + b"\0").stdout
+    fields = out.split(b"\0")
+    attrs: dict[str, dict[str, str]] = {}
+    for raw_path, name, value in zip(fields[0::3], fields[1::3], fields[2::3]):
+        attrs.setdefault(raw_path.decode("utf-8", "surrogateescape"), {})[name.decode()] = value.decode()
+    converted: list[str] = []
+    missing: list[tuple[str, str]] = []
+    for path, values in attrs.items():
+        driver = values.get("filter", "unspecified")
+        text = values.get("text", "unspecified")
+        if driver not in ("unspecified", "unset", "set"):
+            if config.get(f"filter.{driver}.smudge") or config.get(f"filter.{driver}.process"):
+                converted.append(path)
+            else:
+                missing.append((path, driver))
+        elif text in ("set", "auto") or values.get("eol", "unspecified") != "unspecified" or (
+                autocrlf and text == "unspecified"):
+            converted.append(path)
+    return converted, missing
+
+
+def _same_bytes(left: Path, right: Path) -> bool:
+    try:
+        return left.read_bytes() == right.read_bytes()
+    except OSError:
+        return False
 
 
 def check_checkpoint(repo: Repo, cp: Checkpoint) -> StateVerdict:

@@ -82,8 +82,10 @@ class Skipped:
 
     Attributes:
         path: path relative to the worktree top level (``/``-separated).
-        reason: ``size`` (over the cap), ``nested-repo-without-commits`` or
-            ``unreadable`` (a directory git could not open).
+        reason: ``size`` (over the cap), ``nested-repo-without-commits``,
+            ``unreadable`` (a directory git could not open) or ``special-file``
+            (a FIFO, socket or device node: git stores none of them; at a tracked
+            path the checkpoint keeps the index's content).
         size_bytes: the file's size, 0 for directories.
     """
 
@@ -122,6 +124,8 @@ class Capture:
         notes: other facts worth recording (nested repositories kept as gitlinks).
         index_file: the temporary index holding ``worktree_tree`` with fresh stat
             data; it lives in the caller's work directory.
+        racing: paths that changed while they were being captured; the trees hold
+            them as git last read them (``recovery.core.capture.CaptureRace``).
     """
 
     head: str | None
@@ -132,6 +136,7 @@ class Capture:
     skipped: tuple[Skipped, ...]
     notes: tuple[str, ...]
     index_file: Path
+    racing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,8 +162,9 @@ class RestorePhase(StrEnum):
     """Where a restore is, as its intent record says; a resumed run knows from
     it which of git's lock files are its own leftovers (and may be removed)."""
 
-    WORKTREE = "worktree"  # files change; no git lock is ours
-    INDEX = "index"  # we hold index.lock
+    # Files and the index change; the restore takes git's index.lock right after
+    # writing this phase, so no crash leaves that lock without a record naming it.
+    WORKTREE = "worktree"
     HEAD = "head"  # HEAD and the branch move; git holds their ref locks
 
 

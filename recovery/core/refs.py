@@ -20,6 +20,7 @@ from dataclasses import replace
 from recovery.base.errors import RecoverError, UsageError
 from recovery.base.output import warn
 from recovery.core.git import Git, GitCommandError
+from recovery.base.fs import fsync_dir
 from recovery.core.model import Checkpoint, decode
 from recovery.core.repo import Repo
 
@@ -54,6 +55,19 @@ def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> 
         repo.git.run("update-ref", "--create-reflog", "-m", reason, ref, new, old or repo.object_format.null_id)
     except GitCommandError as exc:
         raise RecoverError(f"could not update {ref}: {exc.message}") from None
+    _sync_ref_dirs(repo, ref)
+
+
+def _sync_ref_dirs(repo: Repo, ref: str) -> None:
+    """Make the published ref survive a power cut: git syncs the ref file
+    (``core.fsync=committed``, set by the runner) but not the directories whose
+    entries name it, which ``update-ref`` may just have created."""
+    directory = (repo.common_dir / ref).parent
+    while True:
+        fsync_dir(directory)
+        if directory == repo.common_dir or repo.common_dir not in directory.parents:
+            break
+        directory = directory.parent
 
 
 def delete_ref(repo: Repo, ref: str, old: str) -> None:

@@ -8,14 +8,16 @@ The order (docs/design.md has what a crash at each step leaves):
 2. Take a *safety checkpoint* of the current state and point the ``undo`` label
    at it: every file the restore will replace or delete is now in a ref.
 3. Write the intent record (:mod:`recovery.core.intent`).
-4. Switch the worktree with a two-tree ``git read-tree -m -u <now> <target>``
+4. Take git's ``index.lock`` and hold it until step 5 has installed the new
+   index, as ``git checkout`` does. Switch the worktree with a two-tree
+   ``git read-tree -m -u <now> <target>``
    in the safety capture's temporary index: git touches only the paths that
    differ, refuses to overwrite untracked or ignored files, and never deletes a
    file that is not in ``<now>`` (so ignored files are never touched).
 5. Build the target index in the same temporary index with a one-tree
    ``read-tree -m`` (which keeps the stat data of unchanged entries, so git does
    not rehash the tree afterwards), put the unmerged stages back, and install it
-   under git's own ``index.lock`` protocol (write the lock file, rename).
+   under git's own lock protocol (write the held lock file, fsync, rename).
 6. Move HEAD and the branch (compare-and-swap), write or remove the merge state
    files.
 7. The timed integrity check: capture again and compare every tree and HEAD.
@@ -38,15 +40,17 @@ from recovery.core.capture import (
     STATE_FILES,
     capture,
     capture_workdir,
+    shown_paths,
 )
 from recovery.core.checkpoint import take
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
-from recovery.base.fs import atomic_write
+from recovery.base.fs import atomic_write, fsync_dir
 from recovery.base.output import note, quote_path, summarize, warn
 from recovery.core.git import GitCommandError
 from recovery.core.integrity import (
     IntegrityError,
+    StateVerdict,
     check_state,
     checkpoint_state,
     files_under,
@@ -61,6 +65,7 @@ from recovery.core.lock import pid_alive, repo_lock
 from recovery.core.model import Capture, Checkpoint, Intent, RestorePhase, TargetState
 from recovery.core.refs import load, read_head, resolve_commit, resolve, set_label
 from recovery.core.repo import Repo
+from recovery.core.sparse import cone_excludes, skip_worktree_paths
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class RestoreResult:
         restore_s: seconds taken by the switch (worktree, index, HEAD).
         verify_s: seconds taken by the integrity check.
         dry_run: nothing was changed.
+        limits: what the integrity check could not prove (:attr:`StateVerdict.limits`).
     """
 
     target: Checkpoint
@@ -87,21 +93,31 @@ class RestoreResult:
     restore_s: float = 0.0
     verify_s: float = 0.0
     dry_run: bool = False
+    limits: tuple[str, ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        """``byte-identical``, or what the check covered when it has limits."""
+        return StateVerdict(True, limits=self.limits).summary()
+
+    def change_lines(self) -> list[str]:
+        """What changed: ``  STATUS path`` lines and the HEAD move, indented."""
+        out = [f"  {line}" for line in summarize(self.changed_paths)] or ["  (no file changes)"]
+        return out + ([f"  {self.head_change}"] if self.head_change else [])
 
     def lines(self) -> list[str]:
         """A human summary: what changed, the timings in ms, and the verdict."""
         verb = "would restore" if self.dry_run else "restored"
         out = [f"{verb} checkpoint {self.target.short} ({self.target.reason}, {self.target.time:%Y-%m-%d %H:%M:%S} UTC)"]
-        out += [f"  {line}" for line in summarize(self.changed_paths)] or ["  (no file changes)"]
-        if self.head_change:
-            out.append(f"  {self.head_change}")
+        out += self.change_lines()
         if self.dry_run:
             return out
         out.append(
             f"safety checkpoint {self.safety.short if self.safety else '-'} "
             f"({self.safety_s * 1000:.0f} ms), restore {self.restore_s * 1000:.0f} ms, "
-            f"integrity check {self.verify_s * 1000:.0f} ms: OK, byte-identical"
+            f"integrity check {self.verify_s * 1000:.0f} ms: OK, {self.verdict}"
         )
+        out += [f"  not covered: {limit}" for limit in self.limits]
         out.append("undo with: git recover undo")
         return out
 
@@ -132,6 +148,7 @@ def restore(
             (the intent record then stays for ``--continue``/``--abort``).
         IntegrityError: the restored state differs from the checkpoint.
     """
+    repo = _git_dies_with_us(repo)
     with repo_lock(repo), capture_workdir(repo, "restore") as workdir:
         _refuse_if_busy(repo)
         for line in target.notes:
@@ -148,7 +165,7 @@ def restore(
         started = time.perf_counter()
         safety, now = take(repo, "restore-safety", f"before restore of {target.short}", workdir)
         safety_s = time.perf_counter() - started
-        plan = _plan(repo, now, target, paths, workdir)
+        plan = _leave_racing(repo, now, _plan(repo, now, target, paths, workdir), workdir)
         _preflight(repo, now, plan)
         if plan != state_of(now):
             # A restore that changes nothing keeps `undo` on the state before the
@@ -195,6 +212,7 @@ def abort_restore(repo: Repo) -> RestoreResult:
 
 
 def _resume(repo: Repo, abort: bool) -> RestoreResult:
+    repo = _git_dies_with_us(repo)
     with repo_lock(repo), capture_workdir(repo, "restore") as workdir:
         try:
             intent = read_intent(repo)
@@ -214,6 +232,7 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         word = "abort" if abort else "continue"
         safety, now = take(repo, f"restore-{word}", f"state found by restore --{word}", workdir)
         safety_s = time.perf_counter() - started
+        plan = _leave_racing(repo, now, plan, workdir)
         _preflight(repo, now, plan)
         reported = original_safety
         ours = {(original_safety.head, original_safety.branch), (intent.target.head, intent.target.branch)}
@@ -235,6 +254,13 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         # checkpoint in the intent record.
         return _run(repo, resumed, now, target, safety, safety_s, workdir, config,
                     safety if abort else reported, resuming=True, undo_after=safety if abort else None)
+
+
+def _git_dies_with_us(repo: Repo) -> Repo:
+    """``repo`` with a runner whose git children die with this process: a
+    restore killed alone must not leave a ``git read-tree`` writing files that
+    the first ``--continue`` then trips over."""
+    return replace(repo, git=repo.git.dying_with_parent())
 
 
 class _NothingChanged(RecoverError):
@@ -284,18 +310,16 @@ def _run(
     write_intent(repo, intent)
     started = time.perf_counter()
     try:
-        repaired = _switch_worktree_and_index(repo, now, plan, intent)
+        repaired = _switch_worktree_and_index(repo, now, plan, config)
     except _NothingChanged as exc:
         record_or_warn(repo, "restore", phase="end", verdict="error", target=target.short,
                  incident=intent.incident, error=exc.message)
         if resuming:
             # The tree is still as the interrupted restore left it: keep the record.
-            raise RecoverError(f"a file changed while the restore was resumed ({exc.message}); nothing more "
-                               "was changed and the interrupted restore is still pending: run "
-                               "`git recover restore --continue` or `--abort` again") from None
+            raise RecoverError(f"{exc.message}; nothing more was changed and the interrupted restore is still "
+                               "pending: run `git recover restore --continue` or `--abort` again") from None
         clear_intent(repo)
-        raise RecoverError(f"a file changed while the restore ran ({exc.message}); nothing was changed: "
-                           "run the restore again") from None
+        raise RecoverError(f"{exc.message}; nothing was changed: run the restore again") from None
     except RecoverError as exc:
         _stopped(repo, target, intent, exc)
     try:
@@ -324,7 +348,8 @@ def _run(
             f"integrity check FAILED after restoring {target.short}: {listed} "
             f"(the state before the restore is checkpoint {shown_safety.short}: `git recover undo`)"
         )
-    return RestoreResult(target, shown_safety, changes, head_change, safety_s, restore_s, verdict.duration_s)
+    return RestoreResult(target, shown_safety, changes, head_change, safety_s, restore_s, verdict.duration_s,
+                         limits=verdict.limits)
 
 
 def _plan(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], workdir: Path) -> TargetState:
@@ -342,6 +367,19 @@ def _plan(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], wo
     index_tree = _mix(repo, workdir, "index", now.index_tree, target.index_tree, paths, keep=unmerged)
     current = state_of(now)
     return TargetState(current.head, current.branch, index_tree, worktree_tree, current.conflict_tree)
+
+
+def _leave_racing(repo: Repo, now: Capture, plan: TargetState, workdir: Path) -> TargetState:
+    """The plan with every file that kept changing during the safety capture
+    left as it is on disk: a log a program keeps appending to would make git
+    refuse the switch every time ("not uptodate"), and overwriting it would
+    drop what was written after the safety checkpoint read it. Said on stderr."""
+    if not now.racing:
+        return plan
+    note(f"{shown_paths(list(now.racing))} kept changing (a program is writing to them): left as they are, "
+         "not restored")
+    literal = [f":(literal){path}" for path in now.racing]
+    return replace(plan, worktree_tree=_mix(repo, workdir, "racing", plan.worktree_tree, now.worktree_tree, literal))
 
 
 def _safe_head(repo: Repo, now: Capture, plan: TargetState) -> TargetState:
@@ -419,27 +457,118 @@ def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Se
     return mixed_git.text("write-tree")
 
 
-def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, intent: Intent) -> list[str]:
-    """Steps 5-6; returns the paths whose owner access was repaired."""
-    git = repo.git.with_index(now.index_file)
+def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, config: GitConfig) -> list[str]:
+    """Steps 5-6 under git's ``index.lock``, held from before the first file
+    changes until the new index is in place, as ``git checkout`` and ``reset
+    --hard`` hold it: a ``git commit -a`` started meanwhile fails at once instead
+    of committing a half-switched tree (hostile testing). Returns the paths
+    whose owner access was repaired.
+
+    Raises:
+        _NothingChanged: the lock is taken or git refused before writing a file.
+        GitCommandError: a git step failed part-way (the intent record stays).
+    """
+    lock = _lock_index(repo)
     try:
-        # --no-sparse-checkout: switch exactly the paths that differ; applying
-        # the sparse patterns here would delete a file present outside the
-        # cone, which the checkpoint holds and git status shows (hostile testing).
-        git.run("read-tree", "--no-sparse-checkout", "-m", "-u", now.worktree_tree, plan.worktree_tree)
-    except GitCommandError as exc:
-        # git checks every path before it writes one (unpack_trees: merge,
-        # then update); these refusals mean nothing on disk changed.
-        if "Cannot merge" in exc.stderr or "would be overwritten" in exc.stderr:
-            raise _NothingChanged(exc.message) from None
+        git = repo.git.with_index(now.index_file)
+        _keep_sparse(repo, now, plan, config)
+        try:
+            # --no-sparse-checkout: switch exactly the paths that differ; applying
+            # the sparse patterns here would delete a file present outside the
+            # cone, which the checkpoint holds and git status shows (hostile testing).
+            git.run("read-tree", "--no-sparse-checkout", "-m", "-u", now.worktree_tree, plan.worktree_tree)
+        except GitCommandError as exc:
+            # git checks every path before it writes one (unpack_trees: merge,
+            # then update); these refusals mean nothing on disk changed.
+            if "Cannot merge" in exc.stderr or "would be overwritten" in exc.stderr:
+                raise _NothingChanged(f"a file changed while the restore ran ({exc.message})") from None
+            raise
+        _replace_special_files(repo, now)
+        repaired = _repair_owner_access(repo, now.index_file)
+        # -i: this merge writes no file, so git must not check the disk (a
+        # file a program keeps writing is "not uptodate" for ever).
+        git.run("read-tree", "-m", "-i", plan.index_tree)
+        if plan.conflict_tree:
+            _put_back_stages(repo, now.index_file, plan.conflict_tree)
+        _install_index(repo, now.index_file, lock)
+    except BaseException:
+        # Like git on an error: the lock goes, the files written stay (the
+        # intent record says how to finish). A SIGKILL leaves the lock, which
+        # `--continue` removes once this process is gone.
+        lock.unlink(missing_ok=True)
         raise
-    repaired = _repair_owner_access(repo, now.index_file)
-    git.run("read-tree", "-m", plan.index_tree)
-    if plan.conflict_tree:
-        _put_back_stages(repo, now.index_file, plan.conflict_tree)
-    write_intent(repo, replace(intent, phase=RestorePhase.INDEX))
-    _install_index(repo, now.index_file)
     return repaired
+
+
+def _keep_sparse(repo: Repo, now: Capture, plan: TargetState, config: GitConfig) -> None:
+    """Give the entries the switch must not write to disk their target content
+    in the temporary index first, with the skip-worktree bit, so ``read-tree -m
+    -u`` finds them already switched and leaves the disk alone.
+
+    Those are the paths whose entry has the skip-worktree bit now, and the paths
+    the restore adds outside a cone-mode sparse checkout: ``git checkout`` writes
+    neither (hostile testing: 20-53 files of git/git materialised outside
+    ``sparse-checkout set Documentation t/helper``, their bits cleared). A path
+    whose staged and unstaged content differ in the target is written anyway:
+    the disk is the only place its unstaged content can live.
+    """
+    skipped = skip_worktree_paths(repo.git, now.index_file)
+    cone = cone_excludes(repo, config)
+    if not skipped and cone is None:
+        return
+    out = repo.git.run("diff-tree", "-r", "-z", "--no-renames", now.worktree_tree, plan.worktree_tree).stdout
+    fields = out.split(b"\0")
+    entries: dict[bytes, bytes] = {}
+    for meta, path in zip(fields[::2], fields[1::2]):
+        _, new_mode, _, new_sha, status = meta.lstrip(b":").split(b" ")
+        if new_mode in (b"000000", b"160000"):
+            continue  # a deletion touches no file that is not there; gitlinks have no content
+        outside = status == b"A" and cone is not None and not cone.includes(path.decode("utf-8", "surrogateescape"))
+        if path in skipped or outside:
+            entries[path] = b"%s %s 0\t%s" % (new_mode, new_sha, path)
+    if not entries:
+        return
+    staged_differs = repo.git.run("diff-tree", "-r", "-z", "--no-renames", "--name-only",
+                                  plan.index_tree, plan.worktree_tree).stdout.split(b"\0")
+    for path in staged_differs:
+        entries.pop(path, None)
+    if entries:
+        git = repo.git.with_index(now.index_file)
+        git.run("update-index", "--add", "-z", "--index-info", input=b"\0".join(entries.values()) + b"\0")
+        git.run("update-index", "--skip-worktree", "-z", "--stdin", input=b"\0".join(entries) + b"\0")
+
+
+def _replace_special_files(repo: Repo, now: Capture) -> None:
+    """Write the target's file where a FIFO, socket or device node stands at a
+    tracked path: git cannot store one, so the safety capture kept the index's
+    content for it and ``read-tree`` saw nothing to change. Such a node holds no
+    data, so replacing it loses nothing."""
+    special = [item.path for item in now.skipped if item.reason == "special-file"]
+    if not special:
+        return
+    git = repo.git.with_index(now.index_file)
+    literal = [f":(literal){path}" for path in special]
+    tracked = [p for p in git.run("ls-files", "-z", "--", *literal).stdout.split(b"\0") if p]
+    for raw in tracked:
+        path = repo.toplevel / raw.decode("utf-8", "surrogateescape")
+        if os.path.lexists(path) and not (path.is_file() or path.is_symlink() or path.is_dir()):
+            path.unlink()
+    if tracked:
+        git.run("checkout-index", "-u", "-f", "-z", "--stdin", input=b"\0".join(tracked) + b"\0")
+
+
+def _lock_index(repo: Repo) -> Path:
+    """Take git's ``index.lock`` (created exclusively, as git does).
+
+    Raises:
+        _NothingChanged: another process holds it.
+    """
+    lock = Path(str(repo.index_file) + ".lock")
+    try:
+        os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except FileExistsError:
+        raise _NothingChanged(f"{lock} exists: another git process is using the index") from None
+    return lock
 
 
 def _repair_owner_access(repo: Repo, index_file: Path) -> list[str]:
@@ -487,27 +616,19 @@ def _put_back_stages(repo: Repo, index_file: Path, conflict_tree: str) -> None:
         repo.git.with_index(index_file).run("update-index", "-z", "--index-info", input=b"\0".join(lines) + b"\0")
 
 
-def _install_index(repo: Repo, new_index: Path) -> None:
-    """Replace the real index with ``new_index`` under git's lock protocol:
-    create ``index.lock`` exclusively, fill it, rename it over ``index``
+def _install_index(repo: Repo, new_index: Path, lock: Path) -> None:
+    """Replace the real index with ``new_index`` through ``lock`` (our
+    ``index.lock``): fill it, fsync it, rename it over ``index``
     (gitformat-index(5) users such as git-commit rely on exactly this)."""
-    lock = Path(str(repo.index_file) + ".lock")
-    try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError:
-        raise RecoverError(f"{lock} exists: another git process is using the index") from None
-    try:
-        with os.fdopen(fd, "wb") as out, open(new_index, "rb") as src:
-            shutil.copyfileobj(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        # Keep the racy-git reference time of the index git wrote (see capture.py).
-        stamp = new_index.stat()
-        os.utime(lock, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
-        os.replace(lock, repo.index_file)
-    except BaseException:
-        lock.unlink(missing_ok=True)
-        raise
+    with open(lock, "wb") as out, open(new_index, "rb") as src:
+        shutil.copyfileobj(src, out)
+        out.flush()
+        os.fsync(out.fileno())
+    # Keep the racy-git reference time of the index git wrote (see capture.py).
+    stamp = new_index.stat()
+    os.utime(lock, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    os.replace(lock, repo.index_file)
+    fsync_dir(repo.index_file.parent)
 
 
 def _move_head(repo: Repo, plan: TargetState, target: Checkpoint, before: Capture) -> None:
@@ -661,14 +782,14 @@ def _has_files(directory: Path) -> bool:
 
 def _release_stale_locks(repo: Repo, intent: Intent) -> None:
     """Remove the lock files *our* crashed restore can have left: ``index.lock``
-    (phase ``index``), ``HEAD.lock`` and the branch's ref lock (phase ``head``:
+    (phase ``worktree``), ``HEAD.lock`` and the branch's ref lock (phase ``head``:
     git locks HEAD too when it moves the branch HEAD points to, for HEAD's
     reflog). Only when the restoring process is gone; a lock held by a live
     process is never touched."""
     if pid_alive(intent.pid):
         return
     locks: list[Path] = []
-    if intent.phase is RestorePhase.INDEX:
+    if intent.phase is RestorePhase.WORKTREE:
         locks.append(Path(str(repo.index_file) + ".lock"))
     elif intent.phase is RestorePhase.HEAD:
         locks.append(repo.git_dir / "HEAD.lock")

@@ -168,13 +168,24 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
     return _restore_good(repo, results, checkpoint, incident, detect_s, spec.came_from)
 
 
-def take_checkpoint(repo: Repo, reason: str) -> Checkpoint | None:
+def take_checkpoint(repo: Repo, reason: str, patch: Path | None = None) -> Checkpoint | None:
     """Checkpoint ``repo``; on failure print why and return ``None``. A checkpoint
-    failure never blocks the user's git operation (docs/gates.md)."""
-    from recovery.core.checkpoint import create_checkpoint
+    failure never blocks the user's git operation (docs/gates.md).
+
+    Args:
+        patch: worktree changes set aside from the disk, for the checkpoint
+            (:func:`recovery.core.checkpoint.create_checkpoint`).
+
+    Raises:
+        PatchNotApplied: the checkpoint was written without ``patch``; the
+            caller decides how loudly to say so.
+    """
+    from recovery.core.checkpoint import PatchNotApplied, create_checkpoint
 
     try:
-        return create_checkpoint(repo, reason)
+        return create_checkpoint(repo, reason, patch=patch)
+    except PatchNotApplied:
+        raise
     except RecoverError as exc:
         say(f"warning: no {reason} checkpoint: {exc.message} (the operation goes on)")
         record_or_warn(repo, "error", stage=reason, error=exc.message)
@@ -197,8 +208,8 @@ def _restore_good(repo: Repo, results: tuple[GateResult, ...], failing: Checkpoi
         return Outcome(results, failing, "restore-failed", EXIT_ERROR)
     total_s = done.safety_s + done.restore_s
     say(f"restored the last good checkpoint {good.short} ({good.reason}) in {total_s:.2f} s "
-        f"(detection {detect_s:.2f} s, integrity check {done.verify_s:.2f} s): integrity OK, byte-identical")
-    for line in done.lines()[1:-2]:
+        f"(detection {detect_s:.2f} s, integrity check {done.verify_s:.2f} s): integrity OK, {done.verdict}")
+    for line in done.change_lines() + [f"  not covered: {limit}" for limit in done.limits]:
         say(line)
     say("bring the failing state back with: git recover undo")
     return Outcome(results, failing, "restore", EXIT_FINDINGS)

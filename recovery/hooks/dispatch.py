@@ -273,22 +273,23 @@ def _pre_commit_window_checkpoint(repo: Repo) -> Checkpoint | None:
     (``$PRE_COMMIT_HOME``, else ``$XDG_CACHE_HOME/pre-commit``, else
     ``~/.cache/pre-commit``) and checks the files out from the index before any
     hook runs, so the disk no longer holds the work (pre-commit #176, #1787;
-    tests/hooks/test_hooks_cases.py). The patch of our parent process is applied to the worktree,
-    the checkpoint taken, and the patch reversed again, so the framework finds the
-    disk as it left it and its own re-apply is unaffected. Should that reverse
-    fail, pre-commit's fallback (check out, then apply) still restores the work.
+    tests/hooks/test_hooks_cases.py). The patch of our parent process is applied
+    to the checkpoint's worktree tree in a temporary index, against the content
+    it was made from, so the user's files are never written and a hook that ran
+    `git add` before ours (pre-commit #2473) cannot make it fail.
+
+    Raises:
+        RecoverError: the patch could not be applied; the checkpoint taken
+            without it says so in its notes. The hook then fails, because
+            pre-commit shows the output of failed hooks only.
     """
-    patch = _stash_patch()
-    if patch is None:
-        return take_checkpoint(repo, "pre-commit")
-    applied = repo.git.run("apply", "--whitespace=nowarn", str(patch), check=False)
-    if applied.returncode != 0:
-        say(f"warning: pre-commit's stash {patch} does not apply; the checkpoint holds the staged state only")
-        return take_checkpoint(repo, "pre-commit")
+    from recovery.core.checkpoint import PatchNotApplied
+
     try:
-        return take_checkpoint(repo, "pre-commit")
-    finally:
-        repo.git.run("apply", "-R", "--whitespace=nowarn", str(patch), check=False)
+        return take_checkpoint(repo, "pre-commit", _stash_patch())
+    except PatchNotApplied as exc:
+        raise RecoverError(f"{exc.message}; commit again once it is resolved, or skip this hook with "
+                           "SKIP=recover-pre-commit") from None
 
 
 def _stash_patch() -> Path | None:

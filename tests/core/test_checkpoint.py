@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from recovery.core.checkpoint import create_checkpoint
+import pytest
+
+from recovery.core.checkpoint import PatchNotApplied, create_checkpoint
 from recovery.core.refs import list_checkpoints
 from recovery.core.repo import Repo
 from tests.conftest import GitRepo, needs_root
@@ -337,3 +340,17 @@ def test_a_full_disk_fails_loudly_without_naming_the_untouched_index(tmp_path) -
         assert checkpoint_refs(repo) == []
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_patch_that_cannot_be_applied_is_recorded_and_raised(repo: GitRepo, tmp_path: Path) -> None:
+    """The unstaged work of a stash patch that cannot be applied is not in the
+    checkpoint: the checkpoint says so in its notes, and the caller is told."""
+    patch = tmp_path / "broken.patch"
+    patch.write_text("diff --git a/README.md b/README.md\nindex 1234567..89abcde 100644\n--- a/README.md\n"
+                     "+++ b/README.md\n@@ -1 +1 @@\n-not what is there\n+x\n")
+    r = Repo.discover(repo.path)
+    with pytest.raises(PatchNotApplied, match="NOT in this checkpoint") as raised:
+        create_checkpoint(r, "pre-commit", patch=patch)
+    (cp,) = list_checkpoints(r)
+    assert cp.sha == raised.value.checkpoint.sha
+    assert any(str(patch) in note and "NOT in this checkpoint" in note for note in cp.notes)

@@ -260,3 +260,79 @@ def test_ctrl_c_says_what_state_it_left(tmp_path: Path) -> None:
     _, err = proc.communicate()
     if proc.returncode == 130:
         assert "no restore is half-done" in err
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """``(pid, command line)`` of the live children of ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.append((int(entry.name), cmdline))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_git_child_dies_with_git_recover_and_first_continue_succeeds(tmp_path: Path) -> None:
+    """SIGKILL to git-recover alone (not its group) while `git read-tree -u`
+    writes files: the child must die with it, so the first `--continue` finds a
+    quiet worktree and finishes."""
+    path = tmp_path / "r"
+    path.mkdir()
+    repo = GitRepo(path)
+    repo.git("init", "-q", "-b", "main")
+    slow = tmp_path / "slow"
+    # A smudge filter that takes a second per file while `slow` exists: the
+    # read-tree of the switch is then still running when its parent is killed.
+    repo.git("config", "filter.slow.clean", "cat")
+    repo.git("config", "filter.slow.smudge", f"sh -c 'test -e {slow} && sleep 1; cat'")
+    repo.write(".gitattributes", "*.txt filter=slow\n")
+    for i in range(20):
+        repo.write(f"f{i}.txt", f"old {i}\n")
+    repo.commit_all("base")
+    cp = create_checkpoint(Repo.discover(path), "manual")
+    at_checkpoint = disk_state(path)
+    for i in range(20):
+        repo.write(f"f{i}.txt", f"new {i}\n")
+    repo.commit_all("bad change")
+    mutated = disk_state(path)
+    slow.touch()
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "recovery", "restore", cp.sha], cwd=path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    read_tree = None
+    while read_tree is None and time.monotonic() < deadline and proc.poll() is None:
+        read_tree = next((pid for pid, cmd in _children(proc.pid) if "read-tree" in cmd and " -u " in cmd), None)
+        time.sleep(0.01)
+    assert read_tree is not None, "the switch's git read-tree was never seen running"
+    time.sleep(0.5)  # mid-switch: some files written, most not
+    proc.send_signal(signal.SIGKILL)  # the process alone, not its group
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    # The child got SIGKILL from the kernel when its parent died; without that it
+    # would keep writing for up to 20 s more.
+    gone_by = time.monotonic() + 5
+    while _running(read_tree) and time.monotonic() < gone_by:
+        time.sleep(0.05)
+    assert not _running(read_tree), "git read-tree outlived git-recover"
+    assert (path / ".git/recovery/restore-intent.json").exists()
+    slow.unlink()
+    first = repo.recover("restore", "--continue", check=False)
+    assert first.returncode == 0, first.stderr
+    assert disk_state(path) == at_checkpoint
+    repo.recover("undo")
+    assert disk_state(path) == mutated
+    repo.git("fsck", "--no-dangling")

@@ -458,6 +458,71 @@ def test_sparse_checkout_restore_keeps_a_file_outside_the_cone(repo: GitRepo) ->
     assert repo.read("in/a.txt") == b"changed\n" and repo.read("out/f.txt") == b"edited outside the cone\n"
 
 
+def _skip_worktree(repo: GitRepo) -> set[str]:
+    return {line[2:] for line in repo.git("ls-files", "-t").splitlines() if line.startswith("S ")}
+
+
+def test_sparse_checkout_restore_keeps_the_cone_and_the_skip_worktree_bits(repo: GitRepo) -> None:
+    """Paths outside the cone that the restore changes or adds stay off the disk
+    with their skip-worktree bit, as `git checkout` keeps them; the index holds
+    the checkpoint's content for them."""
+    for d in ("in", "out", "out/deep"):
+        repo.write(f"{d}/f.txt", f"{d} v1\n")
+    repo.commit_all("v1")
+    repo.git("sparse-checkout", "set", "--cone", "in")
+    r = Repo.discover(repo.path)
+    sparse_before = _skip_worktree(repo)
+    assert sparse_before == {"out/f.txt", "out/deep/f.txt"}
+    # A commit that changes and adds files outside the cone, as a merge of a
+    # teammate's work brings them: git keeps them off the disk.
+    tmp_index = repo.path / ".git/other-index"
+    env = {**os.environ, "GIT_INDEX_FILE": str(tmp_index)}
+    import subprocess
+    subprocess.run(["git", "read-tree", "HEAD"], cwd=repo.path, env=env, check=True)
+    for rel, text in (("out/f.txt", "out v2\n"), ("out/new.txt", "added\n"), ("in/g.txt", "in added\n")):
+        blob = repo.git("hash-object", "-w", "--stdin", input=text.encode())
+        subprocess.run(["git", "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}"], cwd=repo.path,
+                       env=env, check=True)
+    tree = subprocess.run(["git", "write-tree"], cwd=repo.path, env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+    tip = repo.git("commit-tree", tree, "-p", "HEAD", "-m", "teammate")
+    v1 = create_checkpoint(r, "manual")
+    repo.git("merge", "-q", "--ff-only", tip)
+    assert not (repo.path / "out").exists() and repo.read("in/g.txt") == b"in added\n"
+    v2 = create_checkpoint(r, "manual")
+
+    restore(r, v1)
+    assert not (repo.path / "out").exists()
+    assert _skip_worktree(repo) == sparse_before
+    assert repo.git("show", ":out/f.txt") == "out v1"
+    assert not (repo.path / "in/g.txt").exists()
+    assert repo.git("status", "--porcelain") == ""
+
+    restore(r, v2)
+    assert not (repo.path / "out").exists()  # a path added outside the cone is not written
+    assert _skip_worktree(repo) == sparse_before | {"out/new.txt"}
+    assert repo.git("show", ":out/new.txt") == "added" and repo.git("show", ":out/f.txt") == "out v2"
+    assert repo.read("in/g.txt") == b"in added\n"  # inside the cone: written
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_skip_worktree_file_with_a_hidden_local_edit_is_not_overwritten(repo: GitRepo) -> None:
+    """`update-index --skip-worktree` hides a local edit from git; a restore that
+    changes that path must not overwrite the edit no checkpoint holds."""
+    repo.write("config.ini", "shared v1\n")
+    repo.commit_all("v1")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("config.ini", "shared v2\n")
+    repo.commit_all("v2")
+    repo.git("update-index", "--skip-worktree", "config.ini")
+    repo.write("config.ini", "my local secret settings\n")
+    restore(r, cp)
+    assert repo.read("config.ini") == b"my local secret settings\n"
+    assert _skip_worktree(repo) == {"config.ini"}
+    assert repo.git("show", ":config.ini") == "shared v1"
+
+
 def test_a_restore_that_changes_nothing_keeps_undo(repo: GitRepo) -> None:
     r = Repo.discover(repo.path)
     repo.write("f.txt", "one\n")
@@ -539,3 +604,66 @@ def test_paths_are_printed_quoted_as_git_quotes_them(repo: GitRepo) -> None:
     assert '  D "tab\\there.txt"' in out.splitlines()
     assert '  D "bad-\\377-utf8.txt"' in out.splitlines()
     assert "\udcff" not in out
+
+
+def test_commit_during_the_switch_is_refused_by_the_index_lock(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `git commit -a` started while the restore writes files must not commit a
+    half-switched tree: the restore holds index.lock from the first file written
+    until the new index is in place, as `git checkout` does."""
+    import subprocess
+
+    import recovery.core.restore as restore_module
+
+    for i in range(5):
+        repo.write(f"f{i}.txt", f"old {i}\n")
+    repo.commit_all("old")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    for i in range(5):
+        repo.write(f"f{i}.txt", f"new {i}\n")
+    repo.commit_all("new")
+    head_before = repo.git("rev-parse", "HEAD")
+    attempts: list[subprocess.CompletedProcess[str]] = []
+    real_repair = restore_module._repair_owner_access
+
+    def commit_mid_switch(*args: object) -> list[str]:
+        # The worktree already holds the checkpoint's files; the index does not yet.
+        assert repo.read("f0.txt") == b"old 0\n"
+        attempts.append(subprocess.run(["git", "commit", "-a", "-q", "-m", "mixed"], cwd=repo.path,
+                                       capture_output=True, text=True))
+        return real_repair(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(restore_module, "_repair_owner_access", commit_mid_switch)
+    restore(r, cp)
+
+    assert len(attempts) == 1
+    assert attempts[0].returncode == 128 and "index.lock" in attempts[0].stderr
+    assert not (repo.path / ".git/index.lock").exists()
+    assert repo.read("f0.txt") == b"old 0\n"
+    # No commit was made at all, let alone one of a mixed tree.
+    assert "mixed" not in repo.git("log", "--all", "--format=%s")
+    assert "mixed" not in repo.git("reflog", "show", "--format=%gs", "main")
+    assert repo.git("rev-parse", "HEAD") == cp.head != head_before
+
+
+def test_restore_refuses_when_index_lock_appears_before_the_switch(repo: GitRepo,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another git process taking index.lock after the preflight: nothing changes."""
+    import recovery.core.restore as restore_module
+
+    repo.write("README.md", "changed\n")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("README.md", "later\n")
+    real_lock = restore_module._lock_index
+
+    def someone_else_first(r: Repo) -> object:
+        (repo.path / ".git/index.lock").write_bytes(b"")
+        return real_lock(r)
+
+    monkeypatch.setattr(restore_module, "_lock_index", someone_else_first)
+    with pytest.raises(RecoverError, match="index.lock exists.*nothing was changed"):
+        restore(r, cp)
+    assert repo.read("README.md") == b"later\n"
+    assert (repo.path / ".git/index.lock").exists()  # theirs, untouched
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()

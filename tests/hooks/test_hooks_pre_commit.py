@@ -168,3 +168,70 @@ def test_try_repo_against_a_copy_of_this_project(repo: GitRepo, tmp_path: Path, 
     assert "git-recover pre-commit" in out and "Failed" in out
     assert "pre-commit blocked by gate nobad" in out
     assert checkpoints_by_reason(repo, "pre-commit")
+
+
+_DISK_PROBE = """
+import hashlib, json, os, sys
+state = {}
+for name in sorted(os.listdir(".")):
+    if os.path.isfile(name):
+        info = os.stat(name)
+        state[name] = [hashlib.sha1(open(name, "rb").read()).hexdigest(), info.st_mtime_ns]
+record = sys.argv[2]
+if sys.argv[1] == "save":
+    json.dump(state, open(record, "w"))
+elif json.load(open(record)) != state:
+    print("DISK CHANGED DURING THE RECOVER HOOK")
+    sys.exit(1)
+"""
+
+
+def test_stash_patch_is_checkpointed_after_a_hook_that_runs_git_add(tmp_path: Path, pre_commit_home: Path) -> None:
+    """A formatter hook re-stages a.py before ours runs, so pre-commit's stash
+    patch no longer applies to the disk (pre-commit #2473). The checkpoint must
+    still hold the unstaged work, and our hook must not write the user's files."""
+    repo = GitRepo(tmp_path / "r")
+    repo.path.mkdir()
+    repo.git("init", "-q", "-b", "main")
+    repo.write("a.py", "a = 1\n")
+    repo.write("b.py", "b = 1\n")
+    repo.commit_all("base")
+    probe = tmp_path / "probe.py"
+    probe.write_text(_DISK_PROBE)
+    record = tmp_path / "disk.json"
+
+    def local(hook_id: str, entry: str) -> dict[str, object]:
+        return {"id": hook_id, "name": hook_id, "entry": entry, "language": "system", "pass_filenames": False,
+                "always_run": True, "require_serial": True, "stages": ["pre-commit"]}
+
+    config = yaml.safe_load(_local_config(("pre-commit",)))
+    ours = config["repos"][0]["hooks"]
+    config["repos"][0]["hooks"] = [
+        local("format", "sh -c 'printf \"# formatted\\n\" >> a.py && git add a.py'"),
+        local("disk-before", f"{sys.executable} {probe} save {record}"),
+        *ours,
+        local("disk-after", f"{sys.executable} {probe} check {record}"),
+    ]
+    repo.write(".pre-commit-config.yaml", yaml.safe_dump(config, sort_keys=False))
+    repo.git("add", ".pre-commit-config.yaml")
+    _pre_commit(repo, "install")
+    repo.write("a.py", "a = 2  # staged\n")
+    repo.git("add", "a.py")
+    repo.write("a.py", "a = 2  # staged\nunstaged_a = True\n")
+    repo.write("b.py", "b = 2  # unstaged\n")
+    worktree = {name: repo.read(name) for name in ("a.py", "b.py")}
+
+    proc = subprocess.run(["git", "commit", "-m", "x"], cwd=repo.path, capture_output=True, text=True, check=False)
+    out = proc.stdout + proc.stderr
+    assert "Stashing unstaged files" in out  # the window was real
+    assert "DISK CHANGED" not in out and "staged state only" not in out and "NOT in this checkpoint" not in out, out
+    assert "disk-after" in out and "Passed" in out.split("disk-after", 1)[1].splitlines()[0]
+    (checkpoint,) = checkpoints_by_reason(repo, "pre-commit")
+    for name, content in worktree.items():
+        held = subprocess.run(["git", "show", f"{checkpoint}:{name}"], cwd=repo.path, capture_output=True,
+                              check=True).stdout
+        assert held == content, name
+    # pre-commit's own rollback cannot re-apply its patch either and leaves the
+    # work only in its patch file; the checkpoint brings it back.
+    repo.recover("restore", checkpoint, "--", "a.py", "b.py")
+    assert {name: repo.read(name) for name in worktree} == worktree

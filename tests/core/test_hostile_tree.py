@@ -1,0 +1,158 @@
+"""Worktrees that fight back: a tracked directory its owner cannot read, a FIFO
+where a file is tracked, a file that vanishes under git, and files that never
+stop changing. Each must end in a checkpoint that says exactly what it holds, or
+in a loud failure that names the paths; never in a stale tree said to be fine."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from recovery.core.checkpoint import create_checkpoint
+from recovery.core.git import Git, Result
+from recovery.core.refs import list_checkpoints
+from recovery.core.repo import Repo
+from tests.conftest import GitRepo
+from tests.links.links_helpers import ROOT, unprivileged_skip_reason, user_group, world_readable_tmp
+
+
+def test_unreadable_tracked_directory_fails_loudly_naming_its_files() -> None:
+    """Run as `nobody` (root reads everything): git only prints "src/a.py:
+    Permission denied", exits 0 and keeps the old content; the checkpoint must
+    not record that stale content, nor call the directory untracked."""
+    reason = unprivileged_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with world_readable_tmp() as top:
+        repo = GitRepo(top / "r")
+        repo.path.mkdir()
+        repo.git("init", "-q", "-b", "main")
+        repo.write("src/a.py", "committed\n")
+        repo.write("b.txt", "b\n")
+        repo.commit_all("base")
+        repo.write("src/a.py", "unstaged work\n")
+        subprocess.run(["chown", "-R", "nobody:" + user_group("nobody"), str(repo.path)], check=True)
+        (repo.path / "src").chmod(0o000)
+        proc = subprocess.run(
+            ["setpriv", "--reuid=nobody", f"--regid={user_group('nobody')}", "--clear-groups",
+             sys.executable, "-m", "recovery", "checkpoint"],
+            cwd=repo.path, capture_output=True, text=True, check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(top), "GIT_CONFIG_GLOBAL": "/dev/null"})
+        (repo.path / "src").chmod(0o755)
+        assert proc.returncode == 1, proc.stderr
+        assert "checkpoint failed: cannot read tracked path(s) src/a.py (Permission denied)" in proc.stderr
+        assert "untracked" not in proc.stderr and "Traceback" not in proc.stderr
+        # No ref (read as files: git refuses a repository root does not own).
+        assert not (repo.path / ".git/refs/recovery").exists()
+        assert "refs/recovery" not in (repo.path / ".git/packed-refs").read_text() \
+            if (repo.path / ".git/packed-refs").exists() else True
+
+
+def test_fifo_at_a_tracked_path_blocks_neither_checkpoint_nor_restore(repo: GitRepo) -> None:
+    repo.write("pipe", "a file once\n")
+    repo.write("other.txt", "v1\n")
+    repo.commit_all("base")
+    r = Repo.discover(repo.path)
+    before = create_checkpoint(r, "manual")
+    (repo.path / "pipe").unlink()
+    os.mkfifo(repo.path / "pipe")
+    os.mkfifo(repo.path / "new-pipe")  # untracked: git cannot store it either
+    repo.write("other.txt", "v2\n")
+
+    proc = repo.recover("checkpoint")
+    assert "pipe is a FIFO, socket or device node" in proc.stderr
+    cp = list_checkpoints(r)[0]
+    assert {(s.path, s.reason) for s in cp.skipped} >= {("pipe", "special-file")}
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:other.txt") == "v2"  # the rest is captured
+
+    restored = repo.recover("restore", before.sha)
+    assert "OK" in restored.stdout
+    assert (repo.path / "pipe").is_file() and repo.read("pipe") == b"a file once\n"
+    assert repo.read("other.txt") == b"v1\n"
+
+
+def test_file_that_vanishes_before_git_adds_it_does_not_fail_the_capture(repo: GitRepo,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """vim creates `4913` to probe a directory and deletes it at once: listed as
+    untracked, gone when git adds it."""
+    repo.write("notes.txt", "edited\n")
+    repo.write("4913", "")
+    real_run = Git.run
+    vanished: list[bool] = []
+
+    def run(self: Git, *args: str, **kwargs: object) -> Result:
+        if args[:2] == ("update-index", "--add") and b"4913" in (kwargs.get("input") or b""):  # type: ignore[operator]
+            (repo.path / "4913").unlink()
+            vanished.append(True)
+        return real_run(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Git, "run", run)
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    assert vanished == [True]
+    files = repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree).splitlines()
+    assert "4913" not in files and "notes.txt" in files
+
+
+_WRITER = """
+import sys, time
+path = sys.argv[1]
+while True:
+    with open(path, "a") as log:
+        log.write("event %f\\n" % time.time())
+    time.sleep(0.002)
+"""
+
+
+@contextmanager
+def _writer(path: Path) -> Iterator[None]:
+    """A program appending to ``path`` a few hundred times a second until the block ends."""
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_busy_tree_is_checkpointed_and_restored_with_the_racing_file_named(repo: GitRepo) -> None:
+    """A log appended to hundreds of times a second: every checkpoint is written,
+    the log named as racing, every other file verified; a restore leaves the log
+    alone and restores the rest."""
+    repo.write("app.log", "")
+    repo.write("src.txt", "v1\n")
+    repo.commit_all("base")
+    r = Repo.discover(repo.path)
+    with _writer(repo.path / "app.log"):
+        results = [repo.recover("checkpoint", check=False) for _ in range(8)]
+        assert [p.returncode for p in results] == [0] * 8, [p.stderr for p in results if p.returncode]
+        racing = [p for p in results if "racing: app.log kept changing" in p.stderr]
+        assert racing, "the writer never raced a capture: the test proved nothing"
+        checkpoints = list_checkpoints(r)
+        assert len(checkpoints) == 8
+        for cp in checkpoints:
+            assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:src.txt") == "v1"
+        noted = [cp for cp in checkpoints if any("racing: app.log" in n for n in cp.notes)]
+        assert len(noted) == len(racing)
+
+        cp = checkpoints[0]
+        repo.write("src.txt", "broken\n")
+        restored = repo.recover("restore", cp.sha, check=False)
+        assert restored.returncode == 0, restored.stderr
+        assert repo.read("src.txt") == b"v1\n"
+        size = (repo.path / "app.log").stat().st_size
+        time.sleep(0.1)
+        assert (repo.path / "app.log").stat().st_size > size  # the writer's file is still its own
+    if "left as they are" in restored.stderr:
+        assert "app.log kept changing" in restored.stderr
+    repo.git("fsck", "--no-dangling")

@@ -1,0 +1,97 @@
+"""The integrity verdict says "byte-identical" only when every file was compared
+byte for byte; otherwise it checks what it can and names what it could not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recovery.core.checkpoint import create_checkpoint
+from recovery.core.repo import Repo
+from tests.conftest import GitRepo
+
+
+def _verdict_line(stdout: str) -> str:
+    return next(line for line in stdout.splitlines() if "integrity check" in line)
+
+
+def test_plain_tree_is_byte_identical(repo: GitRepo) -> None:
+    repo.write("a.txt", "a\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    repo.write("a.txt", "b\n")
+    out = repo.recover("restore", cp.sha).stdout
+    assert _verdict_line(out).endswith("OK, byte-identical") and "not covered" not in out
+
+
+def test_emptied_submodule_is_not_called_identical(repo: GitRepo, tmp_path: Path) -> None:
+    upstream = GitRepo(tmp_path / "upstream")
+    upstream.path.mkdir()
+    upstream.git("init", "-q", "-b", "main")
+    upstream.write("lib.txt", "library\n")
+    upstream.commit_all("lib")
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(upstream.path), "sub")
+    repo.commit_all("add submodule")
+    repo.write("a.txt", "work\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    repo.git("submodule", "deinit", "-q", "-f", "sub")  # the submodule's files are gone
+    assert not (repo.path / "sub/lib.txt").exists()
+    repo.write("a.txt", "other\n")
+
+    out = repo.recover("restore", cp.sha).stdout
+    assert "byte-identical" not in out
+    assert "not covered: submodule sub is not checked out" in out
+    verify = repo.recover("verify", cp.sha, "--worktree").stdout
+    assert "identical as far as checked" in verify and "submodule sub is not checked out" in verify
+
+    repo.git("-c", "protocol.file.allow=always", "submodule", "update", "-q", "--init")
+    assert "not covered" not in repo.recover("verify", cp.sha, "--worktree").stdout
+    (repo.path / "sub/lib.txt").write_text("edited inside the submodule\n")
+    verify = repo.recover("verify", cp.sha, "--worktree").stdout
+    assert "not covered: submodule sub has changes of its own" in verify
+
+
+def test_crlf_turned_into_lf_by_autocrlf_is_named(repo: GitRepo) -> None:
+    """core.autocrlf=input stores CRLF as LF and checks out LF: the restored
+    bytes differ from the ones captured, and the verdict must say it cannot know."""
+    repo.git("config", "core.autocrlf", "input")
+    repo.write("win.txt", b"one\r\ntwo\r\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    (repo.path / "win.txt").unlink()
+
+    out = repo.recover("restore", cp.sha).stdout
+    assert repo.read("win.txt") == b"one\ntwo\n"  # git's checkout: the CR bytes are gone
+    assert "byte-identical" not in _verdict_line(out)
+    assert "pass through a filter or end-of-line conversion" in out
+    assert "bytes before the checkpoint are not recorded" in out
+
+
+def test_lfs_file_restored_as_its_pointer_is_named(repo: GitRepo) -> None:
+    pointer = (b"version https://git-lfs.github.com/spec/v1\n"
+               b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n")
+    repo.write(".gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n")
+    repo.write("model.bin", pointer)
+    repo.commit_all("lfs")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    (repo.path / "model.bin").unlink()
+
+    out = repo.recover("restore", cp.sha).stdout
+    assert repo.read("model.bin") == pointer
+    assert "byte-identical" not in _verdict_line(out)
+    assert "model.bin: filter `lfs` is not installed here" in out
+
+
+def test_filtered_file_is_compared_with_its_smudged_content(repo: GitRepo) -> None:
+    """A clean filter that hides a change (it drops '#') makes the trees equal;
+    comparing the disk with git's checkout of the recorded content finds it."""
+    repo.git("config", "filter.strip.clean", "tr -d '#'")
+    repo.git("config", "filter.strip.smudge", "cat")
+    repo.write(".gitattributes", "*.cfg filter=strip\n")
+    repo.write("app.cfg", "key=value\n")
+    repo.commit_all("filtered")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    assert "not covered: 2 file(s)" not in repo.recover("verify", cp.sha, "--worktree").stdout
+
+    repo.write("app.cfg", "key=val#ue\n")  # cleans to the same blob
+    assert repo.git("hash-object", "--path=app.cfg", "app.cfg") == repo.git("rev-parse", f"{cp.sha}:app.cfg")
+    verify = repo.recover("verify", cp.sha, "--worktree", check=False)
+    assert verify.returncode == 2, verify.stdout + verify.stderr
+    assert "M app.cfg (its bytes are not git's checkout of the recorded content)" in verify.stdout
