@@ -43,6 +43,9 @@ COMMANDS: dict[str, str] = {
     "links": "recovery.cli.links:links",
     "push": "recovery.cli.push:push",
     "fetch": "recovery.cli.fetch:fetch",
+    "watch": "recovery.cli.watch:watch",
+    "agent": "recovery.cli.agent:agent",
+    "rewind": "recovery.cli.rewind:rewind",
 }
 
 

@@ -1,0 +1,153 @@
+"""A cheap answer to "has anything changed since the last continuous checkpoint?".
+
+The watcher and the agent hooks checkpoint whenever the worktree may have
+changed; most of the time (an agent's second tool call that only reads, a
+burst of events under an ignored directory) nothing did. A full capture copies
+the index and hashes files; this check costs one ``git status`` and one
+``lstat`` per path git lists (the agent hook's budget is twice Python's
+start-up plus one ``git status``).
+
+The fingerprint is a SHA-256 over ``git status --porcelain=v2 --branch
+--untracked-files=all`` (HEAD, branch, index blob ids and modes of every
+changed entry, every untracked file) and the size, mtime in nanoseconds, inode
+and mode of every path that output names: an edit of a file that was already
+modified changes its stat data, a rename-save its inode. Clean tracked files are
+not listed, and a clean file that changes shows up in the status output.
+What it cannot see: a file rewritten with the same size inside one mtime tick of
+the previous fingerprint (the racy-git case; on a filesystem with nanosecond
+timestamps this needs two writes in the same nanosecond), and merge state files.
+
+The last fingerprint and the checkpoint it belongs to are kept in
+``<git-dir>/recovery/fingerprint``, shared by the watcher and the agent hooks,
+since any checkpoint of the current state serves both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recovery.core.git import Git
+
+if TYPE_CHECKING:
+    from recovery.core.repo import Repo
+
+FINGERPRINT_FILE = "fingerprint"
+
+
+def state_fingerprint(toplevel: Path, git_dir: Path) -> str | None:
+    """The fingerprint of the worktree's state now, as a hex digest.
+
+    Args:
+        toplevel: the worktree's top-level directory.
+        git_dir: its git directory.
+
+    Returns:
+        The digest, or ``None`` when ``git status`` failed (then the caller
+        takes a checkpoint: not knowing is not "unchanged").
+    """
+    env = {"GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(toplevel), "GIT_INDEX_FILE": str(git_dir / "index")}
+    status = Git(toplevel, env).run("status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
+                                    "--ignore-submodules=none", check=False)
+    if status.returncode != 0:
+        return None
+    digest = hashlib.sha256(status.stdout)
+    for path in _status_paths(status.stdout):
+        try:
+            st = os.lstat(toplevel / path)
+            digest.update(f"\0{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_mode}".encode())
+        except OSError:
+            digest.update(b"\0-")
+    return digest.hexdigest()
+
+
+def _status_paths(out: bytes) -> list[str]:
+    """The paths named by ``git status --porcelain=v2 -z`` output
+    (git-status(1), "Porcelain Format Version 2"): the last field of each
+    entry; a rename or copy (``2``) is followed by its original path."""
+    paths: list[str] = []
+    records = iter(out.split(b"\0"))
+    for record in records:
+        if not record or record.startswith(b"#"):
+            continue
+        kind = record[:1]
+        fields = {b"1": 8, b"2": 9, b"u": 10}.get(kind, 1)
+        parts = record.split(b" ", fields)
+        if len(parts) > fields:
+            paths.append(os.fsdecode(parts[fields]))
+        if kind == b"2":
+            paths.append(os.fsdecode(next(records, b"")))
+    return paths
+
+
+def last_captured(state_dir: Path, common_dir: Path) -> tuple[str, str] | None:
+    """``(fingerprint, checkpoint sha)`` of the last continuous checkpoint, or
+    ``None`` when there is none, the record is unreadable, or its checkpoint's
+    ref is gone (``gc`` dropped it: the state is no longer held, so it must be
+    captured again)."""
+    try:
+        digest, ref, sha = (state_dir / FINGERPRINT_FILE).read_text().split()[:3]
+    except (OSError, ValueError):
+        return None
+    if not _ref_exists(common_dir, ref, sha):
+        return None
+    return digest, sha
+
+
+def _ref_exists(common_dir: Path, ref: str, sha: str) -> bool:
+    """Whether ``ref`` points at ``sha``, read from the files git keeps refs in
+    (loose ref, then ``packed-refs``; gitrepository-layout(5)) without starting git."""
+    try:
+        return (common_dir / ref).read_text().strip() == sha
+    except OSError:
+        pass
+    try:
+        with open(common_dir / "packed-refs", "rb") as packed:
+            return any(line.rstrip(b"\n") == f"{sha} {ref}".encode() for line in packed)
+    except OSError:
+        return False
+
+
+def remember(state_dir: Path, digest: str, ref: str, sha: str) -> None:
+    """Record that checkpoint ``sha`` (ref ``ref``) holds the state whose fingerprint is
+    ``digest`` (taken *before* its capture, so a change made during the
+    capture makes the next fingerprint differ). Written to a temporary file
+    and renamed, so a reader never sees half a record.
+
+    Raises:
+        OSError: the state directory cannot be written.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_dir / f"{FINGERPRINT_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(f"{digest} {ref} {sha}\n")
+    os.replace(tmp, state_dir / FINGERPRINT_FILE)
+
+
+def checkpoint_if_changed(repo: Repo, reason: str, message: str | None = None) -> tuple[str, bool]:
+    """Take a checkpoint unless the state is the one the last continuous
+    checkpoint holds.
+
+    Args:
+        repo: the worktree.
+        reason: the checkpoint's reason (``watch``, ``agent-prompt``, ``agent-tool``).
+        message: its note.
+
+    Returns:
+        ``(checkpoint sha, taken)``: the new checkpoint and ``True``, or the
+        existing one that holds this state and ``False``.
+
+    Raises:
+        RecoverError: the capture failed; nothing was published.
+    """
+    from recovery.core.checkpoint import create_checkpoint
+
+    digest = state_fingerprint(repo.toplevel, repo.git_dir)
+    last = last_captured(repo.state_dir, repo.common_dir)
+    if digest is not None and last is not None and last[0] == digest:
+        return last[1], False
+    cp = create_checkpoint(repo, reason, message)
+    if digest is not None:
+        remember(repo.state_dir, digest, cp.ref, cp.sha)
+    return cp.sha, True
