@@ -17,15 +17,22 @@ from recovery.core.repo import Repo
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per checkpoint).")
 @click.option("--remote", help="The checkpoints pushed to this remote (fetched first), by machine.")
 @click.option("--machine", help="With --remote: only this machine's.")
-def list_cmd(max_count: int | None, as_json: bool, remote: str | None, machine: str | None) -> None:
+@click.option("--session", "session", is_flag=False, flag_value="", default=None, metavar="[ID]",
+              help="An agent session's checkpoints by prompt, with each tool call (default: the latest session).")
+def list_cmd(max_count: int | None, as_json: bool, remote: str | None, machine: str | None,
+             session: str | None) -> None:
     """List checkpoints: position, id, age, reason, branch, files changed
-    against HEAD, and labels (good, undo)."""
+    against HEAD, and labels (good, undo). With --session, an agent session's
+    prompts, each with the checkpoint before it and its tool calls."""
     repo = open_repo()
     if remote is not None:
         _list_remote(repo, remote, machine, max_count, as_json)
         return
     if machine is not None:
         raise UsageError("--machine goes with --remote")
+    if session is not None:
+        _list_session(repo, session or None, as_json)
+        return
     checkpoints = list_checkpoints(repo)[:max_count]
     changed = changed_counts(repo, checkpoints)
     if as_json:
@@ -84,3 +91,21 @@ def changed_counts(repo: Repo, checkpoints: list[Checkpoint]) -> dict[str, int |
         except KeyError:
             counts[cp.sha] = None  # an object is missing: `git recover verify` says which
     return counts
+
+
+def _list_session(repo: Repo, session: str | None, as_json: bool) -> None:
+    from recovery.agent.rewind import age_s, session_json, session_listing
+
+    sid, found = session_listing(repo, session)
+    if as_json:
+        echo_json(session_json(sid, found))
+        return
+    click.echo(f"session {sid}: {len(found)} prompt(s); rewind with `git recover rewind N`")
+    for p in found:
+        cp = p.checkpoint[:10] if p.checkpoint else "-"
+        line = p.line if p.line is not None else "(prompt not seen)"
+        click.echo(f"prompt {p.number:<3} {cp:<10}  {human_age(age_s(p.time)):>5}  {line[:60]}")
+        for t in p.tools:
+            outcome = f"failed: {t.error}" if t.outcome == "failed" and t.error else t.outcome
+            click.echo(f"    {t.tool:<12} {t.checkpoint[:10]:<10}  {human_age(age_s(t.time)):>5}  "
+                       f"{t.target[:50]:<50}  {outcome}")

@@ -1,8 +1,9 @@
 """Entry point of ``git-recover`` (and so of ``git recover``).
 
 Expected failures (:class:`RecoverError`) become one line on stderr and their
-exit code, never a traceback. ``git-recover hook <name>`` runs on every commit,
-so it is dispatched here without importing click (about 25 ms of the hook's
+exit code, never a traceback. ``git-recover hook <name>`` runs on every commit
+and ``git-recover agent-hook <event>`` before every tool call of an agent, so
+both are dispatched here without importing click (about 25 ms of the hooks'
 budget, benchmarks/bench_hooks.py); every other command goes through the click
 application in :mod:`recovery.cli.app`.
 """
@@ -23,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
             from recovery.cli.hook import hook_main
 
             return hook_main(args[1:])
+        if args[:1] == ["agent-hook"]:
+            from recovery.agent.hook import agent_hook_main
+
+            return agent_hook_main(args[1:])
         from recovery.cli.app import run_cli
 
         return run_cli(args)

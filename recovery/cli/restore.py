@@ -35,7 +35,8 @@ def restore(checkpoint_id: str, dry_run: bool, resume: bool, abort: bool) -> Non
     """Restore HEAD, the index and the worktree to a checkpoint (default: last,
     the newest that is not a restore's safety checkpoint), after checkpointing the current state; then prove the result is
     byte-identical. With `-- PATHS`, restore only those paths (HEAD stays).
-    `REMOTE:ID` restores a checkpoint pushed to REMOTE from any machine.
+    `REMOTE:ID` restores a checkpoint pushed to REMOTE from any machine;
+    `prompt:N` is the state just before prompt N of the latest agent session.
 
     Usage: git recover restore [ID] [-- PATHS...]
     """
@@ -57,8 +58,9 @@ def restore(checkpoint_id: str, dry_run: bool, resume: bool, abort: bool) -> Non
 
 
 def _resolve(repo: Repo, name: str) -> Checkpoint:
-    """A local checkpoint name, or ``REMOTE:ID`` for one pushed to a remote
-    (fetched first, so it is restorable in any clone)."""
+    """A local checkpoint name, ``REMOTE:ID`` for one pushed to a remote
+    (fetched first, so it is restorable in any clone), or ``prompt:N``, the
+    state just before prompt N of the latest agent session."""
     remote, colon, rest = name.partition(":")
     if colon:
         from recovery.remote.replica import fetch, find, is_remote
@@ -66,4 +68,8 @@ def _resolve(repo: Repo, name: str) -> Checkpoint:
         if is_remote(repo, remote):
             fetch(repo, remote)
             return find(repo, remote, rest or "last")[1]
+        if remote == "prompt":
+            from recovery.agent.rewind import prompt_checkpoint
+
+            return prompt_checkpoint(repo, rest)
     return resolve(repo, name)

@@ -125,6 +125,38 @@ def remember(state_dir: Path, digest: str, ref: str, sha: str) -> None:
     os.replace(tmp, state_dir / FINGERPRINT_FILE)
 
 
+def unchanged(toplevel: Path, git_dir: Path, common_dir: Path) -> tuple[str | None, str | None]:
+    """The state's fingerprint now, and the checkpoint that already holds it.
+
+    Returns:
+        ``(fingerprint, sha)``: ``sha`` is the last continuous checkpoint when
+        the state has not changed since it, else ``None``; ``fingerprint`` is
+        ``None`` when ``git status`` failed.
+    """
+    digest = state_fingerprint(toplevel, git_dir)
+    last = last_captured(git_dir / "recovery", common_dir)
+    if digest is not None and last is not None and last[0] == digest:
+        return digest, last[1]
+    return digest, None
+
+
+def checkpoint_new(repo: Repo, reason: str, message: str | None, digest: str | None) -> str:
+    """Take a checkpoint and remember it as the one holding ``digest``.
+
+    Returns:
+        The new checkpoint's sha.
+
+    Raises:
+        RecoverError: the capture failed; nothing was published.
+    """
+    from recovery.core.checkpoint import create_checkpoint
+
+    cp = create_checkpoint(repo, reason, message)
+    if digest is not None:
+        remember(repo.state_dir, digest, cp.ref, cp.sha)
+    return cp.sha
+
+
 def checkpoint_if_changed(repo: Repo, reason: str, message: str | None = None) -> tuple[str, bool]:
     """Take a checkpoint unless the state is the one the last continuous
     checkpoint holds.
@@ -141,13 +173,7 @@ def checkpoint_if_changed(repo: Repo, reason: str, message: str | None = None) -
     Raises:
         RecoverError: the capture failed; nothing was published.
     """
-    from recovery.core.checkpoint import create_checkpoint
-
-    digest = state_fingerprint(repo.toplevel, repo.git_dir)
-    last = last_captured(repo.state_dir, repo.common_dir)
-    if digest is not None and last is not None and last[0] == digest:
-        return last[1], False
-    cp = create_checkpoint(repo, reason, message)
-    if digest is not None:
-        remember(repo.state_dir, digest, cp.ref, cp.sha)
-    return cp.sha, True
+    digest, sha = unchanged(repo.toplevel, repo.git_dir, repo.common_dir)
+    if sha is not None:
+        return sha, False
+    return checkpoint_new(repo, reason, message, digest), True

@@ -33,6 +33,7 @@ STAGES = (
     "post-rewrite",
     "post-checkout",
     "run",
+    "agent",
 )
 
 

@@ -8,6 +8,8 @@ its ``[links]`` table, which is part of the tree, so a cached pass stays right.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from recovery.gates.model import Gate, GateContext, Verdict
 
 
@@ -29,3 +31,15 @@ def run(gate: Gate, ctx: GateContext) -> Verdict:
     report = check(ctx.repo.toplevel)
     code = report.exit_code(gate.options.get("fail_level"))
     return Verdict(code == 0, summary_line(report), render_text(report, show_info=False))
+
+
+def broken_imports(toplevel: Path) -> int:
+    """How many ``@``-imports of the project are broken (findings of severity
+    ``error``), for one-line summaries such as an agent session's first line.
+
+    Raises:
+        UsageError: a bad ``[links]`` configuration.
+    """
+    from recovery.links import check
+
+    return check(toplevel).counts().get("error", 0)
