@@ -55,16 +55,14 @@ def run_agent_gates(toplevel: Path, after: str) -> str | None:
 def session_summary(toplevel: Path) -> str:
     """One line for the start of an agent session: the recovery point (the
     newest checkpoint and its age) and the broken ``@``-imports."""
-    from datetime import datetime, timezone
-
+    from recovery.base.output import human_age
     from recovery.core.refs import list_checkpoints
 
     repo = Repo.discover(toplevel)
     checkpoints = list_checkpoints(repo)
     if checkpoints:
         newest = checkpoints[0]
-        age = (datetime.now(timezone.utc) - newest.time).total_seconds()
-        point = f"recovery point: checkpoint {newest.short}, {_age(age)} old ({newest.reason})"
+        point = f"recovery point: checkpoint {newest.short}, {human_age(newest.age_s())} old ({newest.reason})"
     else:
         point = "recovery point: no checkpoint yet (one is taken before each prompt and file-changing tool)"
     try:
@@ -75,11 +73,3 @@ def session_summary(toplevel: Path) -> str:
     except RecoverError as exc:
         links = f"@-imports not checked ({exc.message})"
     return f"git-recover: {point}; {links}; undo a prompt with `git recover rewind N`"
-
-
-def _age(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)} {unit}"
-    return f"{int(seconds)} s"
