@@ -48,6 +48,10 @@ CATEGORIES: tuple[tuple[str, str, float], ...] = (
 LABELS: dict[str, str] = {key: label for key, label, _ in CATEGORIES}
 DEFAULT_TARGETS_S: dict[str, float] = {key: target for key, _, target in CATEGORIES}
 SOURCES = ("all", "incidents", "drills")
+# The audit's "session state" row: between commits, the recovery point at a
+# destructive event must be under a minute (docs/continuous.md).
+SESSION_RPO_TARGET_S = 60.0
+SESSION_MODES = {"watch": "git recover watch", "agent": "agent hooks"}
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,26 @@ class Row:
 
 
 @dataclass(frozen=True)
+class SessionRow:
+    """The session-state RPO of one protection mode (``session_rpo`` events).
+
+    Attributes:
+        mode: ``watch`` or ``agent``; label: its display name.
+        rpo: statistics of the RPO at each destructive event, in seconds (0 when
+            the newest checkpoint held exactly the state destroyed, else its age).
+        not_recovered: events whose state was not recovered byte for byte.
+        status: ``met`` (max RPO under the target, every state recovered),
+            ``missed`` or ``no data``.
+    """
+
+    mode: str
+    label: str
+    rpo: Stats
+    not_recovered: int
+    status: str
+
+
+@dataclass(frozen=True)
 class RestoreCounts:
     """Outcomes of ``restore`` operations in the journal.
 
@@ -151,6 +175,7 @@ class Report:
             recovered, bytes lost, or the run itself failed); must be zero.
         drill_failures: one ``scenario: verdict: error`` line per failed drill run.
         recoveries: every sample, oldest first (the chart's data).
+        session: the session-state RPO rows, one per protection mode.
         event_counts: journal events by name.
         first_event, last_event: the journal window, or None when it is empty.
     """
@@ -166,6 +191,7 @@ class Report:
     failed_drills: int
     recoveries: tuple[Recovery, ...]
     drill_failures: tuple[str, ...] = ()
+    session: tuple[SessionRow, ...] = ()
     event_counts: dict[str, int] = field(default_factory=dict)
     first_event: datetime | None = None
     last_event: datetime | None = None
@@ -175,6 +201,7 @@ class Report:
         """True when no target was missed, no byte was lost and every drill ended ok."""
         return (
             all(row.status != "missed" for row in self.rows)
+            and all(row.status != "missed" for row in self.session)
             and self.data_loss_events == 0
             and self.failed_drills == 0
         )
@@ -251,6 +278,7 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
     data_loss = failed_drills = 0
     drill_failures: list[str] = []
     failed_by_category: Counter[str] = Counter()
+    session: dict[str, list[Event]] = {mode: [] for mode in SESSION_MODES}
     use_incidents = source in ("all", "incidents")
     use_drills = source in ("all", "drills")
 
@@ -284,6 +312,9 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
                 recoveries.extend(_restore_recoveries(ev, started, failures, recovered))
         elif ev.event == "data_loss":
             data_loss += 1
+        elif ev.event == "session_rpo" and ev.get("mode") in session:
+            if (ev.get("source") == "drill" and use_drills) or (ev.get("source") != "drill" and use_incidents):
+                session[str(ev.get("mode"))].append(ev)
         elif ev.event == "drill" and use_drills:
             rec, lost, failed = _drill_recovery(ev)
             data_loss += lost
@@ -314,6 +345,7 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
         data_loss_events=data_loss,
         failed_drills=failed_drills,
         drill_failures=tuple(drill_failures),
+        session=tuple(_session_row(mode, found) for mode, found in session.items()),
         recoveries=tuple(recoveries),
         event_counts=dict(Counter(ev.event for ev in events)),
         first_event=events[0].time if events else None,
@@ -372,6 +404,21 @@ def _drill_recovery(ev: Event) -> tuple[Recovery | None, int, int]:
     files = _number(ev.get("rpo_files"))
     return Recovery(ev.time, category_of(kind, ev.get("category")), kind, rto, _number(ev.get("rpo_s")),
                     None if files is None else int(files), "drill", kind), lost, failed
+
+
+def _session_row(mode: str, events: Sequence[Event]) -> SessionRow:
+    """A mode's session-state row; an event without a usable RPO (no checkpoint
+    existed) counts as not recovered, never as a met target."""
+    values = [v for v in (_number(ev.get("rpo_s")) for ev in events) if v is not None]
+    not_recovered = sum(1 for ev in events if ev.get("recovered") is not True or _number(ev.get("rpo_s")) is None)
+    stats = Stats.of(values)
+    if not events:
+        status = "no data"
+    elif not_recovered or (stats.max_s is not None and stats.max_s >= SESSION_RPO_TARGET_S):
+        status = "missed"
+    else:
+        status = "met"
+    return SessionRow(mode, SESSION_MODES[mode], stats, not_recovered, status)
 
 
 def _row(key: str, target_s: float, recoveries: Sequence[Recovery], failed_runs: int) -> Row:

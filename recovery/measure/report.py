@@ -51,6 +51,7 @@ def render_text(report: Report) -> str:
         f"MTTR: {seconds(report.mttr_s)} over {_count_incidents(report)} recovered failures",
         f"RPO: checkpoint age at detection {_stats_line(report.rpo_age, seconds)}; "
         f"files changed since it {_stats_line(report.rpo_files, _files)}",
+        *session_lines(report),
         f"Restores: {r.ok} ok, {r.failed} failed, {r.continued} needed --continue, {r.aborted} aborted, "
         f"{r.interrupted} interrupted",
         f"Open incidents (no verified restore): {len(report.open_incidents)}",
@@ -61,6 +62,16 @@ def render_text(report: Report) -> str:
                      f"{report.failed_drills} (must be 0)")
         lines.extend(f"  {line}" for line in report.drill_failures)
     return "\n".join(lines) + "\n"
+
+
+def session_lines(report: Report) -> list[str]:
+    """The audit's "session state" row: RPO at destructive events between commits."""
+    rows = [row for row in report.session if row.status != "no data"]
+    if not rows:
+        return ["Session state RPO (target < 60 s): no data (run `git recover drill`)"]
+    return [f"Session state RPO (target < 60 s), {row.label}: {row.rpo.count} destructive events, "
+            f"median {seconds(row.rpo.median_s)}, max {seconds(row.rpo.max_s)}, "
+            f"{row.not_recovered} not recovered byte for byte: {row.status}" for row in rows]
 
 
 def render_json(report: Report) -> str:

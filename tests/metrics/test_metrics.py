@@ -171,3 +171,24 @@ def test_impossible_durations_are_not_counted_as_met() -> None:
     assert row(report, "quality_gate").rto.count == 0
     assert row(report, "atomic_rollback").rto.count == 0
     assert row(report, "quality_gate").status != "met"
+
+
+def test_session_state_rpo_row_per_protection_mode() -> None:
+    def sample(at: float, mode: str, rpo: Any, recovered: bool = True) -> Event:
+        return ev(at, "session_rpo", mode=mode, step="delete-dir", rpo_s=rpo, checkpoint_age_s=1.0,
+                  rpo_files=0, recovered=recovered, source="drill")
+
+    met = build_report([sample(0, "watch", 0.0), sample(1, "watch", 42.0), sample(2, "agent", 0.0)])
+    watch, agent = met.session
+    assert (watch.mode, watch.rpo.count, watch.rpo.max_s, watch.status) == ("watch", 2, 42.0, "met")
+    assert (agent.rpo.max_s, agent.status) == (0.0, "met")
+    assert met.ok
+    over = build_report([sample(0, "watch", 61.0)])
+    assert over.session[0].status == "missed" and not over.ok
+    lost = build_report([sample(0, "agent", 0.0, recovered=False)])
+    assert lost.session[1].status == "missed" and lost.session[1].not_recovered == 1
+    # no checkpoint at all before the event: no RPO to count, never a met target
+    none = build_report([sample(0, "agent", None, recovered=False)])
+    assert none.session[1].status == "missed"
+    assert build_report([]).session[0].status == "no data"
+    assert build_report([sample(0, "watch", 0.0)], source="incidents").session[0].status == "no data"

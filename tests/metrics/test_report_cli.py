@@ -82,4 +82,5 @@ def test_torn_journal_warns_and_still_reports(repo: GitRepo) -> None:
 
 def test_empty_journal_reports_no_data(repo: GitRepo) -> None:
     out = repo.recover("report").stdout
-    assert "empty journal" in out and out.count("no data") == 6
+    assert "empty journal" in out and out.count("no data") == 7  # six failure types and the session state
+    assert "Session state RPO (target < 60 s): no data (run `git recover drill`)" in out
