@@ -33,11 +33,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from recovery.agent.session import append, prompt_number
 from recovery.base.errors import EXIT_OK, RecoverError
 from recovery.core.fingerprint import checkpoint_new, unchanged
+
+TYPE_CHECKING = False  # typing's import costs the hot path; mypy reads the name as typing's
+if TYPE_CHECKING:
+    from typing import Any
 
 EXIT_FEEDBACK = 2  # Claude Code: exit 2 feeds stderr back to the agent
 FILE_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit", "Bash")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from recovery.agent.session import Prompt, prompts, read, sessions
+from recovery.agent.history import Prompt, prompts, sessions
+from recovery.agent.session import read
 from recovery.base.errors import UsageError
 from recovery.core.model import Checkpoint
 from recovery.core.refs import load

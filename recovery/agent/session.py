@@ -13,6 +13,9 @@ copy: every checkpoint's message also names its session, prompt and tool, so
 Record kinds (``kind``): ``prompt`` (number ``n``, ``prompt_id``, first ``line``,
 ``checkpoint``), ``tool`` (``n``, ``tool``, ``target``, ``tool_use_id``,
 ``checkpoint``), ``done`` and ``failed`` (``tool_use_id``, for failed: ``error``).
+
+This module runs in every agent hook; :mod:`recovery.agent.history` reads the
+records back for ``list --session`` and ``rewind``.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing's import costs the hot path; mypy reads the name as typing's
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 SESSION_DIR = "agent"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -116,77 +121,3 @@ def prompt_number(records: list[dict[str, Any]], prompt_id: str | None) -> tuple
     if prompt_id is None and numbers:
         return max(numbers.values()), False
     return max(numbers.values(), default=0) + 1, True
-
-
-@dataclass
-class ToolCall:
-    """One tool call of a prompt.
-
-    Attributes:
-        tool: the tool name (``Write``, ``Bash``...).
-        target: its file path or command line.
-        checkpoint: the checkpoint holding the state just before it.
-        outcome: ``done``, ``failed`` or ``running`` (no result seen: still
-            running, refused by the permission mode, or the client was killed).
-        time: when it started, ISO 8601 UTC.
-        error: the failure's first line, when it failed.
-    """
-
-    tool: str
-    target: str
-    checkpoint: str
-    time: str
-    outcome: str = "running"
-    error: str | None = None
-
-
-@dataclass
-class Prompt:
-    """One prompt of a session.
-
-    Attributes:
-        number: 1 for the session's first prompt.
-        line: the prompt's first line (``None`` when its submission was not seen).
-        checkpoint: the checkpoint holding the state just before it (``None``: not seen).
-        time: when it was submitted (or its first tool call started).
-        tools: its tool calls in order.
-    """
-
-    number: int
-    line: str | None
-    checkpoint: str | None
-    time: str
-    tools: list[ToolCall] = field(default_factory=list)
-
-
-def prompts(records: list[dict[str, Any]]) -> list[Prompt]:
-    """Group a session's records by prompt, in prompt order."""
-    by_number: dict[int, Prompt] = {}
-    by_use: dict[str, ToolCall] = {}
-    for r in records:
-        kind = r.get("kind")
-        n = r.get("n")
-        if kind == "prompt" and isinstance(n, int):
-            by_number[n] = Prompt(n, r.get("line"), r.get("checkpoint"), str(r.get("time", "")))
-        elif kind == "tool" and isinstance(n, int):
-            prompt = by_number.setdefault(n, Prompt(n, None, None, str(r.get("time", ""))))
-            call = ToolCall(str(r.get("tool", "?")), str(r.get("target", "")), str(r.get("checkpoint", "")),
-                            str(r.get("time", "")))
-            prompt.tools.append(call)
-            if r.get("tool_use_id"):
-                by_use[str(r["tool_use_id"])] = call
-        elif kind in ("done", "failed"):
-            found = by_use.get(str(r.get("tool_use_id")))
-            if found is not None:
-                found.outcome = kind
-                found.error = r.get("error")
-    return [by_number[n] for n in sorted(by_number)]
-
-
-def sessions(state_dir: Path) -> list[tuple[str, float]]:
-    """``(session id, last change as epoch seconds)`` of every recorded session, newest first."""
-    try:
-        found = [(p.stem, p.stat().st_mtime) for p in session_dir(state_dir).glob("*.jsonl")]
-    except OSError:
-        return []
-    return sorted(found, key=lambda item: item[1], reverse=True)

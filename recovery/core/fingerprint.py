@@ -27,10 +27,10 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from recovery.core.git import Git
 
+TYPE_CHECKING = False  # typing's import costs the agent hook; mypy reads the name as typing's
 if TYPE_CHECKING:
     from recovery.core.repo import Repo
 
