@@ -45,10 +45,8 @@ def _recover(cwd: Path, *args: str) -> str:
 
 
 def make_repo(path: Path, files: int) -> None:
+    """``files`` tracked files, 100 per directory, and an ignored ``node_modules/``."""
     path.mkdir(parents=True)
-    _git(path, "init", "-q", "-b", "main")
-    for key, value in (("user.name", "bench"), ("user.email", "bench@example.com"), ("commit.gpgsign", "false")):
-        _git(path, "config", key, value)
     for i in range(files):
         d = path / f"d{i // 100:04d}"
         if i % 100 == 0:
@@ -60,8 +58,10 @@ def make_repo(path: Path, files: int) -> None:
         if i % 100 == 0:
             d.mkdir(parents=True)
         (d / f"m{i}.js").write_text("x\n")
+    _git(path, "init", "-q", "-b", "main")
     _git(path, "add", "-A")
-    _git(path, "commit", "-q", "-m", "base")
+    _git(path, "-c", "user.name=bench", "-c", "user.email=bench@example.com", "-c", "commit.gpgsign=false",
+         "commit", "-q", "-m", "base")
 
 
 def checkpoints(path: Path) -> int:
