@@ -59,6 +59,10 @@ def render_html(report: Report, title: str = "git-recover: measured recovery") -
         _card("Data-loss events", str(report.data_loss_events), "must be 0",
               "bad" if bad_loss else "good"),
     ]
+    for row in report.session:
+        if row.status != "no data":
+            cards.append(_card(f"Session state RPO ({row.label})", seconds(row.rpo.max_s),
+                               f"max of {row.rpo.count}; target < 60 s", "bad" if row.status == "missed" else "good"))
     if report.failed_drills:
         cards.append(_card("Failed drill runs", str(report.failed_drills), "must be 0", "bad"))
     window = "empty journal"
@@ -92,6 +96,7 @@ incidents; hollow points: drills. Dashed line: the target.</p>
 
 def _problems(report: Report) -> list[str]:
     missed = [row.label for row in report.rows if row.status == "missed"]
+    missed += [f"session state ({row.label})" for row in report.session if row.status == "missed"]
     out = [f"target missed: {', '.join(missed)}"] if missed else []
     if report.data_loss_events:
         out.append(f"{report.data_loss_events} data-loss events")

@@ -192,3 +192,11 @@ def test_session_state_rpo_row_per_protection_mode() -> None:
     assert none.session[1].status == "missed"
     assert build_report([]).session[0].status == "no data"
     assert build_report([sample(0, "watch", 0.0)], source="incidents").session[0].status == "no data"
+
+
+def test_session_state_rpo_in_the_html_report() -> None:
+    from recovery.measure.report_html import render_html
+
+    missed = build_report([ev(0, "session_rpo", mode="watch", rpo_s=75.0, recovered=True, source="drill")])
+    html = render_html(missed)
+    assert "Session state RPO (git recover watch)" in html and "session state (git recover watch)" in html
