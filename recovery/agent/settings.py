@@ -18,7 +18,6 @@ client never reads half of it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from recovery.agent.hook import FILE_TOOLS
+from recovery.base.fs import atomic_write
 from recovery.base.errors import UsageError
 
 # (event, matcher or None): what git-recover hooks into.
@@ -100,9 +100,7 @@ def _without_ours(groups: Any) -> list[Any]:
 
 def _write(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=2) + "\n")
 
 
 def install(toplevel: Path, local: bool) -> list[str]:

@@ -113,16 +113,17 @@ def _ref_exists(common_dir: Path, ref: str, sha: str) -> bool:
 def remember(state_dir: Path, digest: str, ref: str, sha: str) -> None:
     """Record that checkpoint ``sha`` (ref ``ref``) holds the state whose fingerprint is
     ``digest`` (taken *before* its capture, so a change made during the
-    capture makes the next fingerprint differ). Written to a temporary file
-    and renamed, so a reader never sees half a record.
+    capture makes the next fingerprint differ). Written atomically, so a reader
+    never sees half a record.
 
     Raises:
         OSError: the state directory cannot be written.
     """
+    from recovery.base.fs import atomic_write
+
     state_dir.mkdir(parents=True, exist_ok=True)
-    tmp = state_dir / f"{FINGERPRINT_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(f"{digest} {ref} {sha}\n")
-    os.replace(tmp, state_dir / FINGERPRINT_FILE)
+    # Not fsynced: a record lost in a crash costs one extra capture, nothing more.
+    atomic_write(state_dir / FINGERPRINT_FILE, f"{digest} {ref} {sha}\n", durable=False)
 
 
 def unchanged(toplevel: Path, git_dir: Path, common_dir: Path) -> tuple[str | None, str | None]:

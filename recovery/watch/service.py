@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from recovery.base.errors import RecoverError
+from recovery.base.fs import atomic_write
 from recovery.core.lock import pid_alive
 from recovery.core.repo import Repo
 
@@ -115,9 +116,7 @@ def _exclusive(repo: Repo, settle_s: float, max_wait_s: float, log: str | None) 
         record = {"pid": os.getpid(), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "settle_s": settle_s, "max_wait_s": max_wait_s, "log": log,
                   "toplevel": str(repo.toplevel)}
-        tmp = repo.state_dir / f"{PID_FILE}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(record) + "\n")
-        os.replace(tmp, repo.state_dir / PID_FILE)
+        atomic_write(repo.state_dir / PID_FILE, json.dumps(record) + "\n", durable=False)
         try:
             yield
         finally:
