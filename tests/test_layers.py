@@ -1,5 +1,5 @@
 """The layer contract of docs/architecture.md, checked on every test run: cli >
-measure > hooks > gates > remote > core > base, arrows down only, and links a
+measure > hooks | agent | watch > gates > remote > core > base, arrows down only, and links a
 leaf that imports only base (contracts in pyproject.toml, checked by import-linter)."""
 
 from __future__ import annotations
