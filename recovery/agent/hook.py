@@ -75,7 +75,9 @@ def agent_hook_main(argv: list[str]) -> int:
 
 
 def _say(line: str) -> None:
-    print(f"git-recover: {line}", file=sys.stderr)
+    from recovery.base.output import say
+
+    say(line)
 
 
 def _dispatch(event: str, payload: dict[str, Any]) -> int:

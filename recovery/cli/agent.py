@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from recovery.base.output import out
 from recovery.cli.common import open_repo
 
 _LOCAL = click.option("--local", is_flag=True,
@@ -23,7 +24,7 @@ def install_cmd(local: bool) -> None:
     from recovery.agent.settings import install
 
     for line in install(open_repo().toplevel, local):
-        click.echo(line)
+        out(line)
 
 
 @agent.command("uninstall")
@@ -33,4 +34,4 @@ def uninstall_cmd(local: bool) -> None:
     from recovery.agent.settings import uninstall
 
     for line in uninstall(open_repo().toplevel, local):
-        click.echo(line)
+        out(line)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from recovery.base.errors import UsageError
-from recovery.base.output import human_age
+from recovery.base.output import human_age, out
 from recovery.cli.common import echo_json, open_repo
 from recovery.core.model import Checkpoint
 from recovery.core.refs import list_checkpoints
@@ -100,12 +100,12 @@ def _list_session(repo: Repo, session: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(session_json(sid, found))
         return
-    click.echo(f"session {sid}: {len(found)} prompt(s); rewind with `git recover rewind N`")
+    out(f"session {sid}: {len(found)} prompt(s); rewind with `git recover rewind N`")
     for p in found:
         cp = p.checkpoint[:10] if p.checkpoint else "-"
         line = p.line if p.line is not None else "(prompt not seen)"
-        click.echo(f"prompt {p.number:<3} {cp:<10}  {human_age(age_s(p.time)):>5}  {line[:60]}")
+        out(f"prompt {p.number:<3} {cp:<10}  {human_age(age_s(p.time)):>5}  {line[:60]}")
         for t in p.tools:
             outcome = f"failed: {t.error}" if t.outcome == "failed" and t.error else t.outcome
-            click.echo(f"    {t.tool:<12} {t.checkpoint[:10]:<10}  {human_age(age_s(t.time)):>5}  "
+            out(f"    {t.tool:<12} {t.checkpoint[:10]:<10}  {human_age(age_s(t.time)):>5}  "
                        f"{t.target[:50]:<50}  {outcome}")

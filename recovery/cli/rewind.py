@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from recovery.base.output import out
 from recovery.cli.common import open_repo
 
 
@@ -21,6 +22,6 @@ def rewind(number: int | None, session: str | None, dry_run: bool) -> None:
     target, result = rewind_prompt(open_repo(), session, number, dry_run)
     line = target.prompt.line if target.prompt.line is not None else "(prompt text not recorded)"
     where = "just before" if target.exact else "before the first file-changing tool call of"
-    click.echo(f"rewinding to {where} prompt {target.prompt.number} of session {target.session}: {line}")
-    for out in result.lines():
-        click.echo(out)
+    out(f"rewinding to {where} prompt {target.prompt.number} of session {target.session}: {line}")
+    for text in result.lines():
+        out(text)

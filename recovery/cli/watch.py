@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from recovery.base.output import out
 from recovery.cli.common import open_repo
 from recovery.watch.watcher import DEFAULT_MAX_WAIT_S, DEFAULT_SETTLE_S
 
@@ -38,8 +39,8 @@ def start_cmd(settle_s: float, max_wait_s: float) -> None:
     from recovery.watch.service import start
 
     info = start(open_repo(), settle_s, max_wait_s)
-    click.echo(f"watcher started: {info.describe()}")
-    click.echo("stop it with: git recover watch stop")
+    out(f"watcher started: {info.describe()}")
+    out("stop it with: git recover watch stop")
 
 
 @watch.command("stop")
@@ -48,7 +49,7 @@ def stop_cmd() -> None:
     from recovery.watch.service import stop
 
     info = stop(open_repo())
-    click.echo(f"watcher stopped (pid {info.pid})" if info else "no watcher is running for this worktree")
+    out(f"watcher stopped (pid {info.pid})" if info else "no watcher is running for this worktree")
 
 
 @watch.command("status")
@@ -58,9 +59,9 @@ def status_cmd() -> None:
 
     info = read_info(open_repo())
     if info is None:
-        click.echo("no watcher is running for this worktree")
+        out("no watcher is running for this worktree")
     elif info.running:
-        click.echo(f"watcher running: {info.describe()}")
+        out(f"watcher running: {info.describe()}")
     else:
-        click.echo(f"no watcher is running; a stale record of a killed one remains (pid {info.pid}); "
+        out(f"no watcher is running; a stale record of a killed one remains (pid {info.pid}); "
                    "`git recover watch start` removes it")
