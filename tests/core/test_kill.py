@@ -247,7 +247,7 @@ def test_ctrl_c_says_what_state_it_left(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-P", "-c", _KILL_AT.replace("SIGKILL", "SIGINT"), "_move_head:before",
                            cp], cwd=repo.path, capture_output=True, text=True)
     err = proc.stderr
-    assert intent.exists()
+    assert intent.exists(), (proc.returncode, err)
     assert proc.returncode in (1, 130), err
     assert "--continue" in err and "--abort" in err and "aborted" not in err.replace("--abort", "")
     assert "Traceback" not in err
