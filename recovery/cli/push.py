@@ -22,6 +22,7 @@ def push(remote: str, allow_secrets: bool) -> None:
     for finding in result.secrets_allowed:
         warn(f"sent {quote_path(finding.path)} ({', '.join(finding.kinds)}): --allow-secrets")
     if result.excluded:
-        click.echo(f"left out ({len(result.excluded)} path(s), recover.push.exclude): {', '.join(result.excluded[:10])}")
+        names = ", ".join(quote_path(p) for p in result.excluded[:10])
+        click.echo(f"left out ({len(result.excluded)} path(s), recover.push.exclude): {names}")
     click.echo(f"pushed {len(result.sent)} new checkpoint(s) to {remote} as {result.ref} "
                f"({result.total} there in all)")

@@ -67,9 +67,11 @@ def _resolve(repo: Repo, name: str) -> Checkpoint:
 
         if is_remote(repo, remote):
             fetch(repo, remote)
-            return find(repo, remote, rest or "last")[1]
+            return find(repo, remote, rest)[1]
         if remote == "prompt":
             from recovery.agent.rewind import prompt_checkpoint
 
             return prompt_checkpoint(repo, rest)
+        raise UsageError(f"{remote!r} is not a remote of this repository (see `git remote`), "
+                         f"and no checkpoint is named {name!r}")
     return resolve(repo, name)

@@ -40,7 +40,7 @@ from recovery.base.output import say
 from recovery.gates.policy import Validation, take_checkpoint, validate
 from recovery.base.proc import run_foreground, spawn_detached
 from recovery.gates.trust import allowed_gates
-from recovery.hooks.push_guard import ALLOW_KEY, checkpoint_refs_in_push, refusal
+from recovery.hooks.push_guard import ALLOW_KEY, checkpoint_refs_in_push, checkpoints_carried, refusal
 from recovery.core.git import INTERNAL_ENV, user_env
 from recovery.core.journal import record_or_warn
 from recovery.core.model import Checkpoint
@@ -131,7 +131,7 @@ def _guarded(run: HookRun, handler: Callable[[HookRun], int]) -> int:
 def _pre_hook(run: HookRun) -> int:
     repo = Repo.discover()
     if run.name == "pre-push":
-        leaking = checkpoint_refs_in_push(run.stdin)
+        leaking = checkpoint_refs_in_push(run.stdin) or checkpoints_carried(repo, run.stdin, run.args[0] if run.args else "")
         if leaking and not GitConfig.load(repo.git).get_bool(ALLOW_KEY, False):
             say(refusal(leaking))
             return EXIT_ERROR

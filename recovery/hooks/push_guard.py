@@ -38,6 +38,34 @@ def checkpoint_refs_in_push(stdin: bytes | None) -> list[str]:
     return found
 
 
+def checkpoints_carried(repo: Repo, stdin: bytes | None, remote: str) -> list[str]:
+    """The pushed refs whose new commits reach a checkpoint commit: a checkpoint
+    id pasted into ``git push R <id>:refs/heads/x``, a branch or tag made on one,
+    a merge with one as a parent. Their untracked files would leave unscanned.
+
+    Args:
+        repo: the repository pushing.
+        stdin: the pre-push hook's input.
+        remote: the remote's name (the hook's first argument); commits its
+            remote-tracking refs reach are already there and are not walked.
+
+    Returns:
+        ``<remote ref> (checkpoint <id>)`` for each such ref.
+    """
+    found = []
+    for line in (stdin or b"").splitlines():
+        fields = line.decode("utf-8", "replace").split(" ")
+        if len(fields) != 4 or set(fields[1]) == {"0"} or fields[2].startswith(PREFIX.decode()):
+            continue
+        args = ["rev-list", "-n", "1", "--grep=^git-recover-metadata: ", fields[1], "--not", f"--remotes={remote}"]
+        if set(fields[3]) != {"0"} and repo.git.run("cat-file", "-e", fields[3], check=False).returncode == 0:
+            args.append(fields[3])
+        hit = repo.git.run(*args, check=False).text
+        if hit:
+            found.append(f"{fields[2]} (checkpoint {hit[:10]})")
+    return found
+
+
 def refusal(refs: list[str]) -> str:
     """The one-line reason a push naming ``refs`` is refused."""
     shown = ", ".join(refs[:3]) + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -37,6 +36,7 @@ from hashlib import sha1
 
 from recovery import __version__
 from recovery.base.errors import EXIT_FINDINGS, RecoverError, UsageError
+from recovery.base.output import warn
 from recovery.core.capture import capture_workdir
 from recovery.core.config import GitConfig
 from recovery.core.gc import DEFAULT_KEEP, DEFAULT_MAX_AGE_DAYS, KEEP_KEY, MAX_AGE_KEY, plan_gc
@@ -193,7 +193,7 @@ def list_replicas(repo: Repo, remote: str, machine: str | None = None) -> list[R
         except RecoverError as exc:
             # One foreign or damaged ref on a shared remote must not hide every
             # other machine's checkpoints.
-            print(f"git-recover: warning: skipping {exc.message}", file=sys.stderr)
+            warn(f"skipping {exc.message}")
     return replicas
 
 
@@ -206,6 +206,8 @@ def read_replica(repo: Repo, commit: str, machine: str, worktree: str) -> Replic
     try:
         index = json.loads(repo.git.run("cat-file", "blob", f"{commit}:checkpoints.json").stdout)
         info = json.loads(repo.git.run("cat-file", "blob", f"{commit}:machine.json").stdout)
+        if not isinstance(index, dict) or not isinstance(info, dict):
+            raise ValueError("its index is not a JSON object")
         if index.get("format") != REPLICA_FORMAT:
             raise ValueError(f"format {index.get('format')!r}")
         entries = tuple(
@@ -214,8 +216,11 @@ def read_replica(repo: Repo, commit: str, machine: str, worktree: str) -> Replic
         )
         pushed_at = datetime.fromisoformat(info["pushed_at"]) if info.get("pushed_at") else None
         dropped = frozenset(str(sha) for sha in index.get("dropped", []))
-    except (GitCommandError, ValueError, KeyError, TypeError) as exc:
-        raise RecoverError(f"{commit[:10]} ({machine}/{worktree}) is not a git-recover replica: {exc}") from None
+    except GitCommandError as exc:
+        raise RecoverError(f"{machine}/{worktree} ({commit[:10]}): not a git-recover replica "
+                           f"({_first_fatal(exc)})") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RecoverError(f"{machine}/{worktree} ({commit[:10]}): not a git-recover replica ({exc})") from None
     ref = remote_ref(machine, worktree)
     checkpoints = _load_many(repo, [e.id for e in entries], ref)
     by_id = {cp.sha: cp for cp in checkpoints}
@@ -317,6 +322,9 @@ def find(repo: Repo, remote: str, name: str, machine: str | None = None) -> tupl
         raise UsageError(f"no checkpoints from {remote}{where} (push some with `git recover push`)")
     if name == "last":
         return max(pairs, key=lambda pair: pair[1].time)
+    if not name:
+        raise UsageError(f"missing checkpoint id after '{remote}:' (an id from `git recover list --remote {remote}`, "
+                         "or last)")
     lowered = name.lower()
     if not re.match(r"^[0-9a-f]{4,64}$", lowered):
         raise UsageError(f"{name!r} is not a checkpoint id (use an id from `git recover list --remote {remote}`)")
@@ -436,7 +444,15 @@ def _strip(repo: Repo, tree: str, pathspecs: Sequence[str]) -> tuple[str, list[s
     with capture_workdir(repo, "push") as scratch:
         git = repo.git.with_index(scratch / "index")
         git.run("read-tree", tree)
-        git.run("rm", "--cached", "-r", "-q", "--ignore-unmatch", "--", *pathspecs)
+        # Paths are matched in the temporary index only: `git rm --cached` would
+        # compare them with the files on disk now, which have nothing to do with
+        # a checkpoint's tree.
+        try:
+            matched = git.run("ls-files", "-z", "--", *pathspecs).stdout
+        except GitCommandError as exc:
+            raise UsageError(f"bad pathspec in git config {EXCLUDE_KEY}: {_first_fatal(exc)}") from None
+        if matched:
+            git.run("update-index", "-z", "--force-remove", "--stdin", input=matched)
         stripped = git.run("write-tree").text
     listed = repo.git.run("diff-tree", "-r", "-z", "--name-only", "--no-renames", "--diff-filter=D",
                           tree, stripped).stdout

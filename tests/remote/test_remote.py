@@ -308,3 +308,43 @@ def test_a_foreign_ref_among_the_replicas_is_skipped_with_a_warning(repo: GitRep
     assert "laptop/main (1 checkpoint(s))" in listed.stdout and "mine" in listed.stdout
     assert "warning: skipping" in listed.stderr and "evil/main" in listed.stderr
     assert "Traceback" not in listed.stderr
+
+
+def test_a_push_whose_commits_reach_a_checkpoint_is_refused(repo: GitRepo, tmp_path: Path) -> None:
+    install_hooks(repo)
+    repo.write("wip.env", AWS_KEY)
+    cp = json.loads(repo.recover("checkpoint", "--json").stdout)["sha"]
+    mirror = bare_store(tmp_path)
+    repo.git("remote", "add", "pub", mirror.as_uri())
+    for args in (["push", "pub", f"{cp}:refs/heads/x"], ["push", "pub", "--tags"]):
+        if args[-1] == "--tags":
+            repo.git("tag", "oops", cp)
+        refused = subprocess.run(["git", *args], cwd=repo.path, capture_output=True, text=True)
+        assert refused.returncode != 0, args
+        assert f"checkpoint {cp[:10]}" in refused.stderr
+    assert repo.git("ls-remote", "pub") == ""
+    repo.git("push", "-q", "pub", "main")  # an ordinary branch still goes
+
+
+def test_excluded_paths_are_matched_in_the_checkpoint_not_on_disk(repo: GitRepo, tmp_path: Path) -> None:
+    laptop = with_backup(repo, bare_store(tmp_path).as_uri(), "laptop")
+    laptop.git("config", "--add", "recover.push.exclude", ".env")
+    laptop.write(".env", "one\n")
+    laptop.recover("checkpoint")
+    laptop.write(".env", "two, different from the checkpoint\n")
+    assert "left out (1 path(s), recover.push.exclude): .env" in laptop.recover("push", "backup").stdout
+    laptop.git("config", "--add", "recover.push.exclude", ":(bogus)x")
+    laptop.write("n.txt", "new\n")
+    laptop.recover("checkpoint")
+    bad = laptop.recover("push", "backup", check=False)
+    assert bad.returncode == 3 and "recover.push.exclude" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_remote_names_in_restore_are_checked(repo: GitRepo, tmp_path: Path) -> None:
+    laptop = with_backup(repo, bare_store(tmp_path).as_uri(), "laptop")
+    laptop.recover("checkpoint")
+    laptop.recover("push", "backup")
+    empty = laptop.recover("restore", "backup:", check=False)
+    assert empty.returncode == 3 and "missing checkpoint id" in empty.stderr
+    unknown = laptop.recover("restore", "nosuch:last", check=False)
+    assert unknown.returncode == 3 and "'nosuch' is not a remote" in unknown.stderr
