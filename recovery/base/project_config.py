@@ -1,13 +1,27 @@
 """The team's shared configuration file: ``.recover.toml`` at the worktree's top
 level, or the ``[tool.git-recover]`` table of ``pyproject.toml``.
 
-``.recover.toml`` wins when both exist. Sections (``gates``, ``links``, ``metrics``)
-are read by the feature that owns them; this module only finds and parses the file
-and names the source in every error, so a bad config is one clear line.
+``.recover.toml`` wins when both exist. The whole file is checked against one JSON
+schema (``recovery/data/recover-config.schema.json``) before any feature reads
+it: every unknown table or key, at any level, is an error naming the file, the
+key and the nearest valid name, because a typo such as ``[gate.pytest]`` would
+otherwise switch a gate off without a word. Sections (``gates``, ``links``,
+``metrics``) are then read by the feature that owns them.
+
+The validator (jsonschema) costs 70-150 ms to import, more than a hook may
+spend, so a file is validated once per content: the SHA-256 of the schema and
+the file is remembered as an empty marker file under
+``$XDG_CACHE_HOME/git-recover/valid-config/`` and a file whose hash has a marker
+is not validated again. A cache that cannot be written only costs time.
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import importlib
+import json
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +31,9 @@ from recovery.base.errors import UsageError
 
 RECOVER_TOML = ".recover.toml"
 PYPROJECT = "pyproject.toml"
+TOOL_TABLE = "git-recover"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "data" / "recover-config.schema.json"
+_VALID_CACHE = "valid-config"
 
 
 @dataclass(frozen=True)
@@ -52,28 +69,113 @@ class ProjectConfig:
 
 
 def load_project_config(toplevel: Path) -> ProjectConfig:
-    """Find and parse the project configuration under ``toplevel``.
+    """Find, parse and validate the project configuration under ``toplevel``.
 
     Raises:
-        UsageError: the file is not valid TOML or cannot be read.
+        UsageError: the file is not valid TOML, cannot be read, or does not match
+            the schema (an unknown table or key, a value of the wrong type).
     """
     own = toplevel / RECOVER_TOML
     if own.is_file():
-        return ProjectConfig(_parse(own), own, "")
-    pyproject = toplevel / PYPROJECT
-    if pyproject.is_file():
-        tool = _parse(pyproject).get("tool", {})
-        table = tool.get("git-recover") if isinstance(tool, dict) else None
-        if isinstance(table, dict):
-            return ProjectConfig(table, pyproject, "tool.git-recover.")
-    return ProjectConfig()
+        raw = _read(own)
+        config = ProjectConfig(_parse(own, raw), own, "")
+    else:
+        pyproject = toplevel / PYPROJECT
+        if not pyproject.is_file():
+            return ProjectConfig()
+        raw = _read(pyproject)
+        tool = _parse(pyproject, raw).get("tool", {})
+        if not isinstance(tool, dict):
+            return ProjectConfig()
+        if TOOL_TABLE not in tool:
+            _reject_misspelt_tool_table(tool)
+            return ProjectConfig()
+        table = tool[TOOL_TABLE]
+        config = ProjectConfig(table if isinstance(table, dict) else {}, pyproject, f"tool.{TOOL_TABLE}.")
+        if not isinstance(table, dict):
+            raise UsageError(f"{PYPROJECT}: tool.{TOOL_TABLE}: expected a table")
+    _validate_once(config, raw)
+    return config
 
 
-def _parse(path: Path) -> dict[str, Any]:
+def _reject_misspelt_tool_table(tool: dict[str, Any]) -> None:
+    """``[tool.git_recover]`` configures nothing; say so instead of ignoring it."""
+    close = difflib.get_close_matches(TOOL_TABLE, [str(k) for k in tool], n=1, cutoff=0.8)
+    if close:
+        raise UsageError(f"{PYPROJECT}: tool.{close[0]}: unknown table (did you mean 'tool.{TOOL_TABLE}'?)")
+
+
+def _validate_once(config: ProjectConfig, raw: bytes) -> None:
+    """Validate ``config`` unless this exact content passed before (see the module doc)."""
+    schema_bytes = SCHEMA_PATH.read_bytes()
+    digest = hashlib.sha256(schema_bytes + b"\0" + config.prefix.encode() + b"\0" + raw).hexdigest()
+    marker = _cache_dir() / digest
+    if marker.exists():
+        return
+    validate(config, json.loads(schema_bytes))
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path.name}: invalid TOML: {exc}") from None
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # only an optimisation: the next run validates again
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "git-recover" / _VALID_CACHE
+
+
+def validate(config: ProjectConfig, schema: dict[str, Any]) -> None:
+    """Check ``config.data`` against ``schema``; the first problem becomes one line.
+
+    Each schema node may carry ``x-error`` (the message for a bad value) and
+    ``x-unknown`` (what an unknown key is called there, default "unknown key").
+
+    Raises:
+        UsageError: naming the file, the dotted key and, for an unknown key, the
+            nearest valid name.
+    """
+    # Through importlib: the type stubs are not installed everywhere mypy runs.
+    jsonschema = importlib.import_module("jsonschema")
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config.data),
+                    key=jsonschema.exceptions.relevance)
+    if not errors:
+        return
+    error = errors[0]
+    path = ".".join(str(part) for part in error.absolute_path)
+    node = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted(node.get("properties", {}))
+        unknown = [key for key in error.instance if key not in known][0]
+        key = f"{path}.{unknown}" if path else unknown
+        what = node.get("x-unknown") or ("unknown table" if isinstance(error.instance[unknown], dict)
+                                         else "unknown key")
+        close = difflib.get_close_matches(unknown, known, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        if unknown == "tool" and not path and not config.prefix:
+            hint = f" (in {RECOVER_TOML} write the tables without the tool.{TOOL_TABLE}. prefix)"
+        raise UsageError(f"{config.where(key)}: {what}{hint}; known: {', '.join(known)}")
+    if "propertyNames" in error.schema_path:
+        raise UsageError(f"{config.where(f'{path}.{error.instance}')}: {node.get('x-error') or error.message}")
+    # A list item is named by its list ("stages", not "stages.0"); the value says which.
+    path = ".".join(str(part) for part in error.absolute_path if not isinstance(part, int))
+    message = str(node.get("x-error") or error.message)
+    if isinstance(error.instance, dict):
+        raise UsageError(f"{config.where(path)}: {message}")
+    got = repr(error.instance)
+    raise UsageError(f"{config.where(path)}: " + (message.replace("{got}", got) if "{got}" in message
+                                                    else f"{message}, got {got}"))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{path.name}: cannot read: {exc.strerror}") from None
+
+
+def _parse(path: Path, raw: bytes) -> dict[str, Any]:
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path.name}: invalid TOML: {exc}") from None

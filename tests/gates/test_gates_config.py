@@ -4,6 +4,8 @@ per-user overrides in git config, the source of every value, and clear errors.""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -124,3 +126,76 @@ def test_values_that_pass_a_naive_check_are_refused(tmp_path) -> None:
         (tmp_path / ".recover.toml").write_text(f"[gates.g]\n{table}\n")
         with pytest.raises(UsageError, match="gates.g"):
             load_gates(tmp_path, GitConfig())
+
+
+@pytest.mark.parametrize(("file", "text", "message"), [
+    (".recover.toml", '[gate.pytest]\ncommand = ["false"]\n',
+     ".recover.toml: gate: unknown table (did you mean 'gates'?)"),
+    (".recover.toml", '[tool.git-recover.gates.x]\ncommand = ["false"]\n',
+     ".recover.toml: tool: unknown table (in .recover.toml write the tables without the tool.git-recover. prefix)"),
+    (".recover.toml", '[gates.x]\ncommand = ["false"]\npolcy = "block"\n',
+     ".recover.toml: gates.x.polcy: unknown key (did you mean 'policy'?)"),
+    (".recover.toml", '[links]\nprofle = "framework"\n', ".recover.toml: links.profle: unknown key (did you mean 'profile'?)"),
+    (".recover.toml", '[metrics.target]\nquality_gate = 5\n', ".recover.toml: metrics.target: unknown table (did you mean 'targets'?)"),
+    ("pyproject.toml", '[tool.git-recover.gate.x]\ncommand = ["false"]\n',
+     "pyproject.toml: tool.git-recover.gate: unknown table (did you mean 'gates'?)"),
+    ("pyproject.toml", '[tool.git_recover.gates.x]\ncommand = ["false"]\n',
+     "pyproject.toml: tool.git_recover: unknown table (did you mean 'tool.git-recover'?)"),
+])
+def test_a_typo_never_turns_the_gates_off(repo: GitRepo, file: str, text: str, message: str) -> None:
+    """A misspelt table or key is an error with the file, the key and the nearest
+    valid name (exit 3) for every command that reads the configuration."""
+    repo.write(file, text)
+    for args in (("gates", "list"), ("gates", "run"), ("links",), ("report",)):
+        proc = repo.recover(*args, check=False)
+        assert proc.returncode == 3, (args, proc.stdout, proc.stderr)
+        assert message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr and "no gates to run" not in proc.stdout
+
+
+def test_a_typo_blocks_the_commit_hook_instead_of_skipping_the_gates(repo: GitRepo) -> None:
+    repo.write("a.txt", "a\n")
+    head = repo.commit_all("base")
+    repo.recover("install")
+    repo.write(".recover.toml", '[gate.pytest]\ncommand = ["false"]\n')
+    repo.write("a.txt", "b\n")
+    repo.git("add", "a.txt")
+    proc = subprocess.run(["git", "commit", "-q", "-m", "x"], cwd=repo.path, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert ".recover.toml: gate: unknown table (did you mean 'gates'?)" in proc.stderr
+    assert repo.git("rev-parse", "HEAD") == head
+
+
+def test_a_valid_file_is_validated_once_per_content(repo: GitRepo, hermetic_env) -> None:
+    """The schema check (jsonschema, ~100 ms to import) runs when the file changed,
+    not on every hook: the second run does not import jsonschema at all."""
+    repo.write(".recover.toml", '[gates.x]\ncommand = ["true"]\n')
+    code = ("import sys; from pathlib import Path; from recovery.base.project_config import load_project_config;"
+            "load_project_config(Path('.')); print('jsonschema' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", code], cwd=repo.path, capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", code], cwd=repo.path, capture_output=True, text=True, check=True)
+    assert (first.stdout.strip(), second.stdout.strip()) == ("True", "False")
+    assert len(list((hermetic_env / ".cache" / "git-recover" / "valid-config").iterdir())) == 1
+    repo.write(".recover.toml", '[gates.x]\ncommand = ["true"]\ncolour = 1\n')
+    third = subprocess.run([sys.executable, "-c", code], cwd=repo.path, capture_output=True, text=True)
+    assert third.returncode == 1 and "gates.x.colour: unknown key" in third.stderr
+
+
+def test_the_schema_names_the_values_the_code_knows() -> None:
+    """The schema's lists are the code's constants (one can drift from the other)."""
+    from recovery.base.project_config import SCHEMA_PATH
+    from recovery.gates.model import BUILTINS, POLICIES, SEVERITIES, STAGES
+    from recovery.links.findings import FAIL_LEVELS, PROFILES
+    from recovery.links.settings import KEYS
+    from recovery.measure.metrics import DEFAULT_TARGETS_S
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    gate = schema["$defs"]["gate"]["properties"]
+    assert tuple(gate["stages"]["items"]["enum"]) == STAGES
+    assert tuple(gate["policy"]["enum"]) == POLICIES
+    assert tuple(gate["severity"]["enum"]) == SEVERITIES
+    assert tuple(gate["builtin"]["enum"]) == BUILTINS
+    assert tuple(schema["$defs"]["fail_level"]["enum"]) == FAIL_LEVELS
+    links = schema["properties"]["links"]["properties"]
+    assert sorted(links) == sorted(KEYS) and tuple(links["profile"]["enum"]) == PROFILES
+    assert sorted(schema["properties"]["metrics"]["properties"]["targets"]["properties"]) == sorted(DEFAULT_TARGETS_S)
