@@ -5,25 +5,35 @@ from __future__ import annotations
 import click
 
 from recovery.base.errors import UsageError
-from recovery.base.output import human_age, out
+from recovery.base.output import clean, human_age, out
 from recovery.cli.common import echo_json, open_repo
-from recovery.core.model import Checkpoint
-from recovery.core.refs import list_checkpoints
+from recovery.core.describe import describe, select
+from recovery.core.refs import list_checkpoints, shown
 from recovery.core.repo import Repo
+
+_SUBJECT_WIDTH = 50
 
 
 @click.command("list")
 @click.option("-n", "--max-count", type=click.IntRange(min=1), help="Show at most this many.")
+@click.option("--manual", "named_only", is_flag=True, help="Only checkpoints you took or named (-m).")
+@click.option("--reason", help="Only this reason (manual, pre-commit, post-merge, run, restore-safety...).")
+@click.option("--branch", help="Only checkpoints taken on this branch.")
+@click.option("-a", "--all", "include_safety", is_flag=True,
+              help="Also restores' safety checkpoints (hidden by default; `undo` names the latest).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per checkpoint).")
 @click.option("--remote", help="The checkpoints pushed to this remote (fetched first), by machine.")
 @click.option("--machine", help="With --remote: only this machine's.")
 @click.option("--session", "session", is_flag=False, flag_value="", default=None, metavar="[ID]",
               help="An agent session's checkpoints by prompt, with each tool call (default: the latest session).")
-def list_cmd(max_count: int | None, as_json: bool, remote: str | None, machine: str | None,
+def list_cmd(max_count: int | None, named_only: bool, reason: str | None, branch: str | None,
+             include_safety: bool, as_json: bool, remote: str | None, machine: str | None,
              session: str | None) -> None:
-    """List checkpoints: position, id, age, reason, branch, files changed
-    against HEAD, and labels (good, undo). With --session, an agent session's
-    prompts, each with the checkpoint before it and its tool calls."""
+    """List checkpoints, newest first: number (#N, never reused or shifted), id,
+    age, reason (the command or hook that took it), branch, files changed against
+    its HEAD commit, labels (good, undo), and what it was: your note (-m) and the
+    subject of its HEAD commit. With --session, an agent session's prompts, each
+    with the checkpoint before it and its tool calls."""
     repo = open_repo()
     if remote is not None:
         _list_remote(repo, remote, machine, max_count, as_json)
@@ -33,20 +43,33 @@ def list_cmd(max_count: int | None, as_json: bool, remote: str | None, machine: 
     if session is not None:
         _list_session(repo, session or None, as_json)
         return
-    checkpoints = list_checkpoints(repo)[:max_count]
-    changed = changed_counts(repo, checkpoints)
+    every = list_checkpoints(repo)
+    positions = {cp.sha: i for i, cp in enumerate(shown(every))}
+    checkpoints = select(every, named_only=named_only, reason=reason, branch=branch,
+                         include_safety=include_safety)[:max_count]
+    described = describe(repo, checkpoints)
     if as_json:
-        echo_json([{**cp.to_json(), "position": i, "changed_files": changed[cp.sha]}
-                   for i, cp in enumerate(checkpoints)])
+        echo_json([{**cp.to_json(), "position": positions.get(cp.sha),
+                    "changed_files": described[cp.sha].changed_files,
+                    "head_subject": described[cp.sha].head_subject} for cp in checkpoints])
         return
     if not checkpoints:
-        click.echo("no checkpoints yet (take one with `git recover checkpoint`)")
+        out("no checkpoints match (`git recover list --all` shows every one)" if every else
+            "no checkpoints yet (take one with `git recover checkpoint`)")
         return
-    click.echo(f"{'#':>3}  {'id':<10}  {'age':>5}  {'reason':<18} {'branch':<16} {'changed':>7}  labels")
-    for i, cp in enumerate(checkpoints):
-        click.echo(
-            f"{i:>3}  {cp.short:<10}  {human_age(cp.age_s()):>5}  {cp.reason[:18]:<18} "
-            f"{(cp.branch_name or '(detached)')[:16]:<16} {'?' if changed[cp.sha] is None else changed[cp.sha]:>7}  {','.join(cp.labels)}"
+    out(f"{'#':>4}  {'id':<10}  {'age':>5}  {'reason':<16} {'branch':<14} {'changed':>7}  {'labels':<9} what")
+    for cp in checkpoints:
+        about = described[cp.sha]
+        changed = "?" if about.changed_files is None else str(about.changed_files)
+        # Notes, subjects and branch names come from the repository: printed escaped, one line each.
+        note = f'"{clean(cp.message.strip())}" ' if cp.message and not cp.is_safety else ""
+        subject = clean(about.head_subject or ("(unborn branch)" if cp.head is None else "?"))
+        if len(subject) > _SUBJECT_WIDTH:
+            subject = subject[:_SUBJECT_WIDTH - 3] + "..."
+        out(
+            f"{cp.number:>4}  {cp.short:<10}  {human_age(cp.age_s()):>5}  {clean(cp.reason)[:16]:<16} "
+            f"{clean(cp.branch_name or '(detached)')[:14]:<14} {changed:>7}  {','.join(cp.labels):<9} "
+            f"{note}on: {subject}"
         )
 
 
@@ -68,29 +91,6 @@ def _list_remote(repo: Repo, remote: str, machine: str | None, max_count: int | 
             click.echo(f"  {cp.short:<10}  {human_age(cp.age_s()):>5}  {cp.reason[:18]:<18} "
                        f"{(cp.branch_name or '(detached)')[:16]:<16} {cp.message or ''}")
     click.echo(f"restore one with: git recover restore {remote}:ID")
-
-
-def changed_counts(repo: Repo, checkpoints: list[Checkpoint]) -> dict[str, int | None]:
-    """Files that differ between each checkpoint's worktree and its HEAD commit
-    (``None`` when an object is missing).
-
-    dulwich diffs the trees in-process: one git process per checkpoint would
-    make ``list`` slow on a long history of checkpoints.
-    """
-    from dulwich.diff_tree import tree_changes
-    from dulwich.objects import Commit, ObjectID
-    from dulwich.repo import Repo as DulwichRepo
-
-    store = DulwichRepo(str(repo.common_dir)).object_store
-    counts: dict[str, int | None] = {}
-    for cp in checkpoints:
-        try:
-            head = store[ObjectID(cp.head.encode())] if cp.head else None
-            head_tree = head.tree if isinstance(head, Commit) else None
-            counts[cp.sha] = len(list(tree_changes(store, head_tree, ObjectID(cp.worktree_tree.encode()))))
-        except KeyError:
-            counts[cp.sha] = None  # an object is missing: `git recover verify` says which
-    return counts
 
 
 def _list_session(repo: Repo, session: str | None, as_json: bool) -> None:

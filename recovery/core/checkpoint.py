@@ -10,6 +10,16 @@ that is still changing then is published as git last read it, named as racing in
 the checkpoint's notes and in a warning, while every other path was verified
 unchanged after it was hashed (a log being appended must not keep a busy tree
 from ever being checkpointed, nor be captured stale in silence).
+
+One state, one checkpoint: a capture whose state (HEAD and its branch, the index
+tree, the worktree tree, the merge state) equals the newest checkpoint of the
+worktree publishes nothing and returns that checkpoint, marked ``unchanged``;
+the exception is a user's note (``checkpoint -m``) that the newest one does not
+carry, since naming a state is the point of that call. Every new checkpoint gets
+the worktree's next number (one more than the highest in use; ``gc`` never
+drops the newest, so a number is never given twice). After publishing, the
+automatic retention (:func:`recovery.core.gc.auto_gc`) runs when it is due, so
+every caller (hooks, ``run``, the watcher, agent hooks) gets both.
 """
 
 from __future__ import annotations
@@ -27,8 +37,8 @@ from recovery.base.output import quote_path, warn
 from recovery.core.git import GitCommandError
 from recovery.core.journal import record_or_warn
 from recovery.core.lock import repo_lock
-from recovery.core.model import Capture, Checkpoint, encode_message
-from recovery.core.refs import checkpoint_ref, update_ref
+from recovery.core.model import IDENTITY, Capture, Checkpoint, encode_message
+from recovery.core.refs import checkpoint_ref, list_checkpoints, record_legacy_numbers, update_ref
 from recovery.core.repo import Repo
 
 __all__ = ["Checkpoint", "PatchNotApplied", "create_checkpoint", "take"]
@@ -39,14 +49,7 @@ DEFAULT_ATTEMPTS = 5
 # 0.2, 0.4: under a second in all): a burst of writes (a formatter, a save) is
 # usually over by then.
 _FIRST_BACKOFF_S = 0.05
-# Checkpoint commits carry a fixed identity, so a repository without user.email
-# can still be checkpointed and nobody mistakes them for their own commits.
-_IDENTITY = {
-    "GIT_AUTHOR_NAME": "git-recover",
-    "GIT_AUTHOR_EMAIL": "git-recover@localhost",
-    "GIT_COMMITTER_NAME": "git-recover",
-    "GIT_COMMITTER_EMAIL": "git-recover@localhost",
-}
+MANUAL = "manual"
 
 
 class PatchNotApplied(RecoverError):
@@ -74,27 +77,40 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
             without touching any file.
 
     Returns:
-        The published :class:`Checkpoint`.
+        The published :class:`Checkpoint`, or the newest one with ``unchanged``
+        set when the state equals it (see the module doc); then automatic
+        retention runs when it is due.
 
     Raises:
         PatchNotApplied: ``patch`` could not be applied; the checkpoint was
             published without it, and its notes say so.
         RecoverError: the capture failed; no ref was written.
     """
-    with repo_lock(repo), capture_workdir(repo, "checkpoint") as workdir:
-        checkpoint, _ = take(repo, reason, message, workdir, patch)
+    with repo_lock(repo):
+        with capture_workdir(repo, "checkpoint") as workdir:
+            config = GitConfig.load(repo.git)
+            checkpoint, _ = take(repo, reason, message, workdir, patch, config)
+        if not checkpoint.unchanged:
+            from recovery.core.gc import auto_gc
+
+            auto_gc(repo, checkpoint, config)
         return checkpoint
 
 
 def take(repo: Repo, reason: str, message: str | None, workdir: Path,
-         patch: Path | None = None) -> tuple[Checkpoint, Capture]:
-    """Capture and publish with the lock already held; the capture's temporary
+         patch: Path | None = None, config: GitConfig | None = None) -> tuple[Checkpoint, Capture]:
+    """Capture and publish with the lock already held, or return the newest
+    checkpoint (``unchanged``) when the state equals it; the capture's temporary
     index stays in ``workdir`` for the caller (a restore switches from it).
+
+    Args:
+        config: the ``recover.*`` git config, when the caller has read it.
 
     Raises:
         PatchNotApplied, RecoverError: as :func:`create_checkpoint`.
     """
-    config = GitConfig.load(repo.git)
+    config = config or GitConfig.load(repo.git)
+    existing = list_checkpoints(repo)
     attempts = max(1, config.get_int(ATTEMPTS_KEY, DEFAULT_ATTEMPTS))
     started = time.perf_counter()
     snap = _capture_settled(repo, workdir, config, attempts)
@@ -115,11 +131,35 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
         _warn_skipped(item.path, item.reason, item.size_bytes)
     for note in snap.notes:
         warn(note)
-    checkpoint = _publish(repo, snap, reason, message, capture_s)
+    newest = existing[0] if existing else None
+    if (newest is not None and patch_error is None and _same_state(repo, newest, snap)
+            and not _names_it(reason, message, newest)):
+        record_or_warn(repo, "checkpoint", checkpoint=newest.short, reason=reason, unchanged=True,
+                       capture_s=round(capture_s, 6))
+        return replace(newest, unchanged=True), snap
+    record_legacy_numbers(repo, existing)
+    number = max((cp.number for cp in existing), default=0) + 1
+    checkpoint = _publish(repo, snap, reason, message, capture_s, number)
     _journal_checkpoint(repo, checkpoint)
     if patch_error:
         raise PatchNotApplied(f"checkpoint {checkpoint.short} written, but {patch_error}", checkpoint)
     return checkpoint, snap
+
+
+def _same_state(repo: Repo, cp: Checkpoint, snap: Capture) -> bool:
+    """Whether ``snap`` holds exactly ``cp``'s state: HEAD, branch, index,
+    worktree and merge state (the trees name the bytes)."""
+    if (cp.head, cp.branch, cp.index_tree, cp.worktree_tree) != (snap.head, snap.branch, snap.index_tree,
+                                                                  snap.worktree_tree):
+        return False
+    if cp.conflict_commit is None or snap.conflict is None:
+        return cp.conflict_commit is None and snap.conflict is None
+    return repo.git.text("rev-parse", f"{cp.conflict_commit}^{{tree}}") == snap.conflict.tree
+
+
+def _names_it(reason: str, message: str | None, newest: Checkpoint) -> bool:
+    """A user's note the newest checkpoint does not carry: a new, named entry."""
+    return reason == MANUAL and message is not None and message.strip() != (newest.message or "").strip()
 
 
 def _capture_settled(repo: Repo, workdir: Path, config: GitConfig, attempts: int) -> Capture:
@@ -171,9 +211,10 @@ def _warn_skipped(path: str, reason: str, size_bytes: int) -> None:
              "captured; commit in it (or ignore it) to include it")
 
 
-def _publish(repo: Repo, snap: Capture, reason: str, message: str | None, capture_s: float) -> Checkpoint:
+def _publish(repo: Repo, snap: Capture, reason: str, message: str | None, capture_s: float,
+             number: int) -> Checkpoint:
     """Write the commit objects, then the ref (last)."""
-    git = repo.git.with_env(**_IDENTITY)
+    git = repo.git.with_env(**IDENTITY)
     now = datetime.now(timezone.utc)
     head_parent = ["-p", snap.head] if snap.head else []
     where = snap.branch.removeprefix("refs/heads/") if snap.branch else "(detached)"
@@ -198,6 +239,7 @@ def _publish(repo: Repo, snap: Capture, reason: str, message: str | None, captur
         "worktree_tree": snap.worktree_tree,
         "conflict_commit": conflict_commit,
         "skipped": [asdict(item) for item in snap.skipped],
+        "number": number,
         "notes": list(snap.notes),
         "capture_s": round(capture_s, 6),
     }
@@ -211,5 +253,39 @@ def _publish(repo: Repo, snap: Capture, reason: str, message: str | None, captur
         branch=snap.branch, index_commit=index_commit, index_tree=snap.index_tree,
         worktree_tree=snap.worktree_tree, conflict_commit=conflict_commit, skipped=snap.skipped,
         notes=snap.notes, worktree=repo.worktree_key, version=__version__, capture_s=capture_s,
+        number=number,
     )
 
+
+def drop_superseded(repo: Repo, newer: Checkpoint) -> Checkpoint | None:
+    """Delete the checkpoint taken just before ``newer`` when ``newer`` holds all of
+    it: ``newer``'s HEAD is a commit made on top of it and nothing else changed.
+
+    That is the checkpoint a commit's pre-commit hook takes once the commit is
+    made: same branch and worktree, its HEAD is the new commit's parent and its
+    index is the new commit's tree, no merge state, no note, no label. Restoring
+    ``newer`` and then ``git reset --soft HEAD^`` gives back exactly its state, so a
+    commit leaves one checkpoint, not two.
+
+    Returns:
+        The checkpoint deleted, or ``None`` when there was none to delete.
+
+    Raises:
+        RecoverError: the ref moved while being deleted, or the lock is busy.
+    """
+    from recovery.core.refs import delete_ref
+
+    with repo_lock(repo):
+        checkpoints = list_checkpoints(repo)
+        if len(checkpoints) < 2 or checkpoints[0].sha != newer.sha or newer.head is None:
+            return None
+        older = checkpoints[1]
+        if (older.labels or older.message or older.conflict_commit or newer.conflict_commit
+                or older.is_safety or (older.branch, older.worktree_tree) != (newer.branch, newer.worktree_tree)):
+            return None
+        parent_and_tree = repo.git.run("rev-parse", f"{newer.head}^1", f"{newer.head}^{{tree}}",
+                                       check=False).text.split()
+        if parent_and_tree != [older.head, older.index_tree]:
+            return None
+        delete_ref(repo, older.ref, older.sha)
+        return older

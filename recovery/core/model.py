@@ -40,6 +40,14 @@ SHORT_LEN = 10
 CLOCK_SKEW = timedelta(minutes=5)
 # The order of a checkpoint claiming a later time: the oldest of all.
 UNTRUSTED_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Checkpoint commits carry a fixed identity, so a repository without user.email
+# can still be checkpointed and nobody mistakes them for their own commits.
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "git-recover",
+    "GIT_AUTHOR_EMAIL": "git-recover@localhost",
+    "GIT_COMMITTER_NAME": "git-recover",
+    "GIT_COMMITTER_EMAIL": "git-recover@localhost",
+}
 
 
 class ObjectFormat(Enum):
@@ -214,6 +222,13 @@ class Checkpoint:
         worktree: the worktree key (``main`` or ``wt-<name>``).
         version: the git-recover version that wrote it.
         capture_s: seconds the capture took.
+        number: the per-worktree number users type (``#12``), given at creation and
+            never changed, like a shell history number; checkpoints written before
+            numbers existed get one derived from their time (:mod:`recovery.core.refs`).
+        labels: ``good`` / ``undo`` when a label points here (set by the listing).
+        number_derived: :attr:`number` was derived, not read from the metadata.
+        unchanged: this capture equalled the newest checkpoint, which is returned
+            instead of a new one (nothing was written).
     """
 
     sha: str
@@ -232,12 +247,21 @@ class Checkpoint:
     worktree: str = "main"
     version: str = ""
     capture_s: float = 0.0
+    number: int = 0
     labels: tuple[str, ...] = field(default=(), compare=False)
+    unchanged: bool = field(default=False, compare=False)
+    number_derived: bool = field(default=False, compare=False)
 
     @property
     def short(self) -> str:
         """The abbreviated commit id users type (10 hex digits)."""
         return self.sha[:SHORT_LEN]
+
+    @property
+    def is_safety(self) -> bool:
+        """A restore's own safety checkpoint (``restore-safety``, ``restore-continue``,
+        ``restore-abort``): the state a restore replaced, not one anybody asked for."""
+        return self.reason.startswith("restore-")
 
     @property
     def branch_name(self) -> str | None:
@@ -313,6 +337,7 @@ def decode(sha: str, ref: str, message: str, now: datetime | None = None) -> Che
             worktree=clean(data.get("worktree", "main")),
             version=clean(data.get("version", "")),
             capture_s=float(data.get("capture_s", 0.0)),
+            number=int(data.get("number", 0)),
         )
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise RecoverError(f"{ref} is not a git-recover checkpoint ({clean(str(exc))})") from None
@@ -369,6 +394,9 @@ def _validate(data: dict[str, Any]) -> None:
         raise ValueError("notes is not a list of strings")
     if not isinstance(data.get("skipped", []), list) or not all(isinstance(i, dict) for i in data.get("skipped", [])):
         raise ValueError("skipped is not a list of objects")
+    number = data.get("number", 0)
+    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        raise ValueError("number is not a whole number")
     capture_s = data.get("capture_s", 0.0)
     if isinstance(capture_s, bool) or not isinstance(capture_s, (int, float)):
         raise ValueError("capture_s is not a number")

@@ -5,6 +5,8 @@ Layout, per worktree (``<wt>`` is ``main`` or ``wt-<name>``)::
     refs/recovery/<wt>/cp/<sha>   one ref per checkpoint, created once, never moved
     refs/recovery/<wt>/good       the last checkpoint every required gate passed on
     refs/recovery/<wt>/undo       the safety checkpoint of the latest restore
+    refs/recovery/<wt>/numbers    the numbers of checkpoints written before numbers
+                                  existed (only in such repositories; written once)
 
 Every update goes through ``git update-ref`` with the expected old value
 (compare-and-swap, as dulwich's ``set_if_equals``) and ``--create-reflog``, so a
@@ -14,6 +16,7 @@ in ``git reflog refs/recovery/<wt>/good``.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 
@@ -21,11 +24,14 @@ from recovery.base.errors import RecoverError, UsageError
 from recovery.base.output import warn
 from recovery.core.git import Git, GitCommandError
 from recovery.base.fs import fsync_dir
-from recovery.core.model import Checkpoint, decode
+from recovery.core.model import IDENTITY, Checkpoint, decode
 from recovery.core.repo import Repo
 
 LABELS = ("good", "undo")
-_POSITION = re.compile(r"^(?:@\{(\d+)\}|(\d{1,3}))$")
+NUMBERS = "numbers"
+_NUMBERS_SUBJECT = "git-recover checkpoint numbers"
+_POSITION = re.compile(r"^@\{(\d+)\}$")
+_NUMBER = re.compile(r"^#?(\d+)$")
 _HEX = re.compile(r"^[0-9a-f]{4,40}$")
 
 
@@ -90,7 +96,7 @@ def resolve_commit(repo: Repo, rev: str) -> str | None:
 
 
 def list_checkpoints(repo: Repo) -> list[Checkpoint]:
-    """All checkpoints of this worktree, newest first, with their labels.
+    """All checkpoints of this worktree, newest first, with their labels and numbers.
 
     One ``for-each-ref`` call reads every checkpoint's metadata, whatever their number.
     """
@@ -100,6 +106,7 @@ def list_checkpoints(repo: Repo) -> list[Checkpoint]:
     ).stdout
     found: list[Checkpoint] = []
     labels: dict[str, list[str]] = {}
+    recorded: dict[str, int] = {}
     for record in out.split(b"\0\n"):
         if not record.strip():
             continue
@@ -107,16 +114,74 @@ def list_checkpoints(repo: Repo) -> list[Checkpoint]:
         name = ref.removeprefix(repo.ref_prefix)
         if name in LABELS:
             labels.setdefault(sha, []).append(name)
+        elif name == NUMBERS:
+            recorded = _parse_numbers(message.partition("\n\n")[2])
         elif name.startswith("cp/"):
             try:
                 found.append(decode(sha, ref, message))
             except RecoverError as exc:
                 # One foreign or damaged ref must not block every command.
                 warn(f"skipping {exc.message}; remove it with `git update-ref -d {ref}`")
-    found.sort(key=lambda cp: cp.time, reverse=True)
+    found.sort(key=lambda cp: (cp.time, cp.sha), reverse=True)
+    numbers = legacy_numbers(found, recorded)
     return [
-        _with_labels(cp, tuple(labels.get(cp.sha, ()))) for cp in found
+        _with_labels(replace(cp, number=numbers[cp.sha], number_derived=True) if cp.sha in numbers else cp,
+                     tuple(labels.get(cp.sha, ()))) for cp in found
     ]
+
+
+def legacy_numbers(checkpoints: list[Checkpoint], recorded: dict[str, int]) -> dict[str, int]:
+    """Numbers for checkpoints whose metadata has none (written before numbers existed).
+
+    The recorded ones (``refs/recovery/<wt>/numbers``) keep theirs; the others are
+    numbered oldest first after every number in use (from 1 in a repository that
+    has only such checkpoints), so the result depends only on the checkpoints,
+    never on when it is computed. :func:`record_legacy_numbers` writes the record
+    before the first numbered checkpoint and before ``gc`` drops anything, so that
+    dropping an old checkpoint never renumbers the rest.
+    """
+    unnumbered = [cp for cp in checkpoints if cp.number == 0]
+    numbers = {cp.sha: recorded[cp.sha] for cp in unnumbered if cp.sha in recorded}
+    # Recorded numbers of dropped checkpoints count too: a number is never given twice.
+    ceiling = max([*recorded.values(), *(cp.number for cp in checkpoints)], default=0)
+    rest = sorted((cp for cp in unnumbered if cp.sha not in recorded), key=lambda c: (c.time, c.sha))
+    for number, cp in enumerate(rest, start=ceiling + 1):
+        numbers[cp.sha] = number
+    return numbers
+
+
+def record_legacy_numbers(repo: Repo, checkpoints: list[Checkpoint]) -> None:
+    """Make derived numbers permanent in ``refs/recovery/<wt>/numbers``: written when
+    checkpoints without a number of their own exist whose number is not recorded
+    yet (normally once, before the first numbered checkpoint). Call with the lock
+    held, with :func:`list_checkpoints`' result.
+
+    Raises:
+        RecoverError: the ref moved meanwhile (compare-and-swap).
+    """
+    derived = {cp.sha: cp.number for cp in checkpoints if cp.number_derived}
+    if not derived:
+        return
+    ref = f"{repo.ref_prefix}{NUMBERS}"
+    old = resolve_commit(repo, ref)
+    recorded = _parse_numbers(repo.git.text("cat-file", "commit", old).partition("\n\n")[2]) if old else {}
+    if all(sha in recorded for sha in derived):
+        return
+    tree = repo.git.text("mktree", input=b"")
+    body = f"{_NUMBERS_SUBJECT}\n\n{json.dumps({**recorded, **derived}, sort_keys=True)}\n"
+    commit = repo.git.with_env(**IDENTITY).text("commit-tree", tree, input=body.encode())
+    update_ref(repo, ref, commit, old, "recover: numbers of checkpoints taken before numbers existed")
+
+
+def _parse_numbers(body: str) -> dict[str, int]:
+    """The ``{sha: number}`` record in the numbers commit's message body."""
+    try:
+        data = json.loads(body.strip() or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool) and v > 0}
 
 
 def _with_labels(cp: Checkpoint, labels: tuple[str, ...]) -> Checkpoint:
@@ -186,27 +251,40 @@ def set_label(repo: Repo, label: str, cp: Checkpoint) -> None:
 
 
 def load(repo: Repo, sha: str) -> Checkpoint:
-    """Read one checkpoint commit's metadata.
+    """Read one checkpoint commit's metadata (and its derived number, for one
+    written before numbers existed).
 
     Raises:
         RecoverError: ``sha`` is not a git-recover checkpoint commit.
     """
     message = repo.git.run("cat-file", "commit", sha).text
     _, _, body = message.partition("\n\n")
-    return decode(sha, checkpoint_ref(repo, sha), body)
+    cp = decode(sha, checkpoint_ref(repo, sha), body)
+    if cp.number == 0:
+        listed = next((found for found in list_checkpoints(repo) if found.sha == sha), None)
+        return replace(cp, number=listed.number, number_derived=True) if listed else cp
+    return cp
+
+
+def shown(checkpoints: list[Checkpoint]) -> list[Checkpoint]:
+    """The checkpoints ``list`` shows by default and positions count: every one but
+    a restore's safety checkpoints, so a restore never moves a position."""
+    return [cp for cp in checkpoints if not cp.is_safety]
 
 
 def resolve(repo: Repo, name: str) -> Checkpoint:
     """Find a checkpoint by the names the CLI accepts.
 
-    Accepted: ``last`` (the newest that is not a restore's safety checkpoint),
-    ``good`` (the last good checkpoint of the current branch, else of any), ``undo``, a
-    position ``N`` or ``@{N}``
-    (0 is the newest, as in ``stash@{0}``), or a full or abbreviated commit id
-    (at least 4 hex digits, as git's minimum abbreviation).
+    Accepted: a number ``N`` or ``#N`` (the number ``list`` shows, given for life),
+    ``last`` (the newest that is not a restore's safety checkpoint),
+    ``good`` (the last good checkpoint of the current branch, else of any), ``undo``,
+    a position ``@{N}`` (0 is the newest of those ``list`` shows by default, as in
+    ``stash@{0}``; safety checkpoints are not counted, so a restore does not move
+    them), or a full or abbreviated commit id (at least 4 hex digits, as git's
+    minimum abbreviation).
 
     Raises:
-        UsageError: nothing matches, or an abbreviation is ambiguous (exit 3).
+        UsageError: nothing matches, or a name is ambiguous (exit 3).
     """
     name = name.strip()
     if name == "good":
@@ -225,20 +303,28 @@ def resolve(repo: Repo, name: str) -> Checkpoint:
             raise UsageError("no checkpoints yet (take one with `git recover checkpoint`)")
         # A restore's own safety checkpoint is the state it just replaced: as
         # `last` it would make a second `restore last` undo the first.
-        taken = [cp for cp in checkpoints if not cp.reason.startswith("restore-")]
-        return (taken or checkpoints)[0]
+        return (shown(checkpoints) or checkpoints)[0]
     position = _POSITION.match(name)
     if position:
-        index = int(position.group(1) or position.group(2))
-        if index >= len(checkpoints):
-            raise UsageError(f"no checkpoint at position {index} (there are {len(checkpoints)})")
-        return checkpoints[index]
-    if _HEX.match(name.lower()):
-        matches = [cp for cp in checkpoints if cp.sha.startswith(name.lower())]
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            shown = ", ".join(cp.short for cp in matches[:5])
-            raise UsageError(f"checkpoint id {name} is ambiguous: {shown}")
+        index = int(position.group(1))
+        listed = shown(checkpoints)
+        if index >= len(listed):
+            raise UsageError(f"no checkpoint at position @{{{index}}} (there are {len(listed)})")
+        return listed[index]
+    by_id = [cp for cp in checkpoints if cp.sha.startswith(name.lower())] if _HEX.match(name.lower()) else []
+    number = _NUMBER.match(name)
+    if number:
+        numbered = [cp for cp in checkpoints if cp.number == int(number.group(1))]
+        if numbered and by_id and not name.startswith("#"):
+            raise UsageError(f"{name} is both checkpoint #{name} and an abbreviated id of "
+                             f"{by_id[0].short}: write #{name} or more digits of the id")
+        if numbered:
+            return numbered[0]
+        if name.startswith("#") or not by_id:
+            raise UsageError(f"no checkpoint #{number.group(1)} (see `git recover list --all`)")
+    if len(by_id) == 1:
+        return by_id[0]
+    if len(by_id) > 1:
+        listed_ids = ", ".join(cp.short for cp in by_id[:5])
+        raise UsageError(f"checkpoint id {name} is ambiguous: {listed_ids}")
     raise UsageError(f"no checkpoint named {name!r} (see `git recover list`)")
-

@@ -108,13 +108,17 @@ class RestoreResult:
     def lines(self) -> list[str]:
         """A human summary: what changed, the timings in ms, and the verdict."""
         verb = "would restore" if self.dry_run else "restored"
-        out = [f"{verb} checkpoint {self.target.short} ({self.target.reason}, {self.target.time:%Y-%m-%d %H:%M:%S} UTC)"]
+        number = f"#{self.target.number}, " if self.target.number else ""
+        out = [f"{verb} checkpoint {self.target.short} ({number}{self.target.reason}, "
+               f"{self.target.time:%Y-%m-%d %H:%M:%S} UTC)"]
         out += self.change_lines()
         if self.dry_run:
             return out
+        safety = "- (" if self.safety is None else f"{self.safety.short} (#{self.safety.number}, " + (
+            "unchanged, " if self.safety.unchanged else "")
         out.append(
-            f"safety checkpoint {self.safety.short if self.safety else '-'} "
-            f"({self.safety_s * 1000:.0f} ms), restore {self.restore_s * 1000:.0f} ms, "
+            f"safety checkpoint {safety}"
+            f"{self.safety_s * 1000:.0f} ms), restore {self.restore_s * 1000:.0f} ms, "
             f"integrity check {self.verify_s * 1000:.0f} ms: OK, {self.verdict}"
         )
         out += [f"  not covered: {limit}" for limit in self.limits]

@@ -192,7 +192,13 @@ def _validate_after(repo: Repo, run: HookRun) -> int:
     spec = _post_spec(repo, run, gates)
     if spec is None:
         return EXIT_OK
-    return validate(repo, spec, gates).exit_code
+    outcome = validate(repo, spec, gates)
+    if run.name == "post-commit" and outcome.checkpoint is not None:
+        from recovery.core.checkpoint import drop_superseded
+
+        # One checkpoint per commit: the pre-commit one is this one minus the commit.
+        drop_superseded(repo, outcome.checkpoint)
+    return outcome.exit_code
 
 
 def _post_spec(repo: Repo, run: HookRun, gates: GateConfig) -> Validation | None:

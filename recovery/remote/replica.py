@@ -39,7 +39,7 @@ from recovery.base.errors import EXIT_FINDINGS, RecoverError, UsageError
 from recovery.base.output import warn
 from recovery.core.capture import capture_workdir
 from recovery.core.config import GitConfig
-from recovery.core.gc import DEFAULT_KEEP, DEFAULT_MAX_AGE_DAYS, KEEP_KEY, MAX_AGE_KEY, plan_gc
+from recovery.core.gc import Retention, plan_gc
 from recovery.core.git import GitCommandError
 from recovery.core.journal import JOURNAL_NAME
 from recovery.core.model import METADATA_MARKER, Checkpoint, decode
@@ -288,11 +288,7 @@ def gc_remote(repo: Repo, remote: str, keep: int | None = None, max_age_days: fl
     if old is None:
         return [], []
     replica = read_replica(repo, old, machine, wt)
-    plan = plan_gc(
-        list(replica.checkpoints),
-        keep if keep is not None else config.get_int(KEEP_KEY, DEFAULT_KEEP),
-        max_age_days if max_age_days is not None else config.get_int(MAX_AGE_KEY, DEFAULT_MAX_AGE_DAYS),
-    )
+    plan = plan_gc(list(replica.checkpoints), Retention.from_config(config, keep, max_age_days))
     if dry_run or not plan.drop:
         return list(plan.drop), list(plan.keep)
     dropped = {cp.sha for cp in plan.drop}

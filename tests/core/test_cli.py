@@ -48,7 +48,8 @@ def test_checkpoint_list_show_diff_status(repo: GitRepo) -> None:
     assert [c["short"] for c in listing] == [short]
     assert listing[0]["changed_files"] == 1 and listing[0]["message"] == "before refactor"
     table = repo.recover("list").stdout.splitlines()
-    assert table[1].split()[:2] == ["0", short]
+    assert table[1].split()[:2] == ["1", short]
+    assert table[1].endswith('"before refactor" on: base')
     show = repo.recover("show", short).stdout
     assert "M README.md" in show and "before refactor" in show
     diff = repo.recover("diff", short, "--name-status").stdout
@@ -78,7 +79,7 @@ def test_restore_paths_after_double_dash(repo: GitRepo) -> None:
     repo.recover("restore", "--", "a.txt")
     assert (repo.read("a.txt"), repo.read("b.txt")) == (b"a1\n", b"b2\n")
     (repo.path / "sub").mkdir()
-    out = run_recover(repo.path / "sub", "restore", "-n", "1", "--", "../b.txt").stdout  # 0 is the safety checkpoint
+    out = run_recover(repo.path / "sub", "restore", "-n", "1", "--", "../b.txt").stdout  # #1, not the safety checkpoint
     assert "M b.txt" in out
 
 

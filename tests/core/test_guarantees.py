@@ -98,7 +98,10 @@ def check_racing_writer(repo: GitRepo, writer: list[str], endless: bool = True) 
     assert still_running or not endless, "the writer stopped before the checkpoints ended: nothing raced"
     refs = checkpoint_refs(repo)
     succeeded = [p for p in results if p.returncode == 0]
-    assert len(refs) == len(succeeded)  # every success has its ref, every failure none
+    # every success has its ref (a new one, or the newest when the state was unchanged), every failure none
+    new = [p for p in succeeded if " unchanged: " not in p.stdout]
+    assert len(refs) == len(new)
+    assert {p.stdout.split()[1] for p in succeeded} == {line.split()[0][:10] for line in refs}
     for p in results:
         if p.returncode != 0:
             assert p.stderr.startswith("git-recover: checkpoint failed") and "no checkpoint was written" in p.stderr

@@ -280,12 +280,15 @@ def test_names_resolve(repo: GitRepo) -> None:
     repo.write("f.txt", "x\n")
     second = create_checkpoint(r, "manual")
     assert resolve(r, "last").sha == second.sha
-    assert resolve(r, "0").sha == second.sha == resolve(r, "@{0}").sha
+    assert (first.number, second.number) == (1, 2)
+    assert resolve(r, "2").sha == second.sha == resolve(r, "@{0}").sha == resolve(r, "#2").sha
     assert resolve(r, "1").sha == first.sha == resolve(r, "@{1}").sha
     assert resolve(r, first.short).sha == first.sha
     assert resolve(r, first.sha).sha == first.sha
     assert resolve(r, first.sha[:6]).sha == first.sha
-    with pytest.raises(RecoverError, match="position 5"):
+    with pytest.raises(RecoverError, match=r"position @\{5\}"):
+        resolve(r, "@{5}")
+    with pytest.raises(RecoverError, match="no checkpoint #5"):
         resolve(r, "5")
     with pytest.raises(RecoverError, match="no good checkpoint yet"):
         resolve(r, "good")

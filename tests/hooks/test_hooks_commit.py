@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tests.conftest import GitRepo
-from tests.core.helpers import disk_state
+from tests.core.helpers import checkpoint_refs, disk_state
 from tests.hooks.helpers import checkpoints_by_reason, configure, install_hooks, label, no_bad_gate
 
 
@@ -37,14 +37,18 @@ def test_plain_commit_checkpoints_then_marks_good(hooked: GitRepo) -> None:
     hooked.write("a.py", "x = 10\n")
     hooked.git("add", "a.py")
     hooked.write("b.py", "y = 20  # unstaged\n")  # not committed, must be in the checkpoint
+    refs_before = set(checkpoint_refs(hooked))
     proc = _commit(hooked, "-m", "plain")
     assert proc.returncode == 0, proc.stderr
-    before = checkpoints_by_reason(hooked, "pre-commit")[0]
-    assert _tree_of(hooked, before, "b.py") == b"y = 20  # unstaged\n"
-    assert hooked.git("rev-parse", f"{before}^1") == hooked.git("rev-parse", "HEAD^")
+    # One checkpoint per commit: the pre-commit one is the post-commit one minus the
+    # commit (same worktree, HEAD^, the commit's tree as index), so it was dropped.
+    [after] = set(checkpoint_refs(hooked)) - refs_before
+    assert checkpoints_by_reason(hooked, "pre-commit") == []
     good = label(hooked, "good")
-    assert good == checkpoints_by_reason(hooked, "post-commit")[0]
+    assert good == checkpoints_by_reason(hooked, "post-commit")[0] == after.split()[0]
+    assert _tree_of(hooked, good, "b.py") == b"y = 20  # unstaged\n"
     assert hooked.git("rev-parse", f"{good}^1") == hooked.git("rev-parse", "HEAD")
+    assert hooked.git("rev-parse", f"{good}^2^{{tree}}") == hooked.git("rev-parse", "HEAD^{tree}")
     # The gate ran once: post-commit found the pre-commit pass in the cache.
     assert "gate nobad: pass [cached]" in proc.stderr
 

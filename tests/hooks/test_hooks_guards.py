@@ -102,6 +102,7 @@ def test_gate_runs_are_journaled(repo: GitRepo, event: str) -> None:
     configure(repo, no_bad_gate())
     install_hooks(repo)
     repo.recover("checkpoint")  # an earlier recovery point, for the RPO fields
+    repo.write("later.txt", "after the checkpoint\n")  # so the commit's state is a new one
     git_proc(repo, "commit", "-q", "--allow-empty", "-m", "x")
     lines = [json.loads(line) for line in (repo.path / ".git" / "recovery" / "journal.jsonl").read_text().splitlines()]
     found = [e for e in lines if e["event"] == event]
