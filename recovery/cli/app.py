@@ -74,6 +74,25 @@ def cli() -> None:
     """
 
 
+def _say_if_interrupted(args: list[str]) -> None:
+    """Every command says so while a restore is interrupted: the worktree is
+    half-restored, and whatever the user meant to do, that comes first. The
+    commands that resolve it (``restore --continue``/``--abort``) and help do not."""
+    if args[0].startswith("-") or (args[0] == "restore" and ("--continue" in args or "--abort" in args)):
+        return
+    from recovery.base.errors import RecoverError
+    from recovery.core.intent import intent_path
+    from recovery.core.repo import Repo
+
+    try:
+        interrupted = intent_path(Repo.discover()).exists()
+    except RecoverError:
+        return  # outside a repository: the command itself says so
+    if interrupted:
+        say("a restore was interrupted and the worktree is half-restored: run "
+            "`git recover restore --continue` to finish it or `git recover restore --abort` to go back")
+
+
 def run_cli(args: list[str]) -> int:
     """Run the click application on ``args``; click's own errors become exit
     codes (usage errors exit 3, as documented). RecoverError passes through.
@@ -82,6 +101,7 @@ def run_cli(args: list[str]) -> int:
         args = ["--help"]
     if args == ["--help"] and sys.stdout.isatty() and _show_man_page():
         return 0
+    _say_if_interrupted(args)
     try:
         result = cli.main(args=args, prog_name="git recover", standalone_mode=False)
     except click.exceptions.UsageError as exc:

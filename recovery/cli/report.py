@@ -20,8 +20,9 @@ from recovery.core.repo import Repo
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Also write a self-contained HTML page (table and charts) to FILE.")
-@click.option("--source", type=click.Choice(SOURCES), default="all", show_default=True,
-              help="Count real incidents, drill results, or both.")
+@click.option("--source", type=click.Choice(SOURCES), default="incidents", show_default=True,
+              help="Count your own incidents (default), drill results, or both; drills are "
+                   "reported apart unless asked for, so they never pass for your own figures.")
 @click.option("--check", is_flag=True,
               help="Exit 2 when a target is missed, a byte was lost or a drill went undetected.")
 @click.option("--remote", help="Aggregate the journals every machine pushed to REMOTE (fetched first).")

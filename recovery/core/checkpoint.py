@@ -25,6 +25,7 @@ every caller (hooks, ``run``, the watcher, agent hooks) gets both.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +42,7 @@ from recovery.core.model import IDENTITY, Capture, Checkpoint, encode_message
 from recovery.core.refs import checkpoint_ref, list_checkpoints, record_legacy_numbers, update_ref
 from recovery.core.repo import Repo
 
-__all__ = ["Checkpoint", "PatchNotApplied", "create_checkpoint", "take"]
+__all__ = ["Checkpoint", "PatchNotApplied", "create_checkpoint", "publish_state", "take"]
 
 ATTEMPTS_KEY = "recover.captureAttempts"
 DEFAULT_ATTEMPTS = 5
@@ -98,13 +99,18 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
 
 
 def take(repo: Repo, reason: str, message: str | None, workdir: Path,
-         patch: Path | None = None, config: GitConfig | None = None) -> tuple[Checkpoint, Capture]:
+         patch: Path | None = None, config: GitConfig | None = None,
+         check: Callable[[Capture], None] | None = None) -> tuple[Checkpoint, Capture]:
     """Capture and publish with the lock already held, or return the newest
     checkpoint (``unchanged``) when the state equals it; the capture's temporary
     index stays in ``workdir`` for the caller (a restore switches from it).
 
     Args:
+        patch: worktree changes set aside from the disk, applied to the capture.
         config: the ``recover.*`` git config, when the caller has read it.
+        check: called with the capture before it is published; what it raises
+            propagates and nothing is published (a restore that is refused
+            leaves no safety checkpoint behind).
 
     Raises:
         PatchNotApplied, RecoverError: as :func:`create_checkpoint`.
@@ -131,15 +137,15 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
         _warn_skipped(item.path, item.reason, item.size_bytes)
     for note in snap.notes:
         warn(note)
+    if check is not None:
+        check(snap)
     newest = existing[0] if existing else None
     if (newest is not None and patch_error is None and _same_state(repo, newest, snap)
             and not _names_it(reason, message, newest)):
         record_or_warn(repo, "checkpoint", checkpoint=newest.short, reason=reason, unchanged=True,
                        capture_s=round(capture_s, 6))
         return replace(newest, unchanged=True), snap
-    record_legacy_numbers(repo, existing)
-    number = max((cp.number for cp in existing), default=0) + 1
-    checkpoint = _publish(repo, snap, reason, message, capture_s, number)
+    checkpoint = _publish(repo, snap, reason, message, capture_s, _next_number(repo, existing))
     _journal_checkpoint(repo, checkpoint)
     if patch_error:
         raise PatchNotApplied(f"checkpoint {checkpoint.short} written, but {patch_error}", checkpoint)
@@ -189,6 +195,29 @@ def _capture_settled(repo: Repo, workdir: Path, config: GitConfig, attempts: int
                 raise RecoverError(f"checkpoint failed: {exc.message}; no checkpoint was written") from None
         time.sleep(_FIRST_BACKOFF_S * 2 ** (attempt - 1))
         attempt += 1
+
+
+def publish_state(repo: Repo, head: str | None, branch: str | None, index_tree: str, worktree_tree: str,
+                  reason: str, message: str) -> Checkpoint:
+    """Publish a state that was derived rather than captured (the state before an
+    operation git gives no pre-hook for: :mod:`recovery.core.carry`), so a
+    restore to it is an ordinary, verified restore of a checkpoint, and the
+    journal can name what was restored. Call with the repository lock held.
+
+    Raises:
+        RecoverError: the ref could not be written.
+    """
+    snap = Capture(head, branch, index_tree, worktree_tree, None, (), (), Path())
+    checkpoint = _publish(repo, snap, reason, message, 0.0, _next_number(repo, list_checkpoints(repo)))
+    _journal_checkpoint(repo, checkpoint)
+    return checkpoint
+
+
+def _next_number(repo: Repo, existing: list[Checkpoint]) -> int:
+    """The number a new checkpoint gets: one more than the highest in use (numbers
+    of checkpoints written before numbering existed are fixed first)."""
+    record_legacy_numbers(repo, existing)
+    return max((cp.number for cp in existing), default=0) + 1
 
 
 def _journal_checkpoint(repo: Repo, cp: Checkpoint) -> None:

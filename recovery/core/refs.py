@@ -228,13 +228,11 @@ def read_head(git: Git) -> tuple[str | None, str | None]:
     return head, branch
 
 
-def last_good(repo: Repo, came_from: str | None = None) -> Checkpoint | None:
-    """The last good checkpoint of a branch: ``came_from`` when an operation
-    moved HEAD off that branch (a checkout), else the branch HEAD is on now.
-    When that branch never passed the gates, the last good checkpoint of any
-    branch, which is where the user last stood on good ground."""
-    branch = came_from or read_head(repo.git)[1]
-    return good_by_branch(repo).get(branch) or get_label(repo, "good")
+def last_good(repo: Repo) -> Checkpoint | None:
+    """The last good checkpoint of the branch HEAD is on. When that branch never
+    passed the gates, the last good checkpoint of any branch, which is where the
+    user last stood on good ground."""
+    return good_by_branch(repo).get(read_head(repo.git)[1]) or get_label(repo, "good")
 
 
 def set_label(repo: Repo, label: str, cp: Checkpoint) -> None:

@@ -29,7 +29,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
@@ -42,7 +43,8 @@ from recovery.core.capture import (
     capture_workdir,
     shown_paths,
 )
-from recovery.core.checkpoint import take
+from recovery.core.carry import carried_state
+from recovery.core.checkpoint import publish_state, take
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.base.fs import atomic_write, fsync_dir
@@ -153,7 +155,7 @@ def restore(
         IntegrityError: the restored state differs from the checkpoint.
     """
     repo = _git_dies_with_us(repo)
-    with repo_lock(repo), capture_workdir(repo, "restore") as workdir:
+    with repo_lock(repo), capture_workdir(repo, "restore") as workdir, _interruptible(repo):
         _refuse_if_busy(repo)
         for line in target.notes:
             if line.startswith(OPERATION_NOTE):
@@ -165,18 +167,110 @@ def restore(
             _preflight(repo, now, plan)
             return RestoreResult(target, None, tree_diff(repo, now.worktree_tree, plan.worktree_tree),
                                  _head_change(now, plan), dry_run=True)
-        record_or_warn(repo, "restore", phase="start", target=target.short, incident=incident)
         started = time.perf_counter()
-        safety, now = take(repo, "restore-safety", f"before restore of {target.short}", workdir)
+        planned: list[TargetState] = []
+
+        def refuse_early(snap: Capture) -> None:
+            # A restore refused here (a path that matches nothing, a file in
+            # the way) changed nothing: no safety checkpoint, no journal entry,
+            # so a typo is not counted as an interrupted restore.
+            planned.append(_leave_racing(repo, snap, _plan(repo, snap, target, paths, workdir), workdir))
+            _preflight(repo, snap, planned[0])
+
+        safety, now = take(repo, "restore-safety", f"before restore of {target.short}", workdir, check=refuse_early)
         safety_s = time.perf_counter() - started
-        plan = _leave_racing(repo, now, _plan(repo, now, target, paths, workdir), workdir)
-        _preflight(repo, now, plan)
+        plan = planned[0]
+        record_or_warn(repo, "restore", phase="start", target=target.short, incident=incident)
         if plan != state_of(now):
             # A restore that changes nothing keeps `undo` on the state before the
             # last restore that did: a second `restore last` must not lose it.
             set_label(repo, "undo", safety)
         intent = Intent(plan, target.sha, safety.sha, tuple(paths), now_iso(), os.getpid(), incident=incident)
         return _run(repo, intent, now, target, safety, safety_s, workdir, config)
+
+
+def revert_operation(repo: Repo, before: str | None, branch: str | None, operation: str,
+                     incident: str | None = None) -> RestoreResult:
+    """Undo an operation git gives no pre-hook for (a checkout, a fast-forward
+    merge or pull) or whose pre-hook state is not the state before it (a merge
+    commit, a rebase): HEAD and its branch back to ``before``, the files the
+    operation changed reverted, the user's local changes carried across as
+    ``git checkout`` carries them (:mod:`recovery.core.carry`). The derived
+    state is published as a checkpoint (reason ``before-<operation>``) and
+    restored like any other: safety checkpoint (label ``undo``), intent record,
+    switch, integrity check.
+
+    Args:
+        before: HEAD before the operation (``None``: an unborn branch).
+        branch: the branch HEAD was on before it (``None``: detached).
+        operation: ``checkout``, ``merge``, ``rebase``... (the checkpoint's reason).
+        incident: the failure this answers, for the journal.
+
+    Raises:
+        CarryConflict: a local change touches a file the operation changed;
+            nothing was changed and no checkpoint written.
+        RecoverError: as :func:`restore`.
+    """
+    repo = _git_dies_with_us(repo)
+    with repo_lock(repo), capture_workdir(repo, "restore") as workdir, _interruptible(repo):
+        _refuse_if_busy(repo)
+        config = GitConfig.load(repo.git)
+        started = time.perf_counter()
+        carried: list[TargetState] = []
+
+        def derive(snap: Capture) -> None:
+            carried.append(carried_state(repo, workdir, snap, before, branch))
+            carried[0] = _leave_racing(repo, snap, _safe_head(repo, snap, carried[0]), workdir)
+            _preflight(repo, snap, carried[0])
+
+        safety, now = take(repo, "restore-safety", f"before undoing the {operation}", workdir, check=derive)
+        safety_s = time.perf_counter() - started
+        plan = carried[0]
+        where = branch.removeprefix("refs/heads/") if branch else "a detached HEAD"
+        target = publish_state(repo, before, branch, plan.index_tree, plan.worktree_tree, f"before-{operation}",
+                               f"derived: {where} before the {operation}, local changes carried")
+        record_or_warn(repo, "restore", phase="start", target=target.short, incident=incident)
+        set_label(repo, "undo", safety)
+        intent = Intent(plan, target.sha, safety.sha, (), now_iso(), os.getpid(), incident=incident)
+        return _run(repo, intent, now, target, safety, safety_s, workdir, config)
+
+
+class RestoreInterrupted(RecoverError):
+    """Ctrl-C (SIGINT) reached a restore; the message says what state the
+    worktree is in and what to run (exit status 130, as a shell reports SIGINT)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 130)
+
+
+# What an interrupted restore has done, by the phase its intent record names.
+_PHASE_STATE = {
+    "worktree": "some or all files on disk are switched; the index may or may not be, HEAD and its branch are "
+                "as before",
+    "head": "the files and the index are switched; HEAD and its branch may not have moved yet",
+}
+
+
+@contextmanager
+def _interruptible(repo: Repo) -> Iterator[None]:
+    """Turn Ctrl-C inside a restore into a precise account of the state left:
+    nothing changed (no intent record yet), or half-way, with the two commands
+    that finish or abandon it. "aborted" alone would suggest a roll-back that
+    did not happen."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        try:
+            intent = read_intent(repo)
+        except RecoverError:
+            intent = None
+        if intent is None:
+            raise RestoreInterrupted("restore interrupted before it changed anything: HEAD, the index and "
+                                     "every file are as they were") from None
+        raise RestoreInterrupted(
+            f"restore interrupted half-way: {_PHASE_STATE.get(intent.phase, 'the worktree is partly restored')}; "
+            f"run `git recover restore --continue` to finish it, or `git recover restore --abort` to go back "
+            f"to the state before it (checkpoint {intent.safety[:10]})") from None
 
 
 def undo(repo: Repo) -> RestoreResult:
@@ -217,7 +311,7 @@ def abort_restore(repo: Repo) -> RestoreResult:
 
 def _resume(repo: Repo, abort: bool) -> RestoreResult:
     repo = _git_dies_with_us(repo)
-    with repo_lock(repo), capture_workdir(repo, "restore") as workdir:
+    with repo_lock(repo), capture_workdir(repo, "restore") as workdir, _interruptible(repo):
         try:
             intent = read_intent(repo)
         except RecoverError:
@@ -337,10 +431,16 @@ def _run(
     check_dir.mkdir()
     verdict = check_state(repo, plan, check_dir, config, access_checked=repaired)
     shown_safety = reported_safety or safety
+    # The recovery point actually restored (docs/metrics.md, RPO): how old the
+    # target was when the replaced state was saved, and the files that differ
+    # between the two, i.e. what the user does not keep on disk (the safety
+    # checkpoint, label `undo`, still holds it).
+    rpo = {"rpo_s": round(max(0.0, (safety.time - target.time).total_seconds()), 6),
+           "rpo_files": len(changes)} if intent.incident else {}
     record_or_warn(repo, "restore", phase="end", target=target.short, safety=shown_safety.short,
              incident=intent.incident, duration_s=round(restore_s + safety_s, 6),
              verify_s=round(verdict.duration_s, 6), verdict="ok" if verdict.ok else "mismatch",
-             changed_files=len(changes))
+             changed_files=len(changes), **rpo)
     clear_intent(repo)
     if undo_after is not None:
         set_label(repo, "undo", undo_after)

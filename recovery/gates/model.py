@@ -73,6 +73,22 @@ class Gate:
     sources: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
+    def advice(self) -> str:
+        """The fix for this gate's own failure, one line: what the user does next
+        (never a restore, which would take the change away rather than fix it)."""
+        if self.builtin == "tdd":
+            from recovery.gates.builtin.tdd import DEFAULT_TESTS
+
+            tests = ", ".join(self.options.get("tests", DEFAULT_TESTS))
+            return f"add or change a test ({tests}) with the source change, and stage it"
+        if self.builtin == "links":
+            return "fix the links listed above (`git recover links` lists them again)"
+        import shlex
+
+        shown = self.command[0] if self.shell else shlex.join(self.command)
+        return f"fix what `{shown}` reports, then run the operation again"
+
+    @property
     def definition_key(self) -> str:
         """SHA-256 (hex) of everything that decides the gate's outcome on a given tree:
         command, shell, built-in and its options. Timeout, severity, stages and policy

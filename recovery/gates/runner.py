@@ -14,7 +14,7 @@ from types import ModuleType
 
 from recovery.base.errors import RecoverError
 from recovery.base.proc import run_process
-from recovery.gates.cache import PassCache
+from recovery.gates.cache import CachedResult, ResultCache
 from recovery.gates.model import Gate, GateContext, GateResult, Status
 from recovery.core.git import user_env
 
@@ -34,23 +34,27 @@ GATE_ENV = "GIT_RECOVER_GATE"
 def run_gates(gates: Sequence[Gate], ctx: GateContext) -> list[GateResult]:
     """Run ``gates`` one after another on the worktree ``ctx`` describes.
 
-    A gate that passed before on the same tree with the same definition is not run
-    again (:class:`~recovery.gates.cache.PassCache`).
+    A gate that passed or failed before on the same tree with the same
+    definition is not run again (:class:`~recovery.gates.cache.ResultCache`):
+    one operation that reaches the gates at several stages runs each once.
 
     Returns:
         One :class:`GateResult` per gate, in order. Nothing is raised for a gate
         that fails, hangs or cannot start: that is its result.
     """
-    cache = PassCache(ctx.repo.common_dir / "recovery" / "gate-cache")
+    cache = ResultCache(ctx.repo.common_dir / "recovery" / "gate-cache")
     results = []
     for gate in gates:
-        cached_s = cache.hit(gate, ctx.tree) if ctx.use_cache and ctx.tree else None
-        if cached_s is not None:
-            results.append(GateResult(gate, "pass", 0.0, ctx.tree, f"cached pass ({cached_s:.2f} s)", cached=True))
+        cacheable = ctx.tree is not None and (gate.builtin is None or gate.builtin in CACHEABLE_BUILTINS)
+        hit = cache.hit(gate, ctx.tree) if ctx.use_cache and cacheable and ctx.tree else None
+        if hit is not None:
+            reason = f"cached {hit.status} ({hit.duration_s:.2f} s)" + (f": {hit.reason}" if hit.status == "fail" else "")
+            results.append(GateResult(gate, hit.status, 0.0, ctx.tree, reason, hit.output, cached=True))
             continue
         result = _run_one(gate, ctx)
-        if result.status == "pass" and ctx.tree and (gate.builtin is None or gate.builtin in CACHEABLE_BUILTINS):
-            cache.store(gate, ctx.tree, result.duration_s)
+        if result.status in ("pass", "fail") and cacheable and ctx.tree:
+            cache.store(gate, ctx.tree, CachedResult("pass" if result.status == "pass" else "fail",
+                                                     result.duration_s, result.reason, result.output))
         results.append(result)
     return results
 

@@ -5,9 +5,15 @@
   gates. A failing gate blocks (git aborts the operation); ``restore`` acts as
   ``block`` here (see :mod:`recovery.gates.policy`).
 - post-merge, post-rewrite, post-checkout: the chained hook, then validate the
-  new state: checkpoint, gates, mark good or restore the last good checkpoint.
+  new state: checkpoint, gates, mark good, or undo the operation (not the
+  user's work; :mod:`recovery.gates.policy`). Everything happens before the hook
+  returns: nothing changes the worktree after git has returned the prompt. A
+  rebase still holds its state while post-rewrite runs, so there a failure is
+  reported with the command that undoes it.
 - post-commit: mark the new commit's state good when every required pre-commit
-  and post-commit gate passed on it (a cache hit after pre-commit); never restores.
+  and post-commit gate passed on it (a cache hit after pre-commit); never undoes.
+- While a restore is interrupted, pre-commit, pre-merge-commit and pre-rebase
+  refuse the operation: committing a half-restored tree would make it history.
 
 Deliberate outcomes when git-recover itself goes wrong: a checkpoint failure
 never blocks (a warning, the operation goes on); a bad gate configuration blocks
@@ -19,7 +25,7 @@ Recursion: internal git calls export ``GIT_RECOVER_INTERNAL`` (the script exits
 at once); while one of our hooks runs, ``GIT_RECOVER_HOOK`` is exported to what it
 starts (gates, the chained hook), and a hook fired from inside them only runs its
 chained hook; ``git recover run`` exports ``GIT_RECOVER_RUN`` to the git command it
-wraps, since it validates by itself afterwards.
+wraps, since it validates (and undoes) by itself afterwards.
 """
 
 from __future__ import annotations
@@ -34,14 +40,15 @@ from pathlib import Path
 
 from recovery.core.capture import OPERATIONS_IN_PROGRESS
 from recovery.core.config import GitConfig
-from recovery.base.errors import EXIT_ERROR, EXIT_OK, RecoverError
+from recovery.base.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, RecoverError
 from recovery.gates.config import GateConfig, load_gates
 from recovery.base.output import say
-from recovery.gates.policy import Validation, take_checkpoint, validate
-from recovery.base.proc import run_foreground, spawn_detached
+from recovery.gates.policy import STAGE_LIMITS, UndoPlan, Validation, take_checkpoint, validate
+from recovery.base.proc import run_foreground
 from recovery.gates.trust import allowed_gates
 from recovery.hooks.push_guard import ALLOW_KEY, checkpoint_refs_in_push, checkpoints_carried, refusal
 from recovery.core.git import INTERNAL_ENV, user_env
+from recovery.core.intent import intent_path
 from recovery.core.journal import record_or_warn
 from recovery.core.model import Checkpoint
 from recovery.core.refs import resolve_commit
@@ -49,7 +56,6 @@ from recovery.core.repo import Repo
 
 ACTIVE_ENV = "GIT_RECOVER_HOOK"
 RUN_ENV = "GIT_RECOVER_RUN"
-DEFERRED_ENV = "GIT_RECOVER_DEFERRED"
 CRASH_LOG = "hook-crash.log"
 # Hooks whose stdin carries data (githooks(5)): read once, handed to the chained hook.
 _STDIN_HOOKS = {"pre-push", "post-rewrite"}
@@ -58,8 +64,8 @@ _STDIN_HOOKS = {"pre-push", "post-rewrite"}
 # bisect checks out one candidate after another) is not the end state, so it is
 # not validated.
 _IN_PROGRESS = (*OPERATIONS_IN_PROGRESS, "BISECT_LOG")
-_DEFER_WAIT_S = 60.0
-_DEFER_POLL_S = 0.05
+# Operations refused while a restore is interrupted (their pre-hooks can refuse).
+_REFUSED_WHILE_INTERRUPTED = {"pre-commit": "commit", "pre-merge-commit": "merge", "pre-rebase": "rebase"}
 
 
 @dataclass
@@ -100,9 +106,6 @@ def dispatch(name: str, args: Sequence[str], chain: Path | None) -> int:
         return EXIT_OK
     stdin = sys.stdin.buffer.read() if name in _STDIN_HOOKS and not sys.stdin.isatty() else None
     run = HookRun(name, tuple(args), chain, stdin)
-    if os.environ.pop(DEFERRED_ENV, None):
-        os.environ[ACTIVE_ENV] = name
-        return _guarded(run, _deferred)
     if os.environ.get(ACTIVE_ENV) or os.environ.get(RUN_ENV):
         return run.run_chain()
     os.environ[ACTIVE_ENV] = name
@@ -135,6 +138,11 @@ def _pre_hook(run: HookRun) -> int:
         if leaking and not GitConfig.load(repo.git).get_bool(ALLOW_KEY, False):
             say(refusal(leaking))
             return EXIT_ERROR
+    what = _REFUSED_WHILE_INTERRUPTED.get(run.name)
+    if what and intent_path(repo).exists():
+        say(f"{what} refused: a restore was interrupted and the worktree is half-restored; run "
+            "`git recover restore --continue` to finish it or `git recover restore --abort` to go back, then retry")
+        return EXIT_FINDINGS
     cp = _pre_commit_window_checkpoint(repo) if _in_stash_window(run.name) else take_checkpoint(repo, run.name)
     rc = run.run_chain()
     if rc != EXIT_OK or run.name == "pre-rebase":
@@ -147,7 +155,7 @@ def _pre_hook(run: HookRun) -> int:
     # the staged state on disk, so that gets its own checkpoint (the cache key).
     tested = take_checkpoint(repo, "pre-commit-staged") if _in_stash_window(run.name) else cp
     spec = Validation(run.name, (run.name,), base=resolve_commit(repo, "HEAD"), index_file=index_file,
-                      strongest="block", mark_good=False, interactive=sys.stderr.isatty())
+                      strongest=STAGE_LIMITS[run.name], mark_good=False, interactive=sys.stderr.isatty())
     return validate(repo, spec, gates, tested).exit_code
 
 
@@ -156,25 +164,6 @@ def _post_hook(run: HookRun) -> int:
     repo = Repo.discover()
     if not _should_validate(repo, run):
         return EXIT_OK
-    if run.name == "post-rewrite" and _busy(repo):
-        # The rebase still holds its state directory while post-rewrite runs (git
-        # removes it after the hook), and a restore refuses to run inside a rebase:
-        # validate once it is gone, in a process that outlives this hook.
-        spawn_detached([sys.executable, "-P", "-m", "recovery", "hook", run.name, *run.args], repo.toplevel,
-                       {**os.environ, DEFERRED_ENV: "1"})
-        say("post-rewrite: the gates run as soon as the rebase has finished")
-        return EXIT_OK
-    return _validate_after(repo, run)
-
-
-def _deferred(run: HookRun) -> int:
-    repo = Repo.discover()
-    deadline = time.monotonic() + _DEFER_WAIT_S
-    while _busy(repo):
-        if time.monotonic() > deadline:
-            say(f"{run.name}: the rebase did not finish within {_DEFER_WAIT_S:.0f} s; gates not run")
-            return EXIT_OK
-        time.sleep(_DEFER_POLL_S)
     return _validate_after(repo, run)
 
 
@@ -206,19 +195,60 @@ def _post_spec(repo: Repo, run: HookRun, gates: GateConfig) -> Validation | None
     interactive = sys.stderr.isatty()
     if run.name == "post-commit":
         return Validation("post-commit", ("pre-commit", "post-commit"), base=resolve_commit(repo, "HEAD^"),
-                          strongest="warn", interactive=interactive)
+                          strongest=STAGE_LIMITS["post-commit"], interactive=interactive)
     if not gates.for_stage(run.name):
         return None
+    plan = _undo_plan(repo, run)
+    base = plan.before if plan else None
     if run.name == "post-checkout":
         base = _arg(run, 0, "PRE_COMMIT_FROM_REF")
-    elif run.name == "post-rewrite" and run.stdin:
-        base = run.stdin.split(b" ", 1)[0].decode() or None
-    else:
-        base = resolve_commit(repo, "ORIG_HEAD")
     if base == repo.object_format.null_id:  # post-checkout of a new worktree or clone: nothing came before
         base = None
-    came_from = _previous_branch(repo) if run.name == "post-checkout" else None
-    return Validation(run.name, (run.name,), base=base, interactive=interactive, came_from=came_from)
+    return Validation(run.name, (run.name,), base=base, interactive=interactive, undo=plan,
+                      strongest=STAGE_LIMITS[run.name])
+
+
+def _undo_plan(repo: Repo, run: HookRun) -> UndoPlan | None:
+    """How to undo the operation that fired this post-hook, from what git
+    reports: post-checkout's previous HEAD and the branch in HEAD's reflog;
+    ``ORIG_HEAD`` for a merge, a pull or a rebase (git sets it to the commit
+    before); the pre-commit checkpoint for ``commit --amend``. ``None`` when
+    nothing came before (a clone) or the state before is unknown."""
+    after = resolve_commit(repo, "HEAD")
+    branch = repo.git.run("symbolic-ref", "-q", "HEAD", check=False).text or None
+    if run.name == "post-checkout":
+        before = _arg(run, 0, "PRE_COMMIT_FROM_REF")
+        if not before or before == repo.object_format.null_id:
+            return None
+        return UndoPlan("checkout", "checkout", before, _previous_branch(repo), after)
+    if run.name == "post-rewrite" and run.args[:1] == ("amend",):
+        old = run.stdin.split(b" ", 1)[0].decode() if run.stdin else None
+        before_amend = _pre_commit_checkpoint(repo, old)
+        if before_amend is None:
+            return None
+        return UndoPlan("commit --amend", "amend", old, branch, after, checkpoint=before_amend)
+    before = resolve_commit(repo, "ORIG_HEAD")
+    if before is None:
+        return None  # without it, "before" would be an empty tree: never guess
+    if run.name == "post-merge":
+        subject = repo.git.run("reflog", "-1", "--format=%gs", "HEAD", "--", check=False).text
+        operation = "pull" if subject.startswith("pull") else "merge"
+        return UndoPlan(operation, operation, before, branch, after)
+    if run.name == "post-rewrite":
+        # git runs post-rewrite before it removes the rebase's state directory
+        # and applies an autostash (sequencer.c), so the undo cannot happen here.
+        return UndoPlan("rebase", "rebase", before, branch, after, in_hook=not _busy(repo))
+    return None
+
+
+def _pre_commit_checkpoint(repo: Repo, head: str | None) -> Checkpoint | None:
+    """The checkpoint the pre-commit hook took of the commit being amended
+    (newest ``pre-commit`` checkpoint on ``head``), if there is one."""
+    from recovery.core.refs import list_checkpoints
+
+    if head is None:
+        return None
+    return next((cp for cp in list_checkpoints(repo) if cp.reason == "pre-commit" and cp.head == head), None)
 
 
 def _previous_branch(repo: Repo) -> str | None:

@@ -8,6 +8,9 @@ attached to the terminal (pager, editor, progress), with the user's hooks, via
 (which captures output and disables hooks). It gets ``GIT_RECOVER_RUN=1`` so our
 own hooks inside it only chain the user's hooks: the validation happens once,
 here, afterwards.
+
+Commands that only read (``status``, ``log``, ``diff``, ``show``...) run as they
+are: nothing to checkpoint, nothing to validate.
 """
 
 from __future__ import annotations
@@ -20,16 +23,27 @@ from pathlib import Path
 
 from recovery.base.output import quote_path, say, unquote_c_style
 from recovery.core.config import GitConfig
-from recovery.base.errors import EXIT_OK, UsageError
+from recovery.base.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from recovery.gates.config import load_gates
-from recovery.gates.policy import Validation, take_checkpoint, validate
+from recovery.gates.policy import STAGE_LIMITS, UndoPlan, Validation, take_checkpoint, validate
 from recovery.base.proc import run_foreground
 from recovery.gates.trust import allowed_gates
 from recovery.core.git import Git, user_env
 from recovery.hooks.dispatch import RUN_ENV
 from recovery.core.integrity import files_under, tree_paths
+from recovery.core.intent import intent_path
 from recovery.core.model import Checkpoint
 from recovery.core.repo import Repo
+
+
+# git commands that never change HEAD, the index, the worktree or a ref
+# (git(1), "interrogation commands" and their porcelain): run as they are.
+READ_ONLY = frozenset({
+    "status", "log", "diff", "show", "blame", "annotate", "grep", "shortlog", "describe", "whatchanged",
+    "ls-files", "ls-tree", "ls-remote", "cat-file", "rev-parse", "rev-list", "show-ref", "for-each-ref",
+    "diff-tree", "diff-files", "diff-index", "name-rev", "count-objects", "check-ignore", "check-attr",
+    "merge-base", "cherry", "range-diff", "var", "help", "version",
+})
 
 
 def _refuse_unprotected(repo: Repo, git_args: Sequence[str]) -> list[str]:
@@ -150,11 +164,14 @@ def _files_to_remove(target: str, toplevel: Path) -> list[str]:
 
 def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
     """Checkpoint (reason ``pre-run``), run ``git <git_args>``, then validate stage
-    ``run`` on a checkpoint of the result (reason ``post-run``).
+    ``run`` on a checkpoint of the result (reason ``post-run``); a failing
+    ``restore`` gate restores the ``pre-run`` checkpoint before this returns
+    (the operation is undone, the state before it comes back as it was).
 
     Returns:
         git's exit status when git fails (the gates do not run on a half-done
-        operation); else the validation's (0, 2 blocked/restored, 1 restore impossible).
+        operation) or the command only reads; else the validation's (0, 2
+        blocked/undone, 1 undo impossible).
 
     Raises:
         UsageError: the gate configuration is bad, or the command would act on
@@ -162,6 +179,12 @@ def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
             before git runs).
     """
     expanded = _refuse_unprotected(repo, git_args)
+    if expanded[0] in READ_ONLY:
+        return run_foreground(["git", *git_args], Path.cwd(), {**user_env(), RUN_ENV: "1"})
+    if intent_path(repo).exists():
+        say(f"`git {shlex.join(git_args)}` refused: a restore was interrupted and the worktree is half-restored; "
+            "run `git recover restore --continue` to finish it or `git recover restore --abort` to go back")
+        return EXIT_FINDINGS
     config = GitConfig.load(repo.git)
     gates = allowed_gates(repo, config, load_gates(repo.toplevel, config))
     command = "git " + shlex.join(git_args)
@@ -175,6 +198,16 @@ def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
         return rc
     if not gates.for_stage("run"):
         return EXIT_OK
+    after = take_checkpoint(repo, "post-run")
+    plan = UndoPlan(f"`{command}`", "run", before.head, before.branch, after.head if after else None,
+                    checkpoint=before) if before and not _same_state(before, after) else None
     spec = Validation("run", ("run",), base=before.head if before else None, interactive=sys.stderr.isatty(),
-                      came_from=before.branch if before else None)
-    return validate(repo, spec, gates, take_checkpoint(repo, "post-run")).exit_code
+                      strongest=STAGE_LIMITS["run"], undo=plan)
+    return validate(repo, spec, gates, after).exit_code
+
+
+def _same_state(before: Checkpoint, after: Checkpoint | None) -> bool:
+    """The command changed nothing a checkpoint holds: there is nothing to undo
+    (a failure was there before it)."""
+    return after is not None and (before.head, before.branch, before.index_tree, before.worktree_tree) == (
+        after.head, after.branch, after.index_tree, after.worktree_tree)

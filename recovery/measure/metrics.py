@@ -9,9 +9,13 @@ Definitions (docs/metrics.md gives the long form):
 - **Atomic rollback** has no failure event: its samples are the durations of the
   restores themselves, safety checkpoint, switch and integrity check
   (``restore`` end, verdict ``ok``, ``duration_s + verify_s``).
-- **RPO** of one incident: the age of the newest checkpoint when the failure was
-  detected (``rpo_s``) and the files changed since it (``rpo_files``), both
-  written on the ``failure`` event by the detector.
+- **RPO** of one incident: measured against the checkpoint its restore actually
+  went back to, written on that ``restore`` end event: the checkpoint's age when
+  the failing state was saved (``rpo_s``) and the files that differ between the
+  two (``rpo_files``), i.e. what the user does not keep on disk. Journals from
+  before that field fall back to the ``failure`` event's figures.
+- An incident **blocked** by a gate (``failure`` with ``action`` ``block``) is
+  resolved by the block: the operation never happened.
 - **MTTR**: the arithmetic mean of the RTOs of recovered incidents.
 - **p95**: the 95th percentile by linear interpolation between closest ranks
   (``statistics.quantiles(..., method="inclusive")``); with one sample it is that sample.
@@ -169,7 +173,9 @@ class Report:
         mttr_s: mean time to recovery over every counted recovery except rollbacks.
         rpo_age: statistics of ``rpo_s``; rpo_files: of ``rpo_files`` (as float counts).
         restores: restore outcomes.
-        open_incidents: ids of failures with no verified restore (yet).
+        open_incidents: ids of failures neither blocked nor followed by a verified restore.
+        blocked: failures resolved by blocking the operation.
+        drill_runs: drill runs in the journal, counted or not (``source``).
         data_loss_events: ``data_loss`` events plus drills that lost bytes; must be zero.
         failed_drills: drill runs that did not end ``ok`` (failure undetected, not
             recovered, bytes lost, or the run itself failed); must be zero.
@@ -192,6 +198,8 @@ class Report:
     recoveries: tuple[Recovery, ...]
     drill_failures: tuple[str, ...] = ()
     session: tuple[SessionRow, ...] = ()
+    blocked: int = 0
+    drill_runs: int = 0
     event_counts: dict[str, int] = field(default_factory=dict)
     first_event: datetime | None = None
     last_event: datetime | None = None
@@ -282,11 +290,12 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
     use_incidents = source in ("all", "incidents")
     use_drills = source in ("all", "drills")
 
+    blocked: set[str] = set()
     for ev in events:
         if ev.event == "failure" and isinstance(ev.get("incident"), str):
             failures.setdefault(ev.get("incident"), ev)
-            if use_incidents:
-                _collect_rpo(ev, rpo_ages, rpo_counts)
+            if ev.get("action") == "block":
+                blocked.add(ev.get("incident"))
         elif ev.event == "restore" and ev.get("phase") == "start":
             open_starts.append(ev)
         elif ev.event == "restore" and ev.get("phase") == "resume":
@@ -329,11 +338,17 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
                 if rec.rpo_files is not None:
                     rpo_counts.append(float(rec.rpo_files))
     interrupted += len(open_starts)
+    for rec in recoveries:
+        if rec.source == "incident" and rec.category != "atomic_rollback":
+            if rec.rpo_s is not None:
+                rpo_ages.append(rec.rpo_s)
+            if rec.rpo_files is not None:
+                rpo_counts.append(float(rec.rpo_files))
 
     recoveries.sort(key=lambda r: r.time)
     rows = tuple(_row(key, goals[key], recoveries, failed_by_category[key]) for key, _, _ in CATEGORIES)
     incident_rtos = [r.rto_s for r in recoveries if r.category != "atomic_rollback"]
-    open_ids = tuple(i for i in failures if i not in recovered) if use_incidents else ()
+    open_ids = tuple(i for i in failures if i not in recovered and i not in blocked) if use_incidents else ()
     return Report(
         source=source,
         rows=rows,
@@ -346,19 +361,13 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
         failed_drills=failed_drills,
         drill_failures=tuple(drill_failures),
         session=tuple(_session_row(mode, found) for mode, found in session.items()),
+        blocked=len(blocked) if use_incidents else 0,
+        drill_runs=sum(1 for ev in events if ev.event == "drill"),
         recoveries=tuple(recoveries),
         event_counts=dict(Counter(ev.event for ev in events)),
         first_event=events[0].time if events else None,
         last_event=events[-1].time if events else None,
     )
-
-
-def _collect_rpo(ev: Event, ages: list[float], counts: list[float]) -> None:
-    age, files = _number(ev.get("rpo_s")), _number(ev.get("rpo_files"))
-    if age is not None:
-        ages.append(age)
-    if files is not None:
-        counts.append(files)
 
 
 def _restore_recoveries(end: Event, started: Event | None, failures: Mapping[str, Event],
@@ -380,12 +389,15 @@ def _restore_recoveries(end: Event, started: Event | None, failures: Mapping[str
     if failure is not None and incident not in recovered:
         recovered.add(incident)
         kind = str(failure.get("kind", "unknown"))
-        files = _number(failure.get("rpo_files"))
+        # The recovery point is the checkpoint this restore went back to; older
+        # journals carry it on the failure only.
+        measured = end if end.get("rpo_s") is not None else failure
+        files = _number(measured.get("rpo_files"))
         rto = _number((end.time - failure.time).total_seconds())
         if rto is not None:  # a restore dated before its failure is not a recovery time
             out.append(Recovery(
                 failure.time, category_of(kind, failure.get("category")), kind,
-                rto, _number(failure.get("rpo_s")),
+                rto, _number(measured.get("rpo_s")),
                 None if files is None else int(files), "incident", incident,
             ))
     return out

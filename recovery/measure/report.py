@@ -49,14 +49,17 @@ def render_text(report: Report) -> str:
         render_table(report.rows),
         "",
         f"MTTR: {seconds(report.mttr_s)} over {_count_incidents(report)} recovered failures",
-        f"RPO: checkpoint age at detection {_stats_line(report.rpo_age, seconds)}; "
-        f"files changed since it {_stats_line(report.rpo_files, _files)}",
+        f"RPO: age of the checkpoint restored {_stats_line(report.rpo_age, seconds)}; "
+        f"files not kept on disk {_stats_line(report.rpo_files, _files)}",
         *session_lines(report),
         f"Restores: {r.ok} ok, {r.failed} failed, {r.continued} needed --continue, {r.aborted} aborted, "
         f"{r.interrupted} interrupted",
-        f"Open incidents (no verified restore): {len(report.open_incidents)}",
+        f"Open incidents (neither blocked nor restored): {len(report.open_incidents)}; "
+        f"resolved by blocking the operation: {report.blocked}",
         f"Data-loss events: {report.data_loss_events} (must be 0)",
     ]
+    if report.source == "incidents" and report.drill_runs:
+        lines.append(f"Drill runs: {report.drill_runs} in the journal, not counted here (--source drills or all)")
     if report.failed_drills:
         lines.append(f"Drill runs that failed (undetected, not recovered, lost or error): "
                      f"{report.failed_drills} (must be 0)")

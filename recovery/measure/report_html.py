@@ -53,8 +53,10 @@ def render_html(report: Report, title: str = "git-recover: measured recovery") -
     cards = [
         _card("MTTR", seconds(report.mttr_s), "mean detection to verified restore"),
         _card("Recovered failures", str(recovered), f"source: {report.source}"),
-        _card("RPO (median age)", seconds(report.rpo_age.median_s), "newest checkpoint at detection"),
-        _card("RPO (max files)", _g(report.rpo_files.max_s), "files changed since it"),
+        _card("RPO (median age)", seconds(report.rpo_age.median_s), "of the checkpoint restored"),
+        _card("RPO (max files)", _g(report.rpo_files.max_s), "files not kept on disk"),
+        _card("Open incidents", str(len(report.open_incidents)), f"{report.blocked} resolved by a block",
+              "bad" if report.open_incidents else "good"),
         _card("Restores in this worktree", f"{r.ok} ok / {r.failed} failed", f"{r.continued} needed --continue"),
         _card("Data-loss events", str(report.data_loss_events), "must be 0",
               "bad" if bad_loss else "good"),
@@ -68,7 +70,7 @@ def render_html(report: Report, title: str = "git-recover: measured recovery") -
     window = "empty journal"
     if report.first_event and report.last_event:
         window = f"journal {_stamp(report.first_event)} to {_stamp(report.last_event)} (UTC)"
-    verdict = "; ".join(_problems(report)) or "every target met, nothing lost"
+    verdict = "; ".join(_problems(report)) or "every target met, no open incident, nothing lost"
     charts = "\n".join(_chart(row, [x for x in report.recoveries if x.category == row.category])
                        for row in report.rows)
     return f"""<!DOCTYPE html>
@@ -98,6 +100,8 @@ def _problems(report: Report) -> list[str]:
     missed = [row.label for row in report.rows if row.status == "missed"]
     missed += [f"session state ({row.label})" for row in report.session if row.status == "missed"]
     out = [f"target missed: {', '.join(missed)}"] if missed else []
+    if report.open_incidents:
+        out.append(f"{len(report.open_incidents)} open incidents")
     if report.data_loss_events:
         out.append(f"{report.data_loss_events} data-loss events")
     if report.failed_drills:

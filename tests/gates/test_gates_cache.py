@@ -51,9 +51,24 @@ def test_a_new_definition_misses(repo: GitRepo, tmp_path: Path) -> None:
     assert counter.read_text().splitlines() == ["run", "v2"]
 
 
-def test_failures_are_not_cached(repo: GitRepo, tmp_path: Path) -> None:
+def test_failures_are_cached_like_passes(repo: GitRepo, tmp_path: Path) -> None:
+    """A gate runs once per tree: its failure is kept too, with its reason and
+    output, and exits 2 every time; --no-cache runs it afresh."""
     counter = tmp_path / "count.log"
     configure(repo, _counting_gate(counter, exit_code=1))
+    first = repo.recover("gates", "run", check=False)
+    again = repo.recover("gates", "run", check=False)
+    assert (first.returncode, again.returncode) == (2, 2)
+    assert _runs(counter) == 1
+    assert "cached fail" in again.stdout and "exit 1" in again.stdout
+    assert repo.recover("gates", "run", "--no-cache", check=False).returncode == 2
+    assert _runs(counter) == 2
+
+
+def test_timeouts_are_not_cached(repo: GitRepo, tmp_path: Path) -> None:
+    counter = tmp_path / "count.log"
+    code = f"open({str(counter)!r}, 'a').write('run\\n'); import time; time.sleep(30)"
+    configure(repo, python_gate("slow", code, timeout=0.5))
     assert repo.recover("gates", "run", check=False).returncode == 2
     assert repo.recover("gates", "run", check=False).returncode == 2
     assert _runs(counter) == 2

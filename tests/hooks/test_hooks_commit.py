@@ -4,7 +4,9 @@ a ``restore`` gate inside pre-commit, where git holds index.lock (docs/gates.md)
 
 from __future__ import annotations
 
+import shlex
 import subprocess
+import sys
 
 import pytest
 
@@ -76,8 +78,12 @@ def test_commit_a_with_failing_restore_gate_blocks_and_changes_nothing(hooked: G
     index = hooked.git("ls-files", "-s")
     proc = _commit(hooked, "-a", "-m", "bad")
     assert proc.returncode != 0
-    assert "pre-commit blocked by gate nobad" in proc.stderr
-    assert "git recover restore good" in proc.stderr
+    assert "gate nobad failed (pre-commit, policy restore)" in proc.stderr
+    assert "pre-commit blocked by gate nobad (git holds the index during a commit, so nothing is restored; " \
+           "the commit is refused instead): nothing was changed" in proc.stderr
+    # The advice is the gate's own fix, not a restore that would take the change away.
+    assert f"gate nobad: fix what `{shlex.join([sys.executable, '-c'])}" in proc.stderr
+    assert "restore good" not in proc.stderr
     assert hooked.git("rev-parse", "HEAD") == head
     assert disk_state(hooked.path) == disk
     assert hooked.git("ls-files", "-s") == index
@@ -85,7 +91,7 @@ def test_commit_a_with_failing_restore_gate_blocks_and_changes_nothing(hooked: G
     failing = checkpoints_by_reason(hooked, "pre-commit")[0]
     assert _tree_of(hooked, failing, "a.py") == b"x = 1  # BAD\n"
     assert _tree_of(hooked, failing, "b.py") == b"y = 2  # edit\n"
-    # The documented way back works once git has let go of the index.
+    # `good` stays an explicit target, and works once git has let go of the index.
     hooked.recover("restore", "good")
     assert hooked.read("a.py") == b"x = 1\n"
     assert hooked.git("rev-parse", "HEAD") == head
@@ -108,7 +114,8 @@ def test_warn_policy_lets_the_commit_through(repo: GitRepo) -> None:
     install_hooks(repo)
     proc = _commit(repo, "--allow-empty", "-m", "warned")
     assert proc.returncode == 0, proc.stderr
-    assert "gate nobad failed (pre-commit)" in proc.stderr
+    assert "gate nobad failed (pre-commit, policy warn)" in proc.stderr
+    assert "this state stands; it is not marked good" in proc.stderr
     assert repo.git("log", "-1", "--format=%s") == "warned"
     assert label(repo, "good") is None  # never marked good while a required gate fails
 
@@ -123,6 +130,9 @@ def test_tdd_gate_names_the_files(repo: GitRepo) -> None:
     proc = _commit(repo, "-m", "no tests")
     assert proc.returncode != 0
     assert "2 source file(s) changed without a test change: src/pkg/core.py, src/pkg/util.py" in proc.stderr
+    # Its advice is the fix for its own failure (a restore would remove the source change).
+    assert "gate tdd: add or change a test (tests/**/*.py) with the source change, and stage it" in proc.stderr
+    assert "restore good" not in proc.stderr
     repo.write("tests/test_core.py", "def test_f():\n    assert True\n")
     repo.git("add", "tests")
     proc = _commit(repo, "-m", "with tests")

@@ -47,7 +47,7 @@ def test_restore_does_not_fire_hooks_again(repo: GitRepo) -> None:
     proc = git_proc(repo, "checkout", "-q", "main")  # passes: a.py is good on main
     assert "restored" not in proc.stderr
     proc = git_proc(repo, "checkout", "-q", "bad")
-    assert "restored the last good checkpoint" in proc.stderr
+    assert "undid the checkout" in proc.stderr
     assert repo.git("symbolic-ref", "HEAD") == "refs/heads/main"
     assert len(log.read_text().splitlines()) == 2  # the two user checkouts, not the restore
     assert proc.stderr.count("gate nobad failed") == 1
@@ -114,4 +114,4 @@ def test_gate_runs_are_journaled(repo: GitRepo, event: str) -> None:
     else:
         assert found[-1]["kind"] == "gate:nobad" and found[-1]["stage"] == "pre-commit"
         assert len(found[-1]["incident"]) == 32
-        assert isinstance(found[-1]["rpo_files"], int) and found[-1]["rpo_s"] >= 0
+        assert found[-1]["action"] == "block" and found[-1]["policy"] == "restore"

@@ -5,6 +5,7 @@ hooks installed and a gate that fails on the bytes ``BAD`` in a.py."""
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
@@ -30,7 +31,7 @@ def hooked(repo: GitRepo) -> GitRepo:
 
 
 
-def test_merge_fast_forward_restores_last_good(repo: GitRepo) -> None:
+def test_merge_fast_forward_is_undone(repo: GitRepo) -> None:
     repo.write("a.py", "x = 1\n")
     repo.commit_all("a")
     configure(repo, no_bad_gate())
@@ -46,7 +47,7 @@ def test_merge_fast_forward_restores_last_good(repo: GitRepo) -> None:
     proc = git_proc(repo, "merge", "--ff-only", "bad")
     assert proc.returncode == 0
     assert "Fast-forward" in proc.stdout
-    assert "restored the last good checkpoint" in proc.stderr
+    assert "undid the merge" in proc.stderr
     assert repo.git("rev-parse", "HEAD") == good_head
     assert disk_state(repo.path) == good_disk
     repo.recover("undo")
@@ -93,24 +94,49 @@ def test_conflicting_merge_through_run_keeps_everything(hooked: GitRepo) -> None
     hooked.git("merge", "--abort")
 
 
-def test_rebase_onto_bad_is_restored_once_the_rebase_is_done(hooked: GitRepo) -> None:
-    """post-rewrite runs while git still holds the rebase state: the validation
-    waits for the rebase to finish, then restores (completely, never half-done)."""
+def test_rebase_onto_bad_is_reported_with_the_command_and_nothing_happens_after(hooked: GitRepo) -> None:
+    """post-rewrite runs while git still holds the rebase state, and nothing may
+    change after git returns: the failure is reported with the exact command
+    that undoes the rebase, which is then run by hand."""
     hooked.git("checkout", "-q", "-b", "topic", "main")
     hooked.write("t.txt", "topic\n")
     hooked.git("add", "t.txt")
     hooked.git("commit", "-q", "-m", "topic")
     good_head = hooked.git("rev-parse", "HEAD")
     good_disk = disk_state(hooked.path)
-    proc = git_proc(hooked, "rebase", "bad")  # the deferred validation shares stderr: git returns after it
+    proc = git_proc(hooked, "rebase", "bad")
     assert proc.returncode == 0, proc.stderr
     # The state before the rebase is held: by a pre-rebase checkpoint, or by the
     # post-commit one it equals (one state, one checkpoint).
     held = checkpoints_by_reason(hooked, "pre-rebase") or checkpoints_by_reason(hooked, "post-commit")
     assert any(hooked.git("rev-parse", f"{sha}^1") == good_head for sha in held)
-    assert "the gates run as soon as the rebase has finished" in proc.stderr
-    assert "gate nobad failed (post-rewrite)" in proc.stderr
-    assert "restored the last good checkpoint" in proc.stderr
+    assert "gate nobad failed (post-rewrite, policy restore)" in proc.stderr
+    command = f"git reset --keep {good_head[:12]}"
+    assert f"the rebase stands: git still holds the rebase's state" in proc.stderr
+    assert f"undo it with: {command}" in proc.stderr
+    assert "git recover run -- rebase" in proc.stderr
+    rebased = hooked.git("rev-parse", "HEAD")
+    assert rebased != good_head
+    time.sleep(1.5)  # the detached restore of old fired about 1.5 s later
+    assert hooked.git("rev-parse", "HEAD") == rebased
+    assert hooked.git("symbolic-ref", "HEAD") == "refs/heads/topic"
+    assert hooked.read("a.py") == b"x = 1  # BAD\n"
+    assert subprocess.run(command.split(), cwd=hooked.path, check=False).returncode == 0
+    assert hooked.git("rev-parse", "HEAD") == good_head
+    assert disk_state(hooked.path) == good_disk
+
+
+def test_rebase_through_run_is_undone_before_run_returns(hooked: GitRepo) -> None:
+    hooked.git("checkout", "-q", "-b", "topic", "main")
+    hooked.write("t.txt", "topic\n")
+    hooked.git("add", "t.txt")
+    hooked.git("commit", "-q", "-m", "topic")
+    good_head = hooked.git("rev-parse", "HEAD")
+    hooked.write("wip.txt", "untracked\n")
+    good_disk = disk_state(hooked.path)
+    proc = hooked.recover("run", "--", "rebase", "-q", "bad", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "undid the `git rebase -q bad`" in proc.stderr
     assert hooked.git("rev-parse", "HEAD") == good_head
     assert hooked.git("symbolic-ref", "HEAD") == "refs/heads/topic"
     assert disk_state(hooked.path) == good_disk
@@ -121,7 +147,7 @@ def test_checkout_through_run_restores(hooked: GitRepo) -> None:
     good_head = hooked.git("rev-parse", "HEAD")
     proc = hooked.recover("run", "--", "checkout", "-q", "bad", check=False)
     assert proc.returncode == 2
-    assert "gate nobad failed (run)" in proc.stderr
+    assert "gate nobad failed (run, policy restore)" in proc.stderr
     assert hooked.git("symbolic-ref", "HEAD") == "refs/heads/main"
     assert hooked.git("rev-parse", "HEAD") == good_head
     assert hooked.read("a.py") == b"x = 1\n"
@@ -146,7 +172,7 @@ def test_post_checkout_gate_restores_native_checkout(hooked: GitRepo) -> None:
     proc = git_proc(hooked, "checkout", "-q", "bad")
     # post-checkout's status becomes checkout's (githooks(5)): the move was undone.
     assert proc.returncode != 0
-    assert "gate nobad failed (post-checkout)" in proc.stderr
+    assert "gate nobad failed (post-checkout, policy restore)" in proc.stderr
     assert hooked.git("symbolic-ref", "HEAD") == "refs/heads/main"
     assert hooked.git("rev-parse", "HEAD") == good_head
     # A file checkout (flag 0) is not validated.
@@ -169,7 +195,8 @@ def test_pre_merge_commit_gate_blocks_the_merge_commit(repo: GitRepo) -> None:
     head = repo.git("rev-parse", "HEAD")
     proc = git_proc(repo, "merge", "--no-edit", "bad")
     assert proc.returncode != 0
-    assert "pre-merge-commit blocked by gate nobad" in proc.stderr
+    assert "gate nobad failed (pre-merge-commit, policy restore)" in proc.stderr
+    assert "pre-merge-commit blocked by gate nobad (git holds the index during a merge commit" in proc.stderr
     assert "git merge --abort puts HEAD back" in proc.stderr
     assert repo.git("rev-parse", "HEAD") == head  # no merge commit
     (merged,) = checkpoints_by_reason(repo, "pre-merge-commit")

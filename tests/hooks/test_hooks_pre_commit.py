@@ -121,7 +121,7 @@ def test_post_merge_restore_through_pre_commit(repo: GitRepo, pre_commit_home: P
     repo.git("checkout", "-q", "main")
     proc = subprocess.run(["git", "merge", "--ff-only", "bad"], cwd=repo.path, capture_output=True, text=True,
                           check=False)
-    assert "restored the last good checkpoint" in proc.stdout + proc.stderr
+    assert "undid the merge" in proc.stdout + proc.stderr
     assert repo.git("rev-parse", "HEAD") == good_head
     assert disk_state(repo.path) == good_disk
 

@@ -65,7 +65,7 @@ def test_status_compares_the_maximum_with_the_target() -> None:
     assert row(report, "link_resolution").status == "met" and report.ok
 
 
-def test_rpo_is_taken_from_the_failure_events() -> None:
+def test_rpo_falls_back_to_the_failure_events_of_older_journals() -> None:
     events = incident(0, "a", "links", 2.0, rpo_s=10.0, rpo_files=1) + incident(9, "b", "links", 2.0, rpo_s=50.0,
                                                                               rpo_files=7)
     report = build_report(events)
@@ -200,3 +200,36 @@ def test_session_state_rpo_in_the_html_report() -> None:
     missed = build_report([ev(0, "session_rpo", mode="watch", rpo_s=75.0, recovered=True, source="drill")])
     html = render_html(missed)
     assert "Session state RPO (git recover watch)" in html and "session state (git recover watch)" in html
+def test_rpo_is_measured_against_the_checkpoint_restored() -> None:
+    """The failure event once carried the newest checkpoint (rpo_files=0) while
+    the restore went to an older one that differed in 2 files: the restore's
+    own end event is the measure now."""
+    events = incident(0, "a", "gate:pytest", 2.0, rpo_s=1.0, rpo_files=0)
+    events[-1].fields.update(rpo_s=600.0, rpo_files=2)
+    report = build_report(events)
+    assert report.rpo_files.max_s == 2 and report.rpo_age.max_s == pytest.approx(600.0)
+    assert [r.rpo_files for r in report.recoveries if r.category == "quality_gate"] == [2]
+
+
+def test_a_blocked_operation_is_resolved_by_the_block() -> None:
+    events = [ev(0, "failure", incident="blocked", kind="gate:x", stage="pre-commit", action="block"),
+              ev(5, "failure", incident="warned", kind="gate:x", stage="post-commit", action="warn")]
+    report = build_report(events)
+    assert report.open_incidents == ("warned",)
+    assert report.blocked == 1
+
+
+def test_drills_are_counted_apart_from_the_users_own_figures() -> None:
+    from recovery.measure.report import render_text
+    from recovery.measure.report_html import render_html
+
+    events = incident(0, "a", "links", 2.0) + [
+        ev(50, "drill", scenario="links", category="link_resolution", verdict="ok", detected=True, rto_s=1.0)]
+    report = build_report(events, source="incidents")
+    assert row(report, "link_resolution").rto.count == 1 and report.drill_runs == 1
+    assert "Drill runs: 1 in the journal, not counted here (--source drills or all)" in render_text(report)
+    assert "every target met, no open incident, nothing lost" in render_html(report)
+    opened = build_report(events + [ev(90, "failure", incident="b", kind="links", stage="post-merge",
+                                       action="keep")], source="incidents")
+    assert "1 open incidents" in render_html(opened)
+    assert "every target met" not in render_html(opened)

@@ -39,7 +39,7 @@ from pathlib import Path
 from recovery.base.proc import kill_group, run_captured, start_group
 from recovery.core.config import GitConfig
 from recovery.gates.config import load_gates
-from recovery.gates.policy import Validation, validate
+from recovery.gates.policy import UndoPlan, Validation, validate
 from recovery.measure.drill import fixture
 from recovery.measure.drill.sandbox import Sandbox, Snapshot, clone, differences, init_example, snapshot, tree_blobs
 from recovery.measure.drill.scenarios import BULK_DIR, Detection, Injection, Scenario, bulk_files
@@ -78,7 +78,8 @@ class DrillResult:
         detected: the failure was seen; evidence: what showed it.
         detect_s: injection to the ``failure`` event, seconds.
         rto_s: detection to verified recovery, seconds (None unless recovered).
-        rpo_s, rpo_files: the age of the newest checkpoint at detection and the files changed since.
+        rpo_s, rpo_files: the age of the checkpoint restored and the files that differ between it and the
+            failing state (what the restore did not keep on disk).
         changed_files: files the injection changed (from the snapshots).
         lost_paths: paths whose bytes were lost; mode_paths: paths whose permission bits differ.
         error: why the run failed, one line.
@@ -328,8 +329,12 @@ def _kill_and_continue(run: _Run) -> None:
 def _validate(sandbox: Sandbox, strongest: str, mark_good: bool) -> tuple[Detection, str]:
     """Run every gate as ``git recover run`` does (stage ``run``), output captured."""
     gates = load_gates(sandbox.top, GitConfig.load(sandbox.repo.git))
+    # The injected failure is no git operation; undoing it means going back to
+    # the good checkpoint the baseline marked.
+    good = get_label(sandbox.repo, "good")
+    undo = UndoPlan("injected failure", "drill", good.head, good.branch, None, checkpoint=good) if good else None
     spec = Validation(stage="run", gate_stages=None, strongest=strongest,  # type: ignore[arg-type]
-                      mark_good=mark_good, use_cache=False)
+                      mark_good=mark_good, use_cache=False, undo=undo)
     messages = io.StringIO()
     with contextlib.redirect_stderr(messages):
         outcome = validate(sandbox.repo, spec, gates)
@@ -353,11 +358,12 @@ def _timing(run: _Run) -> dict[str, object]:
         return {}
     end = _first(events, lambda e: e.event == "restore" and e.get("phase") == "end"
                  and e.get("verdict") == "ok" and e.time >= failure.time)
-    files = failure.get("rpo_files")
+    # The recovery point is the checkpoint the restore went back to (its end event).
+    files = end.get("rpo_files") if end else None
     return {
         "detect_s": _secs(run.injected_at, failure.time),
         "rto_s": _secs(failure.time, end.time) if end else None,
-        "rpo_s": failure.get("rpo_s"),
+        "rpo_s": end.get("rpo_s") if end else None,
         "rpo_files": files if isinstance(files, int) else None,
     }
 

@@ -1,0 +1,262 @@
+"""Automatic recovery a user can trust, finding by finding: an automatic undo
+never takes unrelated work with it, a red upstream can be pulled to be fixed
+(no loop), a half-restored tree cannot be committed, Ctrl-C says what state it
+left, read-only commands are not checkpointed or gated, and the messages name
+the policy that applies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import GitRepo
+from tests.core.helpers import checkpoint_refs, disk_state
+from tests.hooks.helpers import configure, git_proc, install_hooks, no_bad_gate, python_gate
+
+
+def _journal(repo: GitRepo) -> list[dict[str, object]]:
+    path = repo.path / ".git" / "recovery" / "journal.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _red_upstream(repo: GitRepo, tmp_path: Path) -> str:
+    """A remote one commit ahead of main, whose commit breaks the gate; returns it."""
+    up = tmp_path / "upstream"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(up)], check=True)
+    (up / "a.py").write_text("x = 1  # BAD\n")
+    subprocess.run(["git", "commit", "-q", "-am", "red"], cwd=up, check=True)
+    repo.git("remote", "add", "origin", str(up))
+    repo.git("config", "branch.main.remote", "origin")
+    repo.git("config", "branch.main.merge", "refs/heads/main")
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=up, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def _gated(repo: GitRepo) -> str:
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("a")
+    configure(repo, no_bad_gate(stages=["pre-commit", "post-merge", "run"]))
+    return repo.git("rev-parse", "HEAD")
+
+
+def test_pull_of_a_red_upstream_keeps_untracked_work_and_never_loops(repo: GitRepo, tmp_path: Path) -> None:
+    head = _gated(repo)
+    red = _red_upstream(repo, tmp_path)
+    install_hooks(repo)
+    repo.write("WIP.txt", "my untracked work\n")
+
+    first = git_proc(repo, "pull", "-q", "--ff-only")
+    assert first.returncode == 0, first.stderr
+    assert "undid the pull" in first.stderr
+    assert "keep the pull anyway (to fix it there): git recover undo" in first.stderr
+    assert repo.git("rev-parse", "HEAD") == head
+    assert repo.read("WIP.txt") == b"my untracked work\n"  # was `D WIP.txt` once
+    assert repo.read("a.py") == b"x = 1\n"
+
+    # Pulling the same red commit again is how a user says they want it: kept.
+    second = git_proc(repo, "pull", "-q", "--ff-only")
+    assert second.returncode == 0, second.stderr
+    assert "this pull result was undone once already, so it is kept this time (no loop)" in second.stderr
+    assert f"undo it with: git reset --keep {head[:12]}" in second.stderr
+    assert repo.git("rev-parse", "HEAD") == red
+    assert repo.read("WIP.txt") == b"my untracked work\n"
+    failures = [e for e in _journal(repo) if e["event"] == "failure"]
+    assert [f["action"] for f in failures] == ["undo", "keep"]
+    ends = [e for e in _journal(repo) if e["event"] == "restore" and e.get("phase") == "end"]
+    assert [e["incident"] for e in ends] == [failures[0]["incident"]]
+
+
+def test_undo_is_the_way_through_after_an_automatic_undo(repo: GitRepo, tmp_path: Path) -> None:
+    _gated(repo)
+    red = _red_upstream(repo, tmp_path)
+    install_hooks(repo)
+    repo.write("WIP.txt", "my untracked work\n")
+    assert "undid the pull" in git_proc(repo, "pull", "-q", "--ff-only").stderr
+    repo.recover("undo")
+    assert repo.git("rev-parse", "HEAD") == red
+    assert repo.read("a.py") == b"x = 1  # BAD\n"
+    assert repo.read("WIP.txt") == b"my untracked work\n"
+    # ... to fix it there: the fix commits through the gate.
+    repo.write("a.py", "x = 2\n")
+    proc = git_proc(repo, "commit", "-q", "-am", "fix")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_checkout_through_run_is_undone_and_carries_local_changes(repo: GitRepo) -> None:
+    _gated(repo)
+    repo.write("notes.txt", "tracked\n")
+    repo.commit_all("notes")
+    head = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.git("commit", "-q", "-am", "red feature")
+    repo.git("checkout", "-q", "main")
+    install_hooks(repo)
+    repo.write("notes.txt", "tracked\nunstaged edit\n")
+    repo.write("WIP.txt", "untracked\n")
+    disk = disk_state(repo.path)
+    proc = repo.recover("run", "--", "checkout", "-q", "feature", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert repo.git("symbolic-ref", "HEAD") == "refs/heads/main"
+    assert repo.git("rev-parse", "HEAD") == head
+    assert disk_state(repo.path) == disk
+
+
+def test_read_only_commands_through_run_are_neither_checkpointed_nor_gated(repo: GitRepo, tmp_path: Path) -> None:
+    counter = tmp_path / "count.log"
+    configure(repo, python_gate("count", f"open({str(counter)!r}, 'a').write('run\\n')",
+                                stages=["run"]))
+    install_hooks(repo)
+    before = checkpoint_refs(repo)
+    for args in (["status", "--short"], ["log", "--oneline"], ["diff"], ["show", "--stat"]):
+        proc = repo.recover("run", "--", *args)
+        assert proc.returncode == 0
+    assert checkpoint_refs(repo) == before
+    assert not counter.exists()
+    journal = repo.path / ".git" / "recovery" / "journal.jsonl"
+    assert not journal.exists() or not [e for e in _journal(repo) if e["event"] in ("gate", "checkpoint")]
+
+
+def test_post_commit_names_the_policy_that_applies(repo: GitRepo) -> None:
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.commit_all("bad already")
+    configure(repo, no_bad_gate(stages=["post-commit"]))  # policy restore, by default
+    install_hooks(repo)
+    proc = git_proc(repo, "commit", "-q", "--allow-empty", "-m", "x")
+    assert proc.returncode == 0
+    assert "gate nobad failed (post-commit, policy restore)" in proc.stderr
+    assert "the commit stands: a commit is not undone once made; the pre-commit gates decide whether it is made; " \
+           "it is not marked good" in proc.stderr
+    assert "policy warn" not in proc.stderr
+
+
+def test_amend_runs_the_gate_once(repo: GitRepo, tmp_path: Path) -> None:
+    counter = tmp_path / "count.log"
+    configure(repo, python_gate("count", f"open({str(counter)!r}, 'a').write('run\\n')",
+                                stages=["pre-commit", "post-commit", "post-rewrite"]))
+    install_hooks(repo)
+    repo.write("b.txt", "b\n")
+    repo.git("add", "b.txt")
+    assert git_proc(repo, "commit", "-q", "-m", "b").returncode == 0
+    runs = len(counter.read_text().splitlines())
+    repo.write("b.txt", "b amended\n")
+    proc = git_proc(repo, "commit", "-q", "-a", "--amend", "-m", "b amended")
+    assert proc.returncode == 0, proc.stderr
+    assert len(counter.read_text().splitlines()) == runs + 1
+
+
+_INTERRUPT_AT = textwrap.dedent("""
+    import os, signal, sys
+    import recovery.core.restore as r
+    name = sys.argv[1]
+    real = getattr(r, name)
+    def wrapped(*a, **k):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, delivered at this step
+        return real(*a, **k)
+    setattr(r, name, wrapped)
+    from recovery.cli.main import main
+    sys.exit(main(["restore", sys.argv[2]]))
+""")
+
+
+def _interrupt(repo: GitRepo, step: str, target: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _INTERRUPT_AT, step, target], cwd=repo.path, capture_output=True,
+                          text=True, check=False)
+
+
+def _half_restorable(repo: GitRepo) -> str:
+    """A checkpoint, then a change; returns the checkpoint id."""
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("a")
+    cp = repo.recover("checkpoint").stdout.split()[1]
+    for i in range(20):
+        repo.write(f"f{i}.txt", f"changed {i}\n")
+    repo.write("a.py", "x = 2\n")
+    return cp
+
+
+def test_ctrl_c_before_any_change_says_nothing_changed(repo: GitRepo) -> None:
+    cp = _half_restorable(repo)
+    disk = disk_state(repo.path)
+    proc = _interrupt(repo, "take", cp)
+    assert proc.returncode == 130, proc.stderr
+    assert "restore interrupted before it changed anything: HEAD, the index and every file are as they were" \
+        in proc.stderr
+    assert "aborted" not in proc.stderr
+    assert disk_state(repo.path) == disk
+    assert not (repo.path / ".git" / "recovery" / "restore-intent.json").exists()
+
+
+def test_ctrl_c_half_way_blocks_commits_merges_rebases_and_says_so_everywhere(repo: GitRepo) -> None:
+    configure(repo, no_bad_gate())
+    install_hooks(repo)
+    cp = _half_restorable(repo)
+    head = repo.git("rev-parse", "HEAD")
+    proc = _interrupt(repo, "_install_index", cp)
+    assert proc.returncode == 130, proc.stderr
+    assert "restore interrupted half-way: some or all files on disk are switched; the index may or may not be, " \
+           "HEAD and its branch are as before; run `git recover restore --continue` to finish it, or " \
+           "`git recover restore --abort`" in proc.stderr
+    assert (repo.path / ".git" / "recovery" / "restore-intent.json").exists()
+
+    commit = git_proc(repo, "commit", "-q", "-am", "half-restored")
+    assert commit.returncode != 0
+    assert "commit refused: a restore was interrupted" in commit.stderr
+    assert "git recover restore --continue" in commit.stderr
+    assert repo.git("rev-parse", "HEAD") == head
+    ahead = repo.git("commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", "ahead")
+    repo.git("branch", "other", ahead)
+    rebase = git_proc(repo, "rebase", "other")
+    assert rebase.returncode != 0 and "rebase refused: a restore was interrupted" in rebase.stderr
+    assert repo.git("rev-parse", "HEAD") == head
+    wrapped = repo.recover("run", "--", "merge", "other", check=False)
+    assert wrapped.returncode == 2 and "refused: a restore was interrupted" in wrapped.stderr
+    listed = repo.recover("list")
+    assert "a restore was interrupted and the worktree is half-restored" in listed.stderr
+
+    repo.recover("restore", "--continue")
+    assert git_proc(repo, "commit", "-q", "--allow-empty", "-m", "after").returncode == 0
+    assert "interrupted" not in repo.recover("list").stderr
+
+
+def test_a_path_typo_is_not_an_interrupted_restore(repo: GitRepo) -> None:
+    repo.recover("checkpoint")
+    refs = checkpoint_refs(repo)
+    proc = repo.recover("restore", "last", "--", "nonexistent/", check=False)
+    assert proc.returncode == 1
+    assert "no file matches nonexistent" in proc.stderr
+    assert checkpoint_refs(repo) == refs  # no safety checkpoint for a refused restore
+    assert not [e for e in _journal(repo) if e["event"] == "restore"]
+    report = repo.recover("report", "--json").stdout
+    assert json.loads(report)["restores"]["interrupted"] == 0
+
+
+def test_an_undo_that_would_touch_local_changes_is_not_done(repo: GitRepo) -> None:
+    """`git checkout -m` merges local changes into the branch checked out; going
+    back would have to merge them again: nothing is undone, and the message
+    names the command that would undo it."""
+    repo.write("a.py", "x = 1\n")
+    repo.write("notes.txt", "one\ntwo\nthree\nfour\nfive\n")
+    repo.commit_all("base")
+    configure(repo, no_bad_gate(stages=["pre-commit", "post-checkout"]))
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.write("notes.txt", "one (feature)\ntwo\nthree\nfour\nfive\n")
+    repo.git("commit", "-q", "-am", "red feature")
+    feature = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "main")
+    install_hooks(repo)
+    repo.write("notes.txt", "one\ntwo\nthree\nfour\nfive (my edit)\n")
+    proc = git_proc(repo, "checkout", "-q", "-m", "feature")
+    assert "gate nobad failed (post-checkout, policy restore)" in proc.stderr
+    assert "the checkout was NOT undone: your local changes to notes.txt touch what the operation changed, " \
+           "and undoing it would change them; undo it yourself with: git checkout main" in proc.stderr
+    assert repo.git("symbolic-ref", "HEAD") == "refs/heads/feature"
+    assert repo.git("rev-parse", "HEAD") == feature
+    assert repo.read("notes.txt") == b"one (feature)\ntwo\nthree\nfour\nfive (my edit)\n"
+    reasons = [e["reason"] for e in _journal(repo) if e["event"] == "checkpoint"]
+    assert "restore-safety" not in reasons and "before-checkout" not in reasons
+    assert [e["action"] for e in _journal(repo) if e["event"] == "failure"] == ["undo"]
