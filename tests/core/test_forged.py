@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from recovery.base.output import quote_path
 from recovery.core.checkpoint import create_checkpoint
-from recovery.core.gc import plan_gc
+from recovery.core.gc import Retention, plan_gc
 from recovery.core.refs import list_checkpoints, resolve
 from recovery.core.repo import Repo
 from tests.conftest import GitRepo
@@ -38,7 +38,7 @@ def test_a_future_dated_checkpoint_is_never_last_and_gc_drops_it(repo: GitRepo) 
     assert resolve(r, "last").sha == real.sha
     assert "in the future" in " ".join(listed[1].notes)
     assert json.loads(repo.recover("status", "--json").stdout)["newest"]["sha"] == real.sha  # the recovery point
-    plan = plan_gc(listed, keep=100, max_age_days=30)
+    plan = plan_gc(listed, Retention(keep=100, max_age_days=30))
     assert forged in {cp.sha for cp in plan.drop}
     assert real.sha not in {cp.sha for cp in plan.drop}
 

@@ -244,8 +244,12 @@ def test_ctrl_c_says_what_state_it_left(tmp_path: Path) -> None:
     intent = repo.path / ".git/recovery/restore-intent.json"
     # SIGINT (what Ctrl-C sends) delivered at a fixed step inside the switch, so the
     # interrupt lands mid-restore on a fast machine and a loaded one alike.
-    proc = subprocess.run([sys.executable, "-P", "-c", _KILL_AT.replace("SIGKILL", "SIGINT"), "_move_head:before",
-                           cp], cwd=repo.path, capture_output=True, text=True)
+    # A terminal's Ctrl-C reaches a process whose SIGINT handling is the default;
+    # a test runner's worker may have it ignored, which its children inherit.
+    script = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n" + \
+        _KILL_AT.replace("SIGKILL", "SIGINT")
+    proc = subprocess.run([sys.executable, "-P", "-c", script, "_move_head:before", cp], cwd=repo.path,
+                          capture_output=True, text=True)
     err = proc.stderr
     assert intent.exists(), (proc.returncode, err)
     assert proc.returncode in (1, 130), err
