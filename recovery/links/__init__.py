@@ -1,7 +1,7 @@
 """``git recover links``: validate the ``@``-imports of a Claude Code prompt framework.
 
 Claude Code drops a broken ``@path`` import without a word, so a framework can lose
-half its modules unnoticed. This package implements the rules in LINKS.md: token
+half its modules unnoticed. This package implements the rules in docs/links.md: token
 recognition per profile (``claude-code``, what Claude Code itself loads, and
 ``framework``, the looser conventions frameworks use), resolution relative to the
 importing file, traversal from the roots (depth in hops, cycles with the full

@@ -2,7 +2,7 @@
 
 Codes are part of the interface (SARIF rule ids, JSON, ``--fail-level``, users'
 suppressions): never rename one, only add. Each code has one severity per profile;
-``None`` means the code is never emitted in that profile (LINKS.md, "What to report").
+``None`` means the code is never emitted in that profile (docs/links.md, "Finding codes").
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ class LinkReport:
 
     def exit_code(self, fail_level: str | None = None) -> int:
         """2 when a finding is at or above ``fail_level`` (default: the configured
-        one), else 0 (LINKS.md, "Output and exit codes")."""
+        one), else 0 (docs/links.md, "Output and exit codes")."""
         level = fail_level or self.settings.fail_level
         if level == "none":
             return EXIT_OK

@@ -1,4 +1,4 @@
-"""Resolving an import to a file (LINKS.md, "Resolution"), and the hints for the
+"""Resolving an import to a file (docs/links.md, "Profiles"), and the hints for the
 ones that do not resolve.
 
 - claude-code: a relative path resolves from the directory of the file that
@@ -35,7 +35,7 @@ SPECIAL = "special"
 FILE_DIR = "the importing file's directory"
 PROJECT_ROOT = "the project root"
 
-# Extensions that make a token look like a file name (LINKS.md: `@pytest.mark.unit`
+# Extensions that make a token look like a file name (docs/links.md: `@pytest.mark.unit`
 # has no file extension, so a bare "has a dot" test is not enough).
 KNOWN_EXTENSIONS = frozenset("""
 md markdown mdx mdc txt rst adoc org tex json jsonc json5 jsonl ndjson yaml yml toml xml

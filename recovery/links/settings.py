@@ -30,7 +30,7 @@ from typing import Any
 from recovery.base.errors import UsageError
 from recovery.links.findings import FAIL_LEVELS, PROFILES
 
-# LINKS.md, "Roots": the memory files Claude Code loads, and the command/agent/rule
+# docs/links.md, "Profiles": the memory files Claude Code loads, and the command/agent/rule
 # files that are prompts of their own.
 DEFAULT_ROOTS: tuple[str, ...] = (
     "CLAUDE.md",
@@ -112,7 +112,7 @@ class LinkSettings:
                 merged["explicit_roots"] = True
         profile = merged.get("profile", "claude-code")
         if "depth" not in merged:
-            # LINKS.md: the depth limit is n/a in the framework profile unless configured.
+            # docs/links.md: the depth limit is n/a in the framework profile unless configured.
             merged["depth"] = CLAUDE_CODE_DEPTH if profile == "claude-code" else None
         if "max_file_bytes" not in merged and profile == "claude-code":
             merged["max_file_bytes"] = CLAUDE_CODE_MAX_BYTES

@@ -1,4 +1,4 @@
-"""Finding ``@path`` tokens in a file, per profile (LINKS.md, "Token recognition").
+"""Finding ``@path`` tokens in a file, per profile (docs/links.md, "Profiles").
 
 claude-code
     An ``@`` that starts a line or follows whitespace, followed by a path that runs
@@ -88,7 +88,7 @@ def is_template(path: str) -> bool:
 
 
 def cc_valid_start(path: str) -> bool:
-    """LINKS.md claude-code rule 3: what a path may start with."""
+    """docs/links.md, the claude-code profile: what a path may start with."""
     if path.startswith(("./", "../", "~/")):
         return True
     if path.startswith("/"):

@@ -1,4 +1,4 @@
-"""Resolution, traversal and every finding of LINKS.md, on small projects."""
+"""Resolution, traversal and every finding of docs/links.md, on small projects."""
 
 from __future__ import annotations
 

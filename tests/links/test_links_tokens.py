@@ -1,4 +1,4 @@
-"""Token recognition, written from LINKS.md "Token recognition" (both profiles)."""
+"""Token recognition, written from docs/links.md "Profiles" (both profiles)."""
 
 from __future__ import annotations
 
