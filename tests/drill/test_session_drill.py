@@ -30,7 +30,7 @@ def test_session_drill_recovers_every_state_and_reports_the_rpo(repo: GitRepo) -
     assert rows["watch"]["status"] == rows["agent"]["status"] == "met"
     journaled = [e for e in read_events(Repo.discover(repo.path)) if e.event == "session_rpo"]
     assert len(journaled) == 4
-    report = repo.recover("report").stdout
+    report = repo.recover("report", "--source", "drills").stdout  # drill runs are reported apart from incidents
     assert "Session state RPO (target < 60 s), agent hooks: 2 destructive events" in report
     assert repo.git("status", "--porcelain") == before  # the drill ran in a disposable repository
     assert repo.git("for-each-ref", "refs/recovery/") == ""

@@ -150,6 +150,9 @@ def test_amend_runs_the_gate_once(repo: GitRepo, tmp_path: Path) -> None:
 
 _INTERRUPT_AT = textwrap.dedent("""
     import os, signal, sys
+    # A terminal's Ctrl-C reaches a process whose SIGINT handling is the default;
+    # a test runner's worker may have it ignored, which its children inherit.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import recovery.core.restore as r
     name = sys.argv[1]
     real = getattr(r, name)
