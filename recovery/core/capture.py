@@ -23,8 +23,9 @@ snapshots of AI coding tools):
    ``update-index --add``, skipping loudly what the size cap or a nested
    repository without commits rules out (a huge new file must not block every
    snapshot: jj #3616).
-5. A re-check: ``diff-files`` on the copy lists any file that changed after it
-   was hashed; the caller retries (a file rewritten mid-capture: lint-staged #804).
+5. A re-check: any file the capture hashed that was written after hashing began
+   (its ``ctime``), confirmed by ``diff-files`` on the copy; the caller retries
+   (a file rewritten mid-capture: lint-staged #804).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from recovery.base.fs import scratch_dir
 from recovery.base.output import quote_path
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
-from recovery.core.git import Git, GitCommandError
+from recovery.core.git import Git, GitCommandError, Running
 from recovery.core.model import Capture, ConflictState, Skipped
 from recovery.core.refs import read_head
 from recovery.core.repo import Repo
@@ -74,6 +75,9 @@ OPERATIONS_IN_PROGRESS = {
 # object database with every build artefact someone forgot to ignore.
 DEFAULT_MAX_UNTRACKED_BYTES = 32 * 1024 * 1024
 MAX_UNTRACKED_KEY = "recover.maxUntrackedSize"
+# Above this many paths, one unrestricted `diff-files` beats matching each index
+# entry against a pathspec list (and stays far below the argument-size limit).
+_MAX_PATHSPECS = 1000
 _UNREADABLE_DIR = re.compile(r"could not open directory '(.+?)': ")
 # What `git add -u` prints about a tracked path it could not use: perror(3)'s
 # "<path>: <strerror>" (exit status 0: the path silently keeps its index
@@ -144,29 +148,38 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
             raise RecoverError(f"could not copy the index into {workdir} ({exc.strerror or exc}); your index "
                                "and files were not changed") from None
     git = repo.git.with_index(index_file)
+    # Listing the untracked files reads the index and walks the directories; it
+    # needs nothing the steps before `update-index` write (they change no path
+    # from tracked to untracked), so it runs alongside them.
+    marker = _hash_marker(workdir, repo.toplevel)  # before anything reads a worktree file
+    untracked = _start_untracked(git, config)
+    try:
+        conflict = None
+        written = git.run("write-tree", check=False)
+        if written.returncode == 0:
+            index_tree = written.text
+        elif "unmerged" in written.stderr:
+            index_tree, conflict = _capture_unmerged(repo, git, workdir)
+        else:
+            raise GitCommandError(("write-tree",), written.returncode, written.stderr)
+        if conflict is None:
+            conflict = _capture_state_files(repo, git, None, 0)
 
-    conflict = None
-    written = git.run("write-tree", check=False)
-    if written.returncode == 0:
-        index_tree = written.text
-    elif "unmerged" in written.stderr:
-        index_tree, conflict = _capture_unmerged(repo, git, workdir)
-    else:
-        raise GitCommandError(("write-tree",), written.returncode, written.stderr)
-    if conflict is None:
-        conflict = _capture_state_files(repo, git, None, 0)
+        special = _add_tracked(git)
+        untracked_skipped, notes = _add_untracked(git, repo.toplevel, config, untracked)
+        skipped = tuple(Skipped(path, "special-file") for path in special) + untracked_skipped
+        notes += _operation_notes(repo, conflict)
+        worktree_tree = git.text("write-tree")
 
-    special = _add_tracked(git)
-    untracked_skipped, notes = _add_untracked(git, repo.toplevel, config)
-    skipped = tuple(Skipped(path, "special-file") for path in special) + untracked_skipped
-    notes += _operation_notes(repo, conflict)
-    worktree_tree = git.text("write-tree")
-
-    snap = Capture(head, branch, index_tree, worktree_tree, conflict, skipped, notes, index_file)
-    changed = [path for path in _changed_since_hashed(git) if path not in special]
-    if changed:
-        raise CaptureRace(changed, replace(snap, racing=tuple(changed)))
-    return snap
+        snap = Capture(head, branch, index_tree, worktree_tree, conflict, skipped, notes, index_file)
+        changed = [path for path in _changed_since_hashed(git, repo.toplevel, index_tree, worktree_tree, marker)
+                   if path not in special]
+        if changed:
+            raise CaptureRace(changed, replace(snap, racing=tuple(changed)))
+        return snap
+    finally:
+        if untracked is not None:
+            untracked.wait(check=False)  # reaped even when a step failed
 
 
 def apply_patch(repo: Repo, snap: Capture, patch: Path, workdir: Path) -> Capture:
@@ -271,18 +284,69 @@ def _operation_notes(repo: Repo, conflict: ConflictState | None) -> tuple[str, .
     return tuple(notes)
 
 
-def _changed_since_hashed(git: Git) -> list[str]:
+def _hash_marker(workdir: Path, toplevel: Path) -> int | None:
+    """The change time (ns) of a file created just before anything is hashed, by
+    the clock of the worktree's file system; ``None`` when the work directory is
+    on another file system (a different clock: the race check then stats every
+    file)."""
+    marker = workdir / "hash-marker"
+    marker.write_bytes(b"")
+    info = marker.stat()
+    return info.st_ctime_ns if info.st_dev == toplevel.stat().st_dev else None
+
+
+def _changed_since_hashed(git: Git, toplevel: Path, index_tree: str, worktree_tree: str,
+                          marker_ns: int | None) -> list[str]:
     """Paths whose file changed after ``add`` hashed it into the temporary index.
+
+    A file git hashed and that was written while (or after) git read it has a
+    change time at or after ``marker_ns``: a write always sets ``ctime``, and no
+    program can set it back. Only files whose content the capture changed can
+    have been read torn, so only the paths where ``worktree_tree`` differs from
+    ``index_tree`` are looked at (a capture with 100 changed files in an 80k-file
+    tree stats 100, not 80k); a file that changed after its stat data matched
+    is captured as it was then, a state it had. What that finds is confirmed by
+    git's own ``diff-files`` (so a clock that stepped back raises nothing false).
+    Without a marker (see :func:`_hash_marker`) ``diff-files`` checks every file.
 
     A submodule's own uncommitted edits are not changes: a gitlink records only
     its commit, which ``add -u`` just refreshed.
     """
-    out = git.run("diff-files", "--name-only", "-z", "--ignore-submodules=dirty").stdout
+    suspects: list[str] = []
+    if marker_ns is not None:
+        listed = git.run("diff-tree", "-r", "-z", "--name-only", "--no-renames", index_tree, worktree_tree).stdout
+        for raw in listed.split(b"\0"):
+            if not raw:
+                continue
+            try:
+                changed_ns = os.lstat(os.path.join(toplevel, os.fsdecode(raw))).st_ctime_ns
+            except OSError:
+                continue  # deleted: nothing was hashed
+            if changed_ns >= marker_ns:
+                suspects.append(os.fsdecode(raw))
+        if not suspects:
+            return []
+    if len(suspects) > _MAX_PATHSPECS:
+        suspects = []  # the whole index is cheaper than a pathspec list this long
+    literal = ["--literal-pathspecs"] if suspects else []
+    out = git.run(*literal, "diff-files", "--name-only", "-z", "--ignore-submodules=dirty", "--", *suspects).stdout
     return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
 
-def _add_untracked(git: Git, toplevel: Path, config: GitConfig) -> tuple[tuple[Skipped, ...], tuple[str, ...]]:
-    """Add the untracked, not ignored files to the temporary index.
+def _start_untracked(git: Git, config: GitConfig) -> Running | None:
+    """Start listing the untracked, not ignored files (``None``: the user told
+    git not to show them: git config status.showUntrackedFiles=no, a dotfiles
+    repository whose worktree is $HOME would otherwise be hashed whole on every
+    commit)."""
+    if (config.get("status.showUntrackedFiles") or "").lower() in ("no", "false"):
+        return None
+    return git.start("ls-files", "-o", "--exclude-standard", "-z")
+
+
+def _add_untracked(git: Git, toplevel: Path, config: GitConfig,
+                   untracked: Running | None) -> tuple[tuple[Skipped, ...], tuple[str, ...]]:
+    """Add the untracked, not ignored files listed by ``untracked`` (see
+    :func:`_start_untracked`) to the temporary index.
 
     ``ls-files -o`` without ``--directory`` lists files one by one, except a
     nested repository, which it shows as ``dir/``: ``update-index --add`` records
@@ -290,20 +354,40 @@ def _add_untracked(git: Git, toplevel: Path, config: GitConfig) -> tuple[tuple[S
     that produced a stale tree when its exit code was ignored), so those are
     skipped loudly.
     """
-    if (config.get("status.showUntrackedFiles") or "").lower() in ("no", "false"):
-        # The user told git to ignore untracked files (a dotfiles repository
-        # whose worktree is $HOME): a capture would hash the whole home
-        # directory on every commit (hostile testing). Honour it, and say so.
+    if untracked is None:
         return (), ("untracked files not captured: git config status.showUntrackedFiles=no",)
+    result = untracked.wait()
+    keep, skipped, notes = classify_untracked(result.stdout.split(b"\0"), result.stderr, toplevel, config)
+    if keep:
+        # --remove: a file deleted after it was listed (vim's `4913` probe, an
+        # editor's swap file) is simply not part of the state; without it git
+        # fails the whole capture on "does not exist".
+        git.run("update-index", "--add", "--remove", "-z", "--stdin", input=b"\0".join(keep) + b"\0")
+    return skipped, notes
+
+
+def classify_untracked(listed: list[bytes], stderr: str, toplevel: Path, config: GitConfig
+                       ) -> tuple[list[bytes], tuple[Skipped, ...], tuple[str, ...]]:
+    """Which untracked paths git listed a capture takes, and which it leaves out.
+
+    Args:
+        listed: raw paths relative to ``toplevel`` as ``ls-files -o`` or
+            ``status`` list them (a nested repository as ``dir/``); empty items ignored.
+        stderr: what git said while listing (directories it could not open).
+        toplevel: the worktree's top level.
+        config: the untracked size cap (git config recover.maxUntrackedSize).
+
+    Returns:
+        ``(paths to add, skipped, notes)``; a nested repository with a commit is
+        added (as a gitlink, without the ``/``).
+    """
     cap = config.get_int(MAX_UNTRACKED_KEY, DEFAULT_MAX_UNTRACKED_BYTES)
-    result = git.run("ls-files", "-o", "--exclude-standard", "-z")
-    listed = result.stdout
     keep: list[bytes] = []
     # git lists what it could read and only warns about a directory it could
     # not open; that directory is not in the checkpoint, so say so.
-    skipped = [Skipped(m.group(1).rstrip("/"), "unreadable") for m in _UNREADABLE_DIR.finditer(result.stderr)]
+    skipped = [Skipped(m.group(1).rstrip("/"), "unreadable") for m in _UNREADABLE_DIR.finditer(stderr)]
     notes: list[str] = []
-    for raw in listed.split(b"\0"):
+    for raw in listed:
         if not raw:
             continue
         path = raw.decode("utf-8", "surrogateescape")
@@ -326,12 +410,7 @@ def _add_untracked(git: Git, toplevel: Path, config: GitConfig) -> tuple[tuple[S
             skipped.append(Skipped(path, "size", info.st_size))
             continue
         keep.append(raw)
-    if keep:
-        # --remove: a file deleted after the lstat above (vim's `4913` probe,
-        # an editor's swap file) is simply not part of the state; without it
-        # git fails the whole capture on "does not exist".
-        git.run("update-index", "--add", "--remove", "-z", "--stdin", input=b"\0".join(keep) + b"\0")
-    return tuple(skipped), tuple(notes)
+    return keep, tuple(skipped), tuple(notes)
 
 
 def _nested_repo_has_commit(path: Path) -> bool:

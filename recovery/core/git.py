@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,12 +142,7 @@ class Git:
         this runner's variables, then the C locale."""
         return {**os.environ, **self.env, **_LOCALE_ENV}
 
-    def run(
-        self,
-        *args: str,
-        input: bytes | None = None,
-        check: bool = True,
-    ) -> Result:
+    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> Result:
         """Run ``git <args>`` and wait for it.
 
         Args:
@@ -162,26 +157,30 @@ class Git:
             GitCommandError: git exited non-zero or died of a signal and ``check`` is true.
             RecoverError: the git executable could not be started.
         """
-        argv = ["git", *_BASE_ARGS, *args]
+        return self.start(*args, input=input).wait(check)
+
+    def start(self, *args: str, input: bytes | None = None) -> Running:
+        """Start ``git <args>`` without waiting, so that two git processes that do
+        not depend on each other overlap (a capture lists untracked files while
+        it refreshes the index); :meth:`Running.wait` collects it.
+
+        Raises:
+            RecoverError: the git executable could not be started.
+        """
         try:
             proc = subprocess.Popen(
-                argv, cwd=self.cwd, env=self.full_env(),
+                ["git", *_BASE_ARGS, *args], cwd=self.cwd, env=self.full_env(),
                 stdin=subprocess.PIPE if input else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 preexec_fn=self.preexec_fn, process_group=self.process_group,
             )
         except OSError as exc:
             raise RecoverError(f"cannot run git: {exc}") from None
-        with proc:
-            try:
-                out, err = proc.communicate(input or None)
-            except BaseException:
-                proc.kill()  # never leave a git child behind (KeyboardInterrupt mid-call)
-                raise
-        result = Result(proc.returncode, out, err.decode("utf-8", "replace"))
-        if check and result.returncode != 0:
-            raise GitCommandError(tuple(args), result.returncode, result.stderr)
-        return result
+        return Running(args, proc, input)
+
+    def object_reader(self) -> ObjectReader:
+        """A long-lived ``git cat-file --batch`` for reading many objects."""
+        return ObjectReader(self)
 
     def text(self, *args: str, input: bytes | None = None) -> str:
         """Run git (checked) and return its stdout as text without the trailing newline."""
@@ -212,6 +211,132 @@ def _parent_death_setup() -> Callable[[], None] | None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return die_with_parent
+
+
+class Running:
+    """A git process started by :meth:`Git.start`, not yet waited for."""
+
+    def __init__(self, args: tuple[str, ...], proc: subprocess.Popen[bytes], input: bytes | None) -> None:
+        self.args = args
+        self._proc = proc
+        self._input = input or None
+        self._result: Result | None = None
+
+    def wait(self, check: bool = True) -> Result:
+        """Feed the input, collect the output and wait for git to exit; a second
+        call returns the same result.
+
+        Raises:
+            GitCommandError: git exited non-zero or died of a signal and ``check`` is true.
+        """
+        if self._result is None:
+            with self._proc as proc:
+                try:
+                    out, err = proc.communicate(self._input)
+                except BaseException:
+                    proc.kill()  # never leave a git child behind (KeyboardInterrupt mid-call)
+                    raise
+            self._result = Result(proc.returncode, out, err.decode("utf-8", "replace"))
+        result = self._result
+        if check and result.returncode != 0:
+            raise GitCommandError(self.args, result.returncode, result.stderr)
+        return result
+
+
+class ObjectReader:
+    """One long-lived ``git cat-file --batch``: many objects, one process, each
+    object's content streamed in chunks (a 2 GB blob never sits in memory).
+
+    Protocol (git-cat-file(1), BATCH OUTPUT): one id per line in; per id
+    ``<id> <type> <size>`` LF, the content, LF; or ``<id> missing`` LF. git
+    reports an object it cannot inflate as missing and names it on stderr,
+    which goes to a temporary file (a pipe nobody reads could fill and stall git).
+
+    Use as a context manager (from :meth:`Git.object_reader`); the process is
+    waited for on exit.
+    """
+
+    def __init__(self, git: Git) -> None:
+        import tempfile
+
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            ["git", *_BASE_ARGS, "cat-file", "--batch"], cwd=git.cwd, env=git.full_env(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            preexec_fn=git.preexec_fn, process_group=git.process_group,
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._in = self._proc.stdin
+        self._out = self._proc.stdout
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def alive(self) -> bool:
+        """git is still running (it exits on a damaged pack it cannot read past)."""
+        return self._proc.poll() is None
+
+    def ask(self, oids: list[str]) -> None:
+        """Queue ``oids``; read each answer with :meth:`header` then :meth:`chunks`.
+        Keep a batch small (a few hundred ids) so that git's answers, which it
+        cannot write while we are still writing, never fill both pipes.
+
+        Raises:
+            BrokenPipeError: git has exited.
+        """
+        self._in.write("".join(f"{oid}\n" for oid in oids).encode())
+        self._in.flush()
+
+    def header(self) -> tuple[str, str | None, int]:
+        """The next answer's ``(id, type, size)``; type ``None`` when git says
+        missing (or could not read it).
+
+        Raises:
+            EOFError: git exited before answering.
+        """
+        line = self._out.readline()
+        if not line.endswith(b"\n"):
+            raise EOFError("git cat-file exited")
+        parts = line.decode("ascii", "replace").split()
+        if len(parts) == 3:
+            return parts[0], parts[1], int(parts[2])
+        return parts[0] if parts else "", None, 0
+
+    def chunks(self, size: int, chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+        """The content announced by :meth:`header`, ``chunk_bytes`` at a time;
+        consume it all before the next header.
+
+        Raises:
+            EOFError: git exited mid-object.
+        """
+        left = size
+        while left:
+            data = self._out.read(min(left, chunk_bytes))
+            if not data:
+                raise EOFError("git cat-file exited mid-object")
+            left -= len(data)
+            yield data
+        if self._out.read(1) != b"\n":
+            raise EOFError("git cat-file exited mid-object")
+
+    def errors(self) -> str:
+        """What git said on stderr so far."""
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def close(self) -> None:
+        """End git's input and wait for it to exit."""
+        try:
+            self._in.close()
+        except BrokenPipeError:
+            pass
+        self._out.close()
+        self._proc.wait()
+        self._stderr.close()
 
 
 def user_env() -> dict[str, str]:

@@ -218,7 +218,15 @@ def good_by_branch(repo: Repo, checkpoints: list[Checkpoint] | None = None) -> d
 
 
 def read_head(git: Git) -> tuple[str | None, str | None]:
-    """HEAD's commit and branch: ``(sha | None, "refs/heads/x" | None)``."""
+    """HEAD's commit and branch: ``(sha | None, "refs/heads/x" | None)``.
+
+    One git process when HEAD is a commit (the usual case); an unborn branch
+    makes that one fail, and two more tell the cases apart.
+    """
+    both = git.run("rev-parse", "HEAD^{commit}", "--symbolic-full-name", "HEAD", check=False)
+    lines = both.text.splitlines()
+    if both.returncode == 0 and len(lines) == 2:
+        return lines[0], (None if lines[1] == "HEAD" else lines[1])
     branch_result = git.run("symbolic-ref", "-q", "HEAD", check=False)
     branch = branch_result.text if branch_result.returncode == 0 else None
     head_result = git.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)

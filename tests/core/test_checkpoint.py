@@ -354,3 +354,32 @@ def test_a_patch_that_cannot_be_applied_is_recorded_and_raised(repo: GitRepo, tm
     (cp,) = list_checkpoints(r)
     assert cp.sha == raised.value.checkpoint.sha
     assert any(str(patch) in note and "NOT in this checkpoint" in note for note in cp.notes)
+
+
+def test_a_file_written_while_git_hashes_it_fails_the_capture_and_writes_no_ref(repo: GitRepo) -> None:
+    # A clean filter runs while git reads the file, and this one writes to the
+    # file it is reading: a writer racing the capture, every time, deterministically.
+    repo.write(".gitattributes", "hot.txt filter=racer\n")
+    repo.write("hot.txt", "v1\n")
+    repo.write("calm.txt", "v1\n")
+    repo.commit_all("base")
+    repo.git("config", "filter.racer.clean", "sh -c 'cat; echo more >> \"$0\"' %f")
+    repo.write("hot.txt", "v2\n")
+    before = checkpoint_refs(repo)
+    proc = repo.recover("checkpoint", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "files changed while being captured: hot.txt" in proc.stderr
+    assert "no checkpoint was written" in proc.stderr and "calm.txt" not in proc.stderr
+    assert checkpoint_refs(repo) == before
+    # The file really was written during each of the three attempts.
+    assert repo.read("hot.txt").count(b"more") == 3
+
+
+def test_untouched_files_are_not_suspected_when_others_change(repo: GitRepo) -> None:
+    repo.write("a.txt", "v1\n")
+    repo.write("b.txt", "v1\n")
+    repo.commit_all("base")
+    repo.write("a.txt", "v2\n")  # changed before the capture began: not a race
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:a.txt") == "v2"
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:b.txt") == "v1"
