@@ -454,20 +454,27 @@ def _capture_unmerged(repo: Repo, git: Git, workdir: Path) -> tuple[str, Conflic
     return index_tree, state
 
 
+def merge_state_files(repo: Repo) -> list[str]:
+    """The names in :data:`STATE_FILES` that are part of the state now: present
+    in the git directory, and ``AUTO_MERGE`` only beside the operation that owns it.
+
+    AUTO_MERGE belongs to the merge, cherry-pick or revert that wrote it; `git
+    stash apply` leaves one behind with no operation at all (git 2.39), which is
+    not a merge in progress.
+    """
+    owned = any((repo.git_dir / name).is_file() for name in ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD"))
+    return [name for name in STATE_FILES
+            if (repo.git_dir / name).is_file() and (name != "AUTO_MERGE" or owned)]
+
+
 def _capture_state_files(
     repo: Repo, git: Git, stage_trees: dict[str, str] | None, unmerged_paths: int
 ) -> ConflictState | None:
     """Hash the operation's state files into a tree (``None`` when there are none)."""
     entries: list[bytes] = []
     merge_heads: tuple[str, ...] = ()
-    # AUTO_MERGE belongs to the merge, cherry-pick or revert that wrote it;
-    # `git stash apply` leaves one behind with no operation at all (git 2.39),
-    # which is not a merge in progress.
-    owned = any((repo.git_dir / name).is_file() for name in ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD"))
-    for name in STATE_FILES:
+    for name in merge_state_files(repo):
         path = repo.git_dir / name
-        if not path.is_file() or (name == "AUTO_MERGE" and not owned):
-            continue
         if name == "MERGE_HEAD":
             merge_heads = tuple(path.read_text().split())
         sha = git.text("hash-object", "-w", "--no-filters", "--", str(path))

@@ -7,18 +7,21 @@ Two questions, two tools:
   yields the trees of the index and worktree as they are now; equal tree ids
   mean equal bytes and modes in every file (an object's name is the hash of its
   content, gitglossary(7) "object name").
-* *Is every object the checkpoint needs present and intact?* dulwich reads
-  each object in-process and we re-hash its raw bytes, which would cost one
-  git process per object otherwise.
+* *Is every object the checkpoint needs present and intact?* One long-lived
+  ``git cat-file --batch`` streams each object and we re-hash its bytes
+  (git itself does not check an object's content against its name when it
+  reads it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +30,8 @@ from recovery.core.config import GitConfig
 from recovery.core.git import Git
 from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path
-from recovery.core.model import Capture, Checkpoint, ObjectFormat, TargetState
+from recovery.core.model import Capture, Checkpoint, TargetState
+from recovery.core.git import ObjectReader
 from recovery.core.repo import Repo
 
 # Converted files compared byte for byte with git's checkout of their content;
@@ -132,14 +136,14 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         mismatches.append(f"HEAD: expected {expected.head or 'unborn'}, found {actual.head or 'unborn'}")
     if actual.branch != expected.branch:
         mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {actual.branch or 'detached'}")
-    converted, limits = _coverage(repo, snap, config, workdir)
+    converted, limits = _coverage(repo, snap.index_file, config, workdir)
     if converted and not mismatches:
         mismatches += [f"worktree: M {path} (its bytes are not git's checkout of the recorded content)"
                        for path in converted]
     return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started, tuple(notes), tuple(limits))
 
 
-def _coverage(repo: Repo, snap: Capture, config: GitConfig, workdir: Path) -> tuple[list[str], list[str]]:
+def _coverage(repo: Repo, index_file: Path, config: GitConfig, workdir: Path) -> tuple[list[str], list[str]]:
     """What a tree comparison cannot see, checked where it can be and said where not.
 
     Equal trees mean equal *cleaned* content: a file that passes through a
@@ -154,7 +158,7 @@ def _coverage(repo: Repo, snap: Capture, config: GitConfig, workdir: Path) -> tu
     Returns:
         ``(paths whose bytes differ from git's checkout, limit sentences)``.
     """
-    listed = repo.git.with_index(snap.index_file).run("ls-files", "-s", "-t", "-z").stdout
+    listed = repo.git.with_index(index_file).run("ls-files", "-s", "-t", "-z").stdout
     limits: list[str] = []
     files: list[bytes] = []
     skip_worktree = 0
@@ -188,7 +192,7 @@ def _coverage(repo: Repo, snap: Capture, config: GitConfig, workdir: Path) -> tu
                       "records them (after the conversion), not byte for byte")
     elif converted:
         prefix = workdir / "smudged"
-        repo.git.with_index(snap.index_file).run(
+        repo.git.with_index(index_file).run(
             "checkout-index", "-f", f"--prefix={prefix}/", "-z", "--stdin",
             input=b"\0".join(p.encode("utf-8", "surrogateescape") for p in converted) + b"\0")
         differing = [p for p in converted if not _same_bytes(repo.toplevel / p, prefix / p)]
@@ -255,6 +259,124 @@ def check_checkpoint(repo: Repo, cp: Checkpoint) -> StateVerdict:
     """
     with capture_workdir(repo, "verify") as workdir:
         return check_state(repo, checkpoint_state(repo, cp), workdir, GitConfig.load(repo.git))
+
+
+def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index: Path, workdir: Path,
+                 config: GitConfig, access_checked: Sequence[str] | None = None) -> StateVerdict:
+    """The integrity check after a restore's switch, without a second capture.
+
+    The switch (``read-tree -m -u``) left ``switched_index``: the target's
+    worktree entries, with fresh stat data for every file it wrote and the
+    safety capture's for the rest. The check proves, timed:
+
+    * the index git switched to *is* the target: its tree id equals
+      ``expected.worktree_tree``;
+    * every file the switch wrote holds the target's bytes: their stat data is
+      cleared first, so git re-reads and re-hashes each of them (filters
+      applied, as a capture would);
+    * every other file is as the safety capture hashed it: git's stat data
+      says so, and a file whose stat changed is re-hashed (``git status``
+      refreshes in memory, never writing an index);
+    * no file the target lacks is on disk (``??`` entries), under the
+      capture's own rules for what is left out (size cap, nested repositories);
+    * the real index, HEAD, the branch and the merge state files are the target's;
+    * what a tree comparison cannot see is checked where it can be and said
+      where not (:func:`_coverage`: filters, end-of-line conversion,
+      skip-worktree entries, submodules).
+
+    Half the git processes of a capture, and no second pass over untracked
+    files' contents. A target with merge state (unmerged stages, ``MERGE_HEAD``)
+    goes through the full capture (:func:`check_state`), which also compares
+    the stage trees and state files.
+
+    Args:
+        repo: the worktree.
+        expected: what the state must be.
+        now: the safety capture the switch started from; its racing paths
+            (a program kept writing them) were left as they were and are not compared.
+        switched_index: a copy of the index right after the switch (consumed).
+        workdir: a private directory for a copy of the real index.
+        config: ``recover.*`` settings (the untracked size cap).
+        access_checked: as for :func:`check_state`.
+
+    Returns:
+        A :class:`StateVerdict`; ``duration_s`` is wall time in seconds.
+    """
+    if expected.conflict_tree is not None:
+        return check_state(repo, expected, workdir, config, access_checked)
+    from recovery.core.capture import classify_untracked, merge_state_files
+    from recovery.core.refs import read_head
+
+    started = time.perf_counter()
+    git = repo.git.with_index(switched_index)
+    raw = repo.git.run("diff-tree", "-r", "-z", "--no-renames", now.worktree_tree, expected.worktree_tree).stdout
+    fields = raw.split(b"\0")
+    written = [b"%s %s\t%s" % (meta.split(b" ")[1], meta.split(b" ")[3], path)
+               for meta, path in zip(fields[::2], fields[1::2])
+               if meta.split(b" ")[1] not in (b"000000", b"160000")]
+    if written:
+        # Entries without stat data: git must compare these files' content.
+        git.run("update-index", "-z", "--index-info", input=b"\0".join(written) + b"\0")
+    status = git.start("status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames",
+                       "--ignore-submodules=dirty")
+    tree = git.start("write-tree")
+    index_copy = workdir / "installed-index"
+    shutil.copy2(repo.index_file, index_copy)
+    index = repo.git.with_index(index_copy).start("write-tree")
+    head, branch = read_head(repo.git)
+
+    mismatches = [
+        f"permissions: {quote_path(path)} has mode {mode:o}; its owner cannot use it"
+        for path, mode in owner_access_problems(repo, switched_index, access_checked)
+    ]
+    notes: list[str] = []
+    if now.racing:
+        notes.append(f"{shown_paths(list(now.racing))} changed while being checked (a program is writing "
+                     "to them): not compared")
+    tree_result = tree.wait(check=False)
+    if tree_result.text != expected.worktree_tree:
+        mismatches.append(f"worktree: the switched index holds tree {tree_result.text or '(none)'}, "
+                          f"not {expected.worktree_tree}")
+    untracked: list[bytes] = []
+    listed = status.wait()
+    for record in listed.stdout.split(b"\0"):
+        kind, _, rest = record.partition(b" ")
+        if kind == b"?":
+            untracked.append(rest)
+        elif kind in (b"1", b"u"):
+            parts = rest.split(b" ", 7 if kind == b"1" else 9)
+            state, sub, path = parts[0][1:2], parts[1], parts[-1].decode("utf-8", "surrogateescape")
+            if kind == b"u":
+                mismatches.append(f"worktree: U {quote_path(path)}")
+            elif state == b"." or path in now.racing:
+                continue
+            elif sub.startswith(b"S"):
+                # read-tree does not check out submodules (as `git checkout`
+                # without --recurse-submodules): their commit is said, not failed.
+                notes.append(f"submodule {quote_path(path)} is not at the commit the checkpoint recorded; "
+                             f"run `git submodule update {quote_path(path)}` if you want it there")
+            else:
+                mismatches.append(f"worktree: {state.decode()} {quote_path(path)}")
+    extra, skipped, _ = classify_untracked(untracked, listed.stderr, repo.toplevel, config)
+    mismatches += [f"worktree: A {quote_path(p.decode('utf-8', 'surrogateescape'))}" for p in extra]
+    notes += [f"{item.path} is a FIFO, socket or device node: not compared" for item in skipped
+              if item.reason == "special-file"]
+    index_result = index.wait(check=False)
+    if index_result.returncode != 0:
+        mismatches.append("index: it cannot be written as one tree (unmerged entries)")
+    elif index_result.text != expected.index_tree:
+        mismatches += [f"index: {line}" for line in tree_diff(repo, expected.index_tree, index_result.text)]
+    if merge_state_files(repo):
+        mismatches.append("merge state: unmerged stages or MERGE_HEAD differ")
+    if head != expected.head:
+        mismatches.append(f"HEAD: expected {expected.head or 'unborn'}, found {head or 'unborn'}")
+    if branch != expected.branch:
+        mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {branch or 'detached'}")
+    converted, limits = _coverage(repo, switched_index, config, workdir)
+    if converted and not mismatches:
+        mismatches += [f"worktree: M {path} (its bytes are not git's checkout of the recorded content)"
+                       for path in converted]
+    return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started, tuple(notes), tuple(limits))
 
 
 def _split_gitlinks(repo: Repo, old: str, new: str) -> tuple[list[str], list[str]]:
@@ -389,58 +511,92 @@ def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
 
     Commits are followed to their trees (not to their parents), trees to their
     entries; gitlinks are skipped (their commits live in another repository).
+    Every object comes through one long-lived ``git cat-file --batch`` and is
+    hashed as it streams, so memory stays bounded by the largest tree, never by
+    a blob's size (a 2 GB file is hashed 1 MiB at a time).
 
     Args:
         repo: the worktree whose object database is read.
         roots: commit or tree ids, e.g. a checkpoint, its index and HEAD commits.
 
     Returns:
-        An :class:`ObjectReport`.
-
-    Raises:
-        RecoverError: the object database cannot be opened by dulwich, or the
-            repository uses SHA-256, whose objects dulwich cannot parse.
+        An :class:`ObjectReport`; an object git cannot inflate counts as corrupt.
     """
-    if repo.object_format is not ObjectFormat.SHA1:
-        # Said, not guessed: re-hashing with the wrong function would call every object corrupt.
-        raise RecoverError(f"re-hashing objects supports SHA-1 repositories only; this one uses "
-                           f"{repo.object_format.value} (`git fsck` checks its objects)")
-    from dulwich.errors import NotGitRepository
-    from dulwich.objects import Commit, ObjectID, Tree
-    from dulwich.repo import Repo as DulwichRepo
-
     started = time.perf_counter()
-    try:
-        # The common directory holds the objects of every worktree (git-worktree(1)).
-        store = DulwichRepo(str(repo.common_dir)).object_store
-    except NotGitRepository as exc:
-        raise RecoverError(f"cannot open the object database: {exc}") from None
-    seen: set[bytes] = set()
+    seen: set[str] = set()
     missing: list[str] = []
     corrupt: list[str] = []
-    pending = [root.encode() for root in roots]
-    while pending:
-        oid = pending.pop()
-        if oid in seen:
-            continue
-        seen.add(oid)
-        try:
-            type_num, raw = store.get_raw(ObjectID(oid))
-        except KeyError:
-            missing.append(oid.decode())
-            continue
-        except Exception:  # zlib or pack errors: the object is there but unreadable
-            corrupt.append(oid.decode())
-            continue
-        kind = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}.get(type_num, b"?")
-        actual = hashlib.sha1(kind + b" %d\0" % len(raw) + raw).hexdigest().encode()
-        if actual != oid:
-            corrupt.append(oid.decode())
-            continue
-        if type_num == Commit.type_num:
-            pending.append(Commit.from_string(raw).tree)
-        elif type_num == Tree.type_num:
-            for entry in Tree.from_string(raw).iteritems():
-                if entry.mode != 0o160000:  # gitlink: a commit of another repository
-                    pending.append(entry.sha)
+    errors: list[str] = []
+    pending = deque(roots)
+    reader = repo.git.object_reader()
+    try:
+        while pending:
+            batch: list[str] = []
+            while pending and len(batch) < _BATCH:
+                oid = pending.popleft()
+                if oid not in seen:
+                    seen.add(oid)
+                    batch.append(oid)
+            done = 0
+            try:
+                reader.ask(batch)
+                for oid in batch:
+                    _check_one(reader, oid, pending, missing, corrupt)
+                    done += 1
+            except (EOFError, BrokenPipeError):
+                # git gave up on a damaged object: that one is corrupt; the rest
+                # of the batch is asked again of a fresh process.
+                corrupt.append(batch[done])
+                for oid in batch[done + 1:]:
+                    seen.discard(oid)
+                    pending.appendleft(oid)
+                errors.append(reader.errors())
+                reader.close()
+                reader = repo.git.object_reader()
+    finally:
+        errors.append(reader.errors())
+        reader.close()
+    said = "\n".join(errors)
+    # git answers "missing" for an object it has but cannot inflate, and names it on stderr.
+    corrupt += [oid for oid in missing if oid in said]
+    missing = [oid for oid in missing if oid not in said]
     return ObjectReport(len(seen), tuple(missing), tuple(corrupt), time.perf_counter() - started)
+
+
+# Ids asked of git at a time: their answers start before we read them, so the
+# ids (41-65 bytes each) must fit a pipe's buffer with room to spare.
+_BATCH = 256
+
+
+def _check_one(reader: ObjectReader, oid: str, pending: deque[str], missing: list[str], corrupt: list[str]) -> None:
+    """Read, hash and (for commits and trees) follow one answer of ``reader``."""
+    _, kind, size = reader.header()
+    if kind is None:
+        missing.append(oid)
+        return
+    digest = hashlib.sha1() if len(oid) == 40 else hashlib.sha256()
+    digest.update(f"{kind} {size}\0".encode())
+    body: list[bytes] = []
+    for chunk in reader.chunks(size):
+        digest.update(chunk)
+        if kind in ("commit", "tree"):
+            body.append(chunk)
+    if digest.hexdigest() != oid:
+        corrupt.append(oid)
+    elif kind == "commit":
+        first = b"".join(body).split(b"\n", 1)[0]
+        if first.startswith(b"tree "):
+            pending.append(first[5:].decode("ascii"))
+    elif kind == "tree":
+        pending.extend(_tree_entries(b"".join(body), len(oid) // 2))
+
+
+def _tree_entries(raw: bytes, id_bytes: int) -> Iterator[str]:
+    """The ids a tree object names (``<mode> <name>\\0<binary id>`` each), gitlinks left out."""
+    at = 0
+    while at < len(raw):
+        cut = raw.index(b"\0", at)
+        mode = raw[at:raw.index(b" ", at)]
+        if mode != b"160000":  # gitlink: a commit of another repository
+            yield raw[cut + 1:cut + 1 + id_bytes].hex()
+        at = cut + 1 + id_bytes

@@ -20,7 +20,9 @@ The order (docs/design.md has what a crash at each step leaves):
    under git's own lock protocol (write the held lock file, fsync, rename).
 6. Move HEAD and the branch (compare-and-swap), write or remove the merge state
    files.
-7. The timed integrity check: capture again and compare every tree and HEAD.
+7. The timed integrity check (:func:`recovery.core.integrity.check_switch`):
+   every file the switch wrote re-hashed, every other file's stat data checked,
+   no extra file on disk, and the index tree, HEAD and branch compared.
 8. Remove the intent record.
 """
 
@@ -53,7 +55,7 @@ from recovery.core.git import GitCommandError
 from recovery.core.integrity import (
     IntegrityError,
     StateVerdict,
-    check_state,
+    check_switch,
     checkpoint_state,
     files_under,
     owner_access_problems,
@@ -361,6 +363,10 @@ def _git_dies_with_us(repo: Repo) -> Repo:
     return replace(repo, git=repo.git.dying_with_parent())
 
 
+# The copy of the capture's index taken right after the switch (in the work directory).
+_SWITCHED = "switched-index"
+
+
 class _NothingChanged(RecoverError):
     """git refused the worktree switch before writing anything."""
 
@@ -429,7 +435,8 @@ def _run(
     restore_s = time.perf_counter() - started
     check_dir = workdir / "check"
     check_dir.mkdir()
-    verdict = check_state(repo, plan, check_dir, config, access_checked=repaired)
+    verdict = check_switch(repo, plan, now, workdir / _SWITCHED, check_dir, config,
+                           access_checked=repaired)
     shown_safety = reported_safety or safety
     # The recovery point actually restored (docs/metrics.md, RPO): how old the
     # target was when the replaced state was saved, and the files that differ
@@ -589,6 +596,8 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
             raise
         _replace_special_files(repo, now)
         repaired = _repair_owner_access(repo, now.index_file)
+        # What the switch wrote, with its stat data, for the integrity check.
+        shutil.copy2(now.index_file, now.index_file.parent / _SWITCHED)
         # -i: this merge writes no file, so git must not check the disk (a
         # file a program keeps writing is "not uptodate" for ever).
         git.run("read-tree", "-m", "-i", plan.index_tree)

@@ -90,7 +90,7 @@ _KILL_AT = textwrap.dedent("""
     "_install_index:after",
     "_move_head:after",
     "_write_state_files:after",
-    "check_state:before",
+    "check_switch:before",
 ])
 def test_kill_at_each_step_then_continue(tmp_path: Path, step: str) -> None:
     repo, cp, at_checkpoint, mutated = _big_repo(tmp_path / "r", 200)

@@ -670,3 +670,78 @@ def test_restore_refuses_when_index_lock_appears_before_the_switch(repo: GitRepo
     assert repo.read("README.md") == b"later\n"
     assert (repo.path / ".git/index.lock").exists()  # theirs, untouched
     assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+
+
+def test_integrity_check_rereads_every_file_the_switch_wrote(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    # core.trustctime=false and an edit that keeps size, inode and mtime: the
+    # stat data of a file the switch wrote then says "unchanged", so only
+    # reading the file back can tell; the check must read it.
+    import recovery.core.restore as restore_module
+
+    real = restore_module._write_state_files
+    target = repo.path / "f.txt"
+
+    def interfere(r: Repo, conflict_tree: str | None) -> None:
+        real(r, conflict_tree)
+        before = target.stat()
+        with open(target, "r+b") as out:
+            out.write(b"ONE\n")
+        os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+        # Not "racily clean" either (racy-git.txt): the index the check reads
+        # is newer than the file, so its stat data is trusted where not cleared.
+        for switched in (repo.path / ".git/recovery/tmp").glob("restore-*/switched-index"):
+            later = before.st_mtime_ns + 10**10
+            os.utime(switched, ns=(later, later))
+
+    repo.git("config", "core.trustctime", "false")
+    r = Repo.discover(repo.path)
+    repo.write("f.txt", "one\n")
+    cp = create_checkpoint(r, "manual")
+    repo.write("f.txt", "two\n")
+    monkeypatch.setattr(restore_module, "_write_state_files", interfere)
+    with pytest.raises(IntegrityError, match="worktree: M f.txt"):
+        restore(r, cp)
+    assert repo.read("f.txt") == b"ONE\n"
+
+
+def test_integrity_check_sees_a_same_size_edit_with_the_old_mtime_on_a_file_not_written(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recovery.core.restore as restore_module
+
+    real = restore_module._write_state_files
+    target = repo.path / "calm.txt"
+
+    def interfere(r: Repo, conflict_tree: str | None) -> None:
+        real(r, conflict_tree)
+        before = target.stat()
+        target.write_text("CALM\n")  # same size; mtime put back: only ctime and bytes tell
+        os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    r = Repo.discover(repo.path)
+    repo.write("calm.txt", "calm\n")
+    repo.write("f.txt", "one\n")
+    cp = create_checkpoint(r, "manual")
+    repo.write("f.txt", "two\n")
+    monkeypatch.setattr(restore_module, "_write_state_files", interfere)
+    with pytest.raises(IntegrityError, match="worktree: M calm.txt"):
+        restore(r, cp)
+
+
+def test_integrity_check_sees_a_file_that_appeared_during_the_restore(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recovery.core.restore as restore_module
+
+    real = restore_module._write_state_files
+
+    def interfere(r: Repo, conflict_tree: str | None) -> None:
+        real(r, conflict_tree)
+        (repo.path / "new/extra.txt").parent.mkdir()
+        (repo.path / "new/extra.txt").write_text("appeared\n")
+
+    r = Repo.discover(repo.path)
+    repo.write("f.txt", "one\n")
+    cp = create_checkpoint(r, "manual")
+    repo.write("f.txt", "two\n")
+    monkeypatch.setattr(restore_module, "_write_state_files", interfere)
+    with pytest.raises(IntegrityError, match="worktree: A new/extra.txt"):
+        restore(r, cp)
