@@ -10,7 +10,7 @@ from recovery.base.errors import EXIT_FINDINGS, RecoverError, UsageError
 from recovery.base.output import say
 from recovery.measure.report import render_json, render_text
 from recovery.measure.report_html import render_html
-from recovery.core.journal import read_events
+from recovery.core.journal import iter_events
 from recovery.measure.metrics import SOURCES, build_report, load_targets
 from recovery.base.project_config import load_project_config
 from recovery.core.repo import Repo
@@ -38,7 +38,7 @@ def report(as_json: bool, html_file: Path | None, source: str, check: bool, remo
     targets = load_targets(config.table("metrics"), config.where("metrics.targets"))
     if remote is not None:
         return _fleet(repo, remote, targets, source, as_json, html_file, check)
-    result = build_report(read_events(repo), targets, source)
+    result = build_report(iter_events(repo.state_dir), targets, source)
     click.echo(render_json(result) if as_json else render_text(result), nl=False)
     if html_file is not None:
         try:

@@ -33,6 +33,7 @@ standard library at module level; ``filelock`` is imported when a line is writte
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -40,7 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from recovery.base import output
 from recovery.base.errors import RecoverError
@@ -55,6 +56,8 @@ MAX_BYTES = 4 * 1024 * 1024  # ~20,000 events at ~200 bytes each before rotation
 KEEP_ROTATED = 3  # journal.jsonl.1 (newest) .. journal.jsonl.3 (oldest)
 LOCK_TIMEOUT_S = 0.5
 QUEUE_DIR = "journal.queue"
+# Longer lines are not events git-recover wrote; the reader skips them.
+MAX_LINE_BYTES = 1024 * 1024
 
 # Keys every line carries; ``record`` refuses them as event fields.
 _RESERVED = frozenset({"time", "event", "worktree"})
@@ -221,30 +224,38 @@ def iter_events(state_dir: Path, warn: Callable[[str], None] | None = None) -> I
     )
     for path in [*rotated, live, *_queued_files(state_dir)]:
         try:
-            raw = path.read_bytes()
+            handle = path.open("rb")
         except FileNotFoundError:
             continue
-        yield from parse_journal(raw, path.name, report)
+        with handle:
+            yield from parse_journal(handle, path.name, report)
 
 
-def parse_journal(raw: bytes, name: str, warn: Callable[[str], None] | None = None) -> Iterator[Event]:
-    """The events in one journal text (JSON Lines), in order.
+def parse_journal(data: BinaryIO | bytes, name: str, warn: Callable[[str], None] | None = None) -> Iterator[Event]:
+    """The events in one journal text (JSON Lines), in order, read line by line.
 
     Args:
-        raw: the file's bytes.
+        data: an open binary file, read in bounded memory (each line is capped
+            at ``MAX_LINE_BYTES``, a longer one skipped), or the whole text.
         name: what to call it in warnings.
-        warn: receives one line per skipped line (torn or not a JSON event).
+        warn: receives one line per skipped line (torn, overlong or not a JSON event).
     """
     report = warn or output.warn
-    lines = raw.split(b"\n")
-    torn_tail = bool(lines[-1])  # the file should end with "\n"
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
+    number = 0
+    while line := stream.readline(MAX_LINE_BYTES):
+        number += 1
+        if not line.endswith(b"\n") and len(line) == MAX_LINE_BYTES:
+            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass  # the rest of an overlong line
+            report(f"journal {name}:{number}: line over {MAX_LINE_BYTES} bytes skipped")
             continue
-        parsed = _parse(text)
+        if not line.strip():
+            continue
+        parsed = _parse(line)
         if parsed is None:
-            what = "torn last line" if torn_tail and number == len(lines) else "unreadable line"
-            report(f"journal {name}:{number}: {what} skipped")
+            torn = not line.endswith(b"\n")  # the file should end with "\n"
+            report(f"journal {name}:{number}: {'torn last line' if torn else 'unreadable line'} skipped")
             continue
         yield parsed
 

@@ -264,7 +264,7 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
     """Compute the report from journal events (oldest first).
 
     Args:
-        events: the journal, as :func:`recovery.core.journal.read_events` returns it.
+        events: the journal oldest first, as :func:`recovery.core.journal.iter_events` yields it (read once).
         targets: seconds per category (default: :data:`DEFAULT_TARGETS_S`).
         source: ``all``, ``incidents`` (hooks and commands only) or ``drills``.
 
@@ -274,7 +274,11 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
     if source not in SOURCES:
         raise UsageError(f"unknown source {source!r} (expected one of {', '.join(SOURCES)})")
     goals = dict(DEFAULT_TARGETS_S if targets is None else targets)
-    events = list(events)
+    # One pass over the events, keeping only what the report shows: a journal
+    # of any size is read in bounded memory (iter_events streams it).
+    event_counts: Counter[str] = Counter()
+    first_event: datetime | None = None
+    last_event: datetime | None = None
     failures: dict[str, Event] = {}
     recovered: set[str] = set()
     recoveries: list[Recovery] = []
@@ -292,6 +296,9 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
 
     blocked: set[str] = set()
     for ev in events:
+        event_counts[ev.event] += 1
+        first_event = first_event or ev.time
+        last_event = ev.time
         if ev.event == "failure" and isinstance(ev.get("incident"), str):
             failures.setdefault(ev.get("incident"), ev)
             if ev.get("action") == "block":
@@ -364,9 +371,9 @@ def build_report(events: Iterable[Event], targets: Mapping[str, float] | None = 
         blocked=len(blocked) if use_incidents else 0,
         drill_runs=sum(1 for ev in events if ev.event == "drill"),
         recoveries=tuple(recoveries),
-        event_counts=dict(Counter(ev.event for ev in events)),
-        first_event=events[0].time if events else None,
-        last_event=events[-1].time if events else None,
+        event_counts=dict(event_counts),
+        first_event=first_event,
+        last_event=last_event,
     )
 
 
