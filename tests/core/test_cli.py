@@ -98,6 +98,23 @@ def test_verify_detects_a_corrupt_object(repo: GitRepo) -> None:
     assert proc.returncode == 2 and "1 missing" in proc.stdout
 
 
+def test_verify_detects_an_object_whose_content_is_another_s(repo: GitRepo) -> None:
+    # A well-formed loose object holding other bytes than its name says: git
+    # reads it without complaint, so only re-hashing can tell.
+    import zlib
+
+    repo.write("precious.txt", "precious content\n")
+    repo.write("other.txt", "other bytes here\n")
+    repo.recover("checkpoint")
+    blob = repo.git("hash-object", "precious.txt")
+    loose = repo.path / ".git/objects" / blob[:2] / blob[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(zlib.compress(b"blob 17\0other bytes here\n"))
+    assert repo.git("cat-file", "-p", blob) == "other bytes here"  # git itself does not notice
+    proc = repo.recover("verify", check=False)
+    assert proc.returncode == 2 and "1 corrupt" in proc.stdout and blob in proc.stdout
+
+
 def test_verify_worktree(repo: GitRepo) -> None:
     repo.recover("checkpoint")
     assert "identical" in repo.recover("verify", "--worktree").stdout
