@@ -1,14 +1,19 @@
 """What each checkpoint was, for ``git recover list``: which of them to show, the
 files it changed against its HEAD commit, and that commit's subject.
 
-dulwich reads the objects in-process: one git process per checkpoint would make
-``list`` slow on a long history of checkpoints.
+Two git processes for any number of checkpoints (one per checkpoint would make
+``list`` slow on a long history): one ``cat-file --batch`` reads every HEAD
+commit (its tree and subject; a missing one says so), one ``diff-tree --stdin``
+diffs every pair of trees. It replaced dulwich's in-process ``tree_changes``,
+which took 5-10 times as long for 11 checkpoints of a 10k-file tree (380-1300 ms
+against 70-95 ms, measured side by side), before counting dulwich's own import.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recovery.core.git import ObjectReader
 from recovery.core.model import Checkpoint
 from recovery.core.repo import Repo
 
@@ -52,27 +57,84 @@ def select(checkpoints: list[Checkpoint], *, named_only: bool = False, reason: s
 
 
 def describe(repo: Repo, checkpoints: list[Checkpoint]) -> dict[str, Description]:
-    """A :class:`Description` per checkpoint id."""
-    from dulwich.diff_tree import tree_changes
-    from dulwich.objects import Commit, ObjectID
-    from dulwich.repo import Repo as DulwichRepo
+    """A :class:`Description` per checkpoint id.
 
-    store = DulwichRepo(str(repo.common_dir)).object_store
-    found: dict[str, Description] = {}
+    Raises:
+        GitCommandError: git could not read the object database at all.
+    """
+    heads = sorted({cp.head for cp in checkpoints if cp.head})
+    commits, present = _read_objects(repo, heads, sorted({cp.worktree_tree for cp in checkpoints}))
+    empty = repo.object_format.empty_tree
+    pairs: dict[str, tuple[str, str] | None] = {}
     for cp in checkpoints:
-        head = None
-        try:
-            head = store[ObjectID(cp.head.encode())] if cp.head else None
-        except KeyError:
-            pass
-        commit = head if isinstance(head, Commit) else None
-        subject = commit.message.decode("utf-8", "replace").strip().split("\n", 1)[0] if commit else None
-        try:
-            changed: int | None = len(list(tree_changes(store, commit.tree if commit else None,
-                                                        ObjectID(cp.worktree_tree.encode()))))
-        except KeyError:
-            changed = None
-        if cp.head and commit is None:
-            changed = None
-        found[cp.sha] = Description(changed, subject)
-    return found
+        base = commits[cp.head][0] if cp.head and cp.head in commits else (None if cp.head else empty)
+        known = base is not None and (base == empty or base in present) and cp.worktree_tree in present
+        pairs[cp.sha] = (base, cp.worktree_tree) if base and known else None
+    counts = _count_changes(repo, {pair for pair in pairs.values() if pair is not None})
+    return {
+        cp.sha: Description(counts.get(pair) if (pair := pairs[cp.sha]) else None,
+                            commits[cp.head][1] if cp.head and cp.head in commits else None)
+        for cp in checkpoints
+    }
+
+
+# Ids asked of git at a time: its answers start before we read them, so the
+# ids must fit a pipe's buffer with room to spare.
+_BATCH = 256
+
+
+def _read_objects(repo: Repo, heads: list[str], trees: list[str]) -> tuple[dict[str, tuple[str, str]], set[str]]:
+    """One ``cat-file --batch`` for every commit in ``heads`` and tree in ``trees``.
+
+    Returns:
+        ``({commit id: (tree id, subject)}, {ids of trees that exist})``; a
+        missing object is in neither (``diff-tree --stdin`` would skip a missing
+        tree in silence and count no change).
+    """
+    commits: dict[str, tuple[str, str]] = {}
+    present: set[str] = set()
+    with repo.git.object_reader() as reader:
+        _read_batches(reader, heads + trees, commits, present)
+        # Then the commits' own trees: a missing one would be skipped as well.
+        _read_batches(reader, sorted({tree for tree, _ in commits.values()} - present), commits, present)
+    return commits, present
+
+
+def _read_batches(reader: ObjectReader, ids: list[str], commits: dict[str, tuple[str, str]],
+                  present: set[str]) -> None:
+    """Ask ``reader`` for ``ids``, recording commits and trees as :func:`_read_objects` returns them."""
+    for start in range(0, len(ids), _BATCH):
+        batch = ids[start:start + _BATCH]
+        reader.ask(batch)
+        for oid in batch:
+            _, kind, size = reader.header()
+            body = b"".join(reader.chunks(size)) if kind is not None else b""
+            if kind == "tree":
+                present.add(oid)
+            elif kind == "commit":
+                header, _, message = body.partition(b"\n\n")
+                tree = header.split(b"\n", 1)[0].removeprefix(b"tree ").decode("ascii")
+                commits[oid] = (tree, message.decode("utf-8", "replace").strip().split("\n", 1)[0])
+
+
+def _count_changes(repo: Repo, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
+    """Files that differ in each ``(old tree, new tree)`` pair; ``None`` for every
+    pair when a tree is missing (``diff-tree`` stops at the first)."""
+    if not pairs:
+        return {}
+    asked = sorted(pairs)
+    out = repo.git.run("diff-tree", "--stdin", "-r", "--name-only", "-z",
+                       input="".join(f"{a} {b}\n" for a, b in asked).encode(), check=False)
+    if out.returncode != 0:  # a tree is missing: `git recover verify` says which
+        return {pair: None for pair in asked}
+    counts: dict[tuple[str, str], int | None] = {pair: 0 for pair in asked}
+    # Per pair that differs: "<tree> <tree>" LF, then each name NUL-terminated.
+    current: tuple[str, str] | None = None
+    for token in out.stdout.split(b"\0"):
+        header, newline, name = token.partition(b"\n")
+        if newline and len(fields := header.decode("ascii", "replace").split(" ")) == 2:
+            current = (fields[0], fields[1])
+            token = name
+        if token and current is not None and counts.get(current) is not None:
+            counts[current] = (counts[current] or 0) + 1
+    return counts

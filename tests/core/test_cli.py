@@ -138,3 +138,18 @@ def test_gc_keeps_newest_good_and_undo(repo: GitRepo) -> None:
 
 def _full(repo: GitRepo, short: str) -> str:
     return next(line.split()[0] for line in checkpoint_refs(repo) if line.startswith(short))
+
+
+def test_list_counts_changed_files_and_marks_a_checkpoint_with_a_missing_tree(repo: GitRepo) -> None:
+    repo.write("a.txt", "a\n")
+    repo.write("b.txt", "b\n")
+    first = json.loads(repo.recover("checkpoint", "--json").stdout)
+    repo.write("c.txt", "c\n")
+    repo.write("README.md", "edited\n")
+    second = json.loads(repo.recover("checkpoint", "--json").stdout)
+    listed = {row["sha"]: row["changed_files"] for row in json.loads(repo.recover("list", "--json").stdout)}
+    assert listed == {first["sha"]: 2, second["sha"]: 4}
+    tree = first["worktree_tree"]
+    (repo.path / ".git/objects" / tree[:2] / tree[2:]).unlink()
+    listed = {row["sha"]: row["changed_files"] for row in json.loads(repo.recover("list", "--json").stdout)}
+    assert listed == {first["sha"]: None, second["sha"]: 4}
