@@ -39,3 +39,12 @@ def checkpoint_refs(repo: GitRepo) -> list[str]:
 def porcelain(repo: GitRepo) -> str:
     """`git status --porcelain=2` with untracked and ignored files listed."""
     return repo.git("status", "--porcelain=2", "--untracked-files=all", "--ignored")
+
+
+def same_size_edit_keeping_mtime(path: Path, data: bytes) -> None:
+    """Overwrite the start of ``path`` in place (same size, same inode) and put
+    its mtime back: only ``ctime`` and the bytes tell that it changed."""
+    before = path.stat()
+    with open(path, "r+b") as out:
+        out.write(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))

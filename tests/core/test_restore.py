@@ -4,6 +4,7 @@ path limits, refusals before any change, and the integrity check."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
 
@@ -14,7 +15,7 @@ from recovery.core.refs import get_label, list_checkpoints, resolve
 from recovery.core.repo import Repo
 from recovery.core.restore import restore, undo
 from tests.conftest import GitRepo, needs_root
-from tests.core.helpers import checkpoint_refs, disk_state, porcelain
+from tests.core.helpers import checkpoint_refs, disk_state, porcelain, same_size_edit_keeping_mtime
 
 
 def _setup(repo: GitRepo) -> None:
@@ -242,24 +243,30 @@ def test_refuses_while_git_holds_index_lock(repo: GitRepo) -> None:
     assert repo.read("README.md") == b"edited\n"
 
 
-def test_integrity_check_catches_a_worktree_that_does_not_match(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    # An editor writing into the tree while the restore runs: the check must
-    # see the difference and say which path, not pass.
+def _restore_while(repo: GitRepo, monkeypatch: pytest.MonkeyPatch, interfere: Callable[[], object]) -> None:
+    """Restore a checkpoint of ``f.txt`` = ``one`` over ``two``, running
+    ``interfere`` right after the restore's last write, before its check."""
     import recovery.core.restore as restore_module
 
     real = restore_module._write_state_files
 
     def write_then_interfere(r: Repo, conflict_tree: str | None) -> None:
         real(r, conflict_tree)
-        (repo.path / "f.txt").write_text("written by someone else\n")
+        interfere()
 
     r = Repo.discover(repo.path)
     repo.write("f.txt", "one\n")
     cp = create_checkpoint(r, "manual")
     repo.write("f.txt", "two\n")
     monkeypatch.setattr(restore_module, "_write_state_files", write_then_interfere)
+    restore(r, cp)
+
+
+def test_integrity_check_catches_a_worktree_that_does_not_match(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An editor writing into the tree while the restore runs: the check must
+    # see the difference and say which path, not pass.
     with pytest.raises(IntegrityError, match="worktree: M f.txt"):
-        restore(r, cp)
+        _restore_while(repo, monkeypatch, lambda: repo.write("f.txt", "written by someone else\n"))
 
 
 def test_undo_twice_is_a_toggle(repo: GitRepo) -> None:
@@ -676,72 +683,28 @@ def test_integrity_check_rereads_every_file_the_switch_wrote(repo: GitRepo, monk
     # core.trustctime=false and an edit that keeps size, inode and mtime: the
     # stat data of a file the switch wrote then says "unchanged", so only
     # reading the file back can tell; the check must read it.
-    import recovery.core.restore as restore_module
-
-    real = restore_module._write_state_files
-    target = repo.path / "f.txt"
-
-    def interfere(r: Repo, conflict_tree: str | None) -> None:
-        real(r, conflict_tree)
-        before = target.stat()
-        with open(target, "r+b") as out:
-            out.write(b"ONE\n")
-        os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    def interfere() -> None:
+        mtime = (repo.path / "f.txt").stat().st_mtime_ns
+        same_size_edit_keeping_mtime(repo.path / "f.txt", b"ONE\n")
         # Not "racily clean" either (racy-git.txt): the index the check reads
         # is newer than the file, so its stat data is trusted where not cleared.
         for switched in (repo.path / ".git/recovery/tmp").glob("restore-*/switched-index"):
-            later = before.st_mtime_ns + 10**10
-            os.utime(switched, ns=(later, later))
+            os.utime(switched, ns=(mtime + 10**10, mtime + 10**10))
 
     repo.git("config", "core.trustctime", "false")
-    r = Repo.discover(repo.path)
-    repo.write("f.txt", "one\n")
-    cp = create_checkpoint(r, "manual")
-    repo.write("f.txt", "two\n")
-    monkeypatch.setattr(restore_module, "_write_state_files", interfere)
     with pytest.raises(IntegrityError, match="worktree: M f.txt"):
-        restore(r, cp)
+        _restore_while(repo, monkeypatch, interfere)
     assert repo.read("f.txt") == b"ONE\n"
 
 
 def test_integrity_check_sees_a_same_size_edit_with_the_old_mtime_on_a_file_not_written(
         repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    import recovery.core.restore as restore_module
-
-    real = restore_module._write_state_files
-    target = repo.path / "calm.txt"
-
-    def interfere(r: Repo, conflict_tree: str | None) -> None:
-        real(r, conflict_tree)
-        before = target.stat()
-        target.write_text("CALM\n")  # same size; mtime put back: only ctime and bytes tell
-        os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
-
-    r = Repo.discover(repo.path)
-    repo.write("calm.txt", "calm\n")
-    repo.write("f.txt", "one\n")
-    cp = create_checkpoint(r, "manual")
-    repo.write("f.txt", "two\n")
-    monkeypatch.setattr(restore_module, "_write_state_files", interfere)
+    repo.write("calm.txt", "calm\n")  # in the checkpoint and unchanged: the switch does not write it
     with pytest.raises(IntegrityError, match="worktree: M calm.txt"):
-        restore(r, cp)
+        _restore_while(repo, monkeypatch, lambda: same_size_edit_keeping_mtime(repo.path / "calm.txt", b"CALM\n"))
 
 
 def test_integrity_check_sees_a_file_that_appeared_during_the_restore(
         repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    import recovery.core.restore as restore_module
-
-    real = restore_module._write_state_files
-
-    def interfere(r: Repo, conflict_tree: str | None) -> None:
-        real(r, conflict_tree)
-        (repo.path / "new/extra.txt").parent.mkdir()
-        (repo.path / "new/extra.txt").write_text("appeared\n")
-
-    r = Repo.discover(repo.path)
-    repo.write("f.txt", "one\n")
-    cp = create_checkpoint(r, "manual")
-    repo.write("f.txt", "two\n")
-    monkeypatch.setattr(restore_module, "_write_state_files", interfere)
     with pytest.raises(IntegrityError, match="worktree: A new/extra.txt"):
-        restore(r, cp)
+        _restore_while(repo, monkeypatch, lambda: repo.write("new/extra.txt", "appeared\n"))
