@@ -306,14 +306,18 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
         return check_state(repo, expected, workdir, config, access_checked)
     from recovery.core.capture import classify_untracked, merge_state_files
     from recovery.core.refs import read_head
+    from recovery.core.sparse import skip_worktree_paths
 
     started = time.perf_counter()
     git = repo.git.with_index(switched_index)
     raw = repo.git.run("diff-tree", "-r", "-z", "--no-renames", now.worktree_tree, expected.worktree_tree).stdout
     fields = raw.split(b"\0")
+    # Entries with the skip-worktree bit were switched in the index alone (their
+    # file is not the target's to write): git status does not look at them either.
+    kept_off_disk = skip_worktree_paths(repo.git, switched_index)
     written = [b"%s %s\t%s" % (meta.split(b" ")[1], meta.split(b" ")[3], path)
                for meta, path in zip(fields[::2], fields[1::2])
-               if meta.split(b" ")[1] not in (b"000000", b"160000")]
+               if meta.split(b" ")[1] not in (b"000000", b"160000") and path not in kept_off_disk]
     if written:
         # Entries without stat data: git must compare these files' content.
         git.run("update-index", "-z", "--index-info", input=b"\0".join(written) + b"\0")
