@@ -192,11 +192,25 @@ class Bench:
         for line in trace.read_text().splitlines():
             event = json.loads(line)
             if event.get("event") == "start":
-                argv = [a for a in event["argv"][1:] if a != "-c" and not a.startswith("core.hooksPath=")]
+                argv = _without_config(event["argv"][1:])
                 starts[event["sid"]] = " ".join(argv[:2] if len(argv) > 1 and argv[1].startswith("-") else argv[:1])
             elif event.get("event") == "exit" and event["sid"] in starts:
                 steps.append((starts[event["sid"]], event["t_abs"]))
         return steps
+
+
+def _without_config(argv: list[str]) -> list[str]:
+    """``argv`` without its ``-c name=value`` pairs (the runner's own settings)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "-c":
+            skip = True
+        else:
+            out.append(arg)
+    return out
 
 
 def _memory(root: Path) -> list[tuple[str, int, int]]:

@@ -81,11 +81,11 @@ def _say_if_interrupted(args: list[str]) -> None:
     if args[0].startswith("-") or (args[0] == "restore" and ("--continue" in args or "--abort" in args)):
         return
     from recovery.base.errors import RecoverError
+    from recovery.cli.common import open_repo
     from recovery.core.intent import intent_path
-    from recovery.core.repo import Repo
 
     try:
-        interrupted = intent_path(Repo.discover()).exists()
+        interrupted = intent_path(open_repo()).exists()
     except RecoverError:
         return  # outside a repository: the command itself says so
     if interrupted:

@@ -11,9 +11,17 @@ from recovery.base.output import out
 from recovery.core.repo import Repo
 
 
+_found: dict[str, Repo] = {}
+
+
 def open_repo() -> Repo:
-    """The worktree around the current directory (RecoverError outside one)."""
-    return Repo.discover()
+    """The worktree around the current directory (RecoverError outside one),
+    found once per directory and process: every command asks, and so does the
+    check for an interrupted restore that runs before it (one git process each)."""
+    here = os.getcwd()
+    if here not in _found:
+        _found[here] = Repo.discover()
+    return _found[here]
 
 
 def echo_json(data: Any) -> None:

@@ -15,7 +15,7 @@ Why the write is shaped this way:
 - A crash mid-write leaves a last line without its newline; the next writer
   starts on a fresh line so its own event is not glued to the fragment, and the
   reader skips any line that is not a JSON object with a warning, never a crash.
-- A file lock (``filelock``, the library pre-commit and tox use) serialises
+- A file lock (:func:`recovery.base.fs.file_lock`, flock(2)) serialises
   writers from concurrent hooks and worktree commands, so rotation never races
   an append. A writer holds it for one append (milliseconds), so a writer that
   cannot take it within ``LOCK_TIMEOUT_S`` does not wait on: it queues its line
@@ -28,7 +28,7 @@ Why the write is shaped this way:
   logrotate(8) names rotated logs.
 
 This module runs on every commit through the hooks, so it imports only the
-standard library at module level; ``filelock`` is imported when a line is written.
+standard library at module level.
 """
 
 from __future__ import annotations
@@ -145,13 +145,12 @@ def append_line(state_dir: Path, data: bytes, max_bytes: int = MAX_BYTES,
         True when appended; False when the lock stayed busy for
         ``LOCK_TIMEOUT_S`` and the line was queued instead.
     """
-    # Imported here: this module is on the hook's hot path (see module docstring).
-    import filelock
+    from recovery.base.fs import LockBusy, file_lock
 
     state_dir.mkdir(parents=True, exist_ok=True)
     path = journal_path(state_dir)
     try:
-        with filelock.FileLock(str(state_dir / LOCK_NAME), timeout=LOCK_TIMEOUT_S):
+        with file_lock(state_dir / LOCK_NAME, LOCK_TIMEOUT_S):
             queued = _queued_files(state_dir)
             # Queued lines are older than this one: they go first. A crash
             # after the append and before the unlink appends them twice; a
@@ -171,7 +170,7 @@ def append_line(state_dir: Path, data: bytes, max_bytes: int = MAX_BYTES,
                 os.close(fd)
             for done in queued:
                 done.unlink(missing_ok=True)
-    except filelock.Timeout:
+    except LockBusy:
         _queue(state_dir, data)
         return False
     return True

@@ -1,6 +1,6 @@
 """Serialising git-recover processes on one worktree.
 
-Checkpoint, restore and gc of one worktree take a file lock (filelock) at
+Checkpoint, restore and gc of one worktree take a file lock (flock(2)) at
 ``<git-dir>/recovery/lock``, so two hooks firing at once (an editor's auto-commit
 and a terminal commit) never interleave their ref updates. The lock is
 re-entrant inside one process: a restore holds it while it takes its safety
@@ -30,17 +30,14 @@ def repo_lock(repo: Repo, timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[None
     Raises:
         RecoverError: the lock was still held after ``timeout_s`` seconds.
     """
-    # filelock is imported here, not at module level: it costs tens of
-    # milliseconds and read-only commands never lock.
-    from filelock import FileLock, Timeout
+    from recovery.base.fs import LockBusy, file_lock
 
     repo.state_dir.mkdir(parents=True, exist_ok=True)
     path = repo.state_dir / "lock"
-    lock = FileLock(str(path), timeout=timeout_s, is_singleton=True)
     try:
-        with lock:
+        with file_lock(path, timeout_s):
             yield
-    except Timeout:
+    except LockBusy:
         raise RecoverError(
             f"another git-recover process holds {path} (waited {timeout_s:.0f} s)"
         ) from None
