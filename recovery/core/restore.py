@@ -179,7 +179,8 @@ def restore(
             planned.append(_leave_racing(repo, snap, _plan(repo, snap, target, paths, workdir), workdir))
             _preflight(repo, snap, planned[0])
 
-        safety, now = take(repo, "restore-safety", f"before restore of {target.short}", workdir, check=refuse_early)
+        safety, now = take(repo, "restore-safety", f"before restore of {target.short}", workdir, config=config,
+                           check=refuse_early)
         safety_s = time.perf_counter() - started
         plan = planned[0]
         record_or_warn(repo, "restore", phase="start", target=target.short, incident=incident)
