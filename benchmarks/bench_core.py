@@ -194,7 +194,7 @@ class Bench:
                 self.time("reset floor heavy", FLOOR_HEAVY, {"TARGET": target_tree})
         self.sh(RECOVER + ["restore", target["short"]])
 
-    def traced(self, cmd: list[str], prepare: Callable[[], None], stdin: str | None = None
+    def traced(self, cmd: list[str], prepare: Callable[[], object], stdin: str | None = None
                ) -> list[tuple[str, float]]:
         """``(git command, seconds)`` for every git process ``cmd`` starts."""
         prepare()
@@ -351,7 +351,7 @@ def main() -> None:
                 target = bench.newest()["short"]
                 steps["`checkpoint`"] = bench.traced(RECOVER + ["checkpoint"], lambda: bench.damage(100, "traced"))
                 steps["agent hook, unchanged"] = bench.traced(  # primed: its own checkpoint of this state first
-                    AGENT_HOOK, lambda: bench.sh(AGENT_HOOK, stdin=bench.hook_input) and None, bench.hook_input)
+                    AGENT_HOOK, lambda: bench.sh(AGENT_HOOK, stdin=bench.hook_input), bench.hook_input)
                 steps["`restore`"] = bench.traced(RECOVER + ["restore", target], lambda: bench.damage(100, "x"))
                 steps["commit with hooks"] = bench.traced(
                     ["git", "commit", "-q", "-a", "-m", "traced"],
