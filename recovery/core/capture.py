@@ -163,7 +163,7 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
         else:
             raise GitCommandError(("write-tree",), written.returncode, written.stderr)
         if conflict is None:
-            conflict = _capture_state_files(repo, git, None, 0)
+            conflict = _capture_state_files(repo, git, None, 0, head)
 
         special = _add_tracked(git)
         untracked_skipped, notes = _add_untracked(git, repo.toplevel, config, untracked)
@@ -468,12 +468,19 @@ def merge_state_files(repo: Repo) -> list[str]:
 
 
 def _capture_state_files(
-    repo: Repo, git: Git, stage_trees: dict[str, str] | None, unmerged_paths: int
+    repo: Repo, git: Git, stage_trees: dict[str, str] | None, unmerged_paths: int, head: str | None = None
 ) -> ConflictState | None:
-    """Hash the operation's state files into a tree (``None`` when there are none)."""
+    """Hash the operation's state files into a tree (``None`` when there are none).
+
+    ``head``: HEAD's commit, given when the index has no unmerged entries; a
+    merge it already concludes is not captured (:func:`_concluded_merge`).
+    """
     entries: list[bytes] = []
     merge_heads: tuple[str, ...] = ()
+    concluded = _concluded_merge(repo, git, head) if stage_trees is None else ()
     for name in merge_state_files(repo):
+        if name in concluded:
+            continue
         path = repo.git_dir / name
         if name == "MERGE_HEAD":
             merge_heads = tuple(path.read_text().split())
@@ -485,6 +492,34 @@ def _capture_state_files(
         return None
     tree = git.text("mktree", "-z", input=b"\0".join(entries) + b"\0")
     return ConflictState(tree, merge_heads, unmerged_paths)
+
+
+def _concluded_merge(repo: Repo, git: Git, head: str | None) -> tuple[str, ...]:
+    """The merge state files of a merge HEAD already concludes, which are not state.
+
+    git writes ``MERGE_HEAD``, ``MERGE_MSG`` and ``MERGE_MODE`` before it makes a
+    merge commit and removes them only after the post-merge hook has run
+    (builtin/merge.c: ``finish()`` runs the hook, then
+    ``remove_merge_branch_state()``). A capture in post-merge would record a
+    merge in progress on top of its own merge commit, and restoring it (``git
+    recover undo`` after an automatic undo) would leave the user in a
+    half-merge git complains about ("You have not concluded your merge").
+    A merge is concluded when HEAD's parents after the first are exactly the
+    commits ``MERGE_HEAD`` names.
+
+    Returns:
+        The state file names to leave out (empty when the merge is in progress).
+    """
+    try:
+        merge_heads = (repo.git_dir / "MERGE_HEAD").read_text().split()
+    except OSError:
+        return ()
+    if head is None or not merge_heads:
+        return ()
+    parents = git.run("rev-parse", f"{head}^@", check=False).text.split()
+    if parents[1:] != merge_heads:
+        return ()
+    return ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE")
 
 
 def capture_workdir(repo: Repo, purpose: str) -> AbstractContextManager[Path]:

@@ -36,3 +36,38 @@ def test_bad_merge_on_main_undoes_the_merge_and_keeps_untracked_work(repo: GitRe
     undo = repo.git("rev-parse", "refs/recovery/main/undo")
     assert repo.git("cat-file", "blob", f"{undo}:b.py") == "y = 2"
     assert repo.git("status", "--porcelain") == "?? wip.txt"
+
+
+def test_undo_after_an_undone_merge_is_the_merge_commit_not_a_half_merge(repo: GitRepo) -> None:
+    """git writes MERGE_HEAD, MERGE_MSG and MERGE_MODE before the merge commit and
+    removes them after post-merge: the checkpoint of the merge's result must not
+    record them, or `git recover undo` leaves a concluded merge "in progress"."""
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("a")
+    configure(repo, no_bad_gate(stages=["pre-commit", "post-merge"]))
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.git("commit", "-q", "-am", "bad on feature")
+    repo.git("checkout", "-q", "main")
+    repo.write("m.txt", "main moves on\n")
+    repo.commit_all("main")
+    install_hooks(repo)
+    repo.write("wip.txt", "untracked work\n")
+    proc = git_proc(repo, "merge", "-q", "--no-edit", "feature")
+    assert "undid the merge" in proc.stderr, proc.stderr
+    merge_commit = repo.git("rev-parse", "refs/recovery/main/undo^1")  # the safety checkpoint's HEAD
+    assert repo.git("rev-parse", f"{merge_commit}^2") == repo.git("rev-parse", "feature")
+
+    undo = repo.recover("undo")
+    assert undo.returncode == 0, undo.stderr
+    # Where the merge left the user: on main at the merge commit, merge concluded.
+    assert repo.git("symbolic-ref", "HEAD") == "refs/heads/main"
+    assert repo.git("rev-parse", "HEAD") == merge_commit
+    for name in ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE"):
+        assert not (repo.path / ".git" / name).exists(), name
+    assert repo.git("status", "--porcelain") == "?? wip.txt"
+    assert repo.read("a.py") == b"x = 1  # BAD\n"
+    assert repo.read("wip.txt") == b"untracked work\n"
+    # git agrees that no merge is in progress: `merge --abort` has nothing to abort.
+    assert git_proc(repo, "merge", "--abort").returncode != 0
+    assert git_proc(repo, "commit", "-q", "--no-verify", "--allow-empty", "-m", "next").returncode == 0
