@@ -24,7 +24,7 @@ def show(checkpoint_id: str, as_json: bool) -> None:
     if as_json:
         echo_json({**cp.to_json(), "changes": list(changes)})
         return
-    out(f"checkpoint {cp.sha}")
+    out(f"checkpoint #{cp.number} {cp.sha}")
     out(f"ref:       {cp.ref}")
     out(f"time:      {cp.time:%Y-%m-%d %H:%M:%S.%f} UTC ({human_age(cp.age_s())} ago)")
     out(f"reason:    {clean(cp.reason)}")

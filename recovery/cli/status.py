@@ -38,14 +38,19 @@ def status(as_json: bool) -> None:
     if newest is None:
         out("no checkpoints yet: nothing can be restored (take one with `git recover checkpoint`)")
     else:
-        out(f"newest checkpoint: {newest.short} ({clean(newest.reason)}), {human_age(newest.age_s())} ago "
+        out(f"newest checkpoint: {newest.short} (#{newest.number}, {clean(newest.reason)}), {human_age(newest.age_s())} ago "
             f"-- the recovery point if you lose work now; {len(checkpoints)} in all")
     if good is None:
         out("last good checkpoint: none yet (no checkpoint has passed the gates)")
     else:
-        out(f"last good checkpoint: {good.short} ({clean(good.reason)}), {human_age(good.age_s())} ago")
+        out(f"last good checkpoint: {good.short} (#{good.number}, {clean(good.reason)}), {human_age(good.age_s())} ago")
     if damaged is not None:
         out(f"{colour('INTERRUPTED RESTORE', 'red')}: {damaged}")
     if intent is not None:
-        out(f"{colour('INTERRUPTED RESTORE', 'red')} of {(intent.checkpoint or '?')[:10]} started {intent.started}: "
-            "run `git recover restore --continue` or `git recover restore --abort`")
+        numbers = {cp.sha: cp.number for cp in checkpoints}
+        target = f"{intent.checkpoint[:10]} (#{numbers[intent.checkpoint]})" if intent.checkpoint in numbers else (
+            (intent.checkpoint or "?")[:10])
+        safety = f"{intent.safety[:10]} (#{numbers[intent.safety]})" if intent.safety in numbers else intent.safety[:10]
+        out(f"{colour('INTERRUPTED RESTORE', 'red')} of {target} started {intent.started}: "
+            "run `git recover restore --continue` to finish it or `git recover restore --abort` to go back to "
+            f"checkpoint {safety}")

@@ -4,6 +4,7 @@ codes, list/show/diff/status/verify/gc output on real repositories."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from tests.conftest import GitRepo, run_recover
@@ -52,10 +53,15 @@ def test_checkpoint_list_show_diff_status(repo: GitRepo) -> None:
     assert table[1].endswith('"before refactor" on: base')
     show = repo.recover("show", short).stdout
     assert "M README.md" in show and "before refactor" in show
+    assert show.splitlines()[0].startswith("checkpoint #1 " + short)
     diff = repo.recover("diff", short, "--name-status").stdout
     assert diff.strip() == "A\tnew.txt"
     status = repo.recover("status").stdout
-    assert f"newest checkpoint: {short}" in status and "INTERRUPTED" not in status
+    assert f"newest checkpoint: {short} (#1, manual)" in status and "INTERRUPTED" not in status
+    repo.write(".recover.toml", f"[gates.ok]\ncommand = {json.dumps([sys.executable, '-c', 'pass'])}\n")
+    assert repo.recover("gates", "run").returncode == 0  # a new state (#2), marked good
+    good = repo.recover("status").stdout
+    assert "last good checkpoint: " in good and "(#2, " in good.split("last good checkpoint: ")[1], good
 
 
 def test_restore_prints_timing_and_verdict_then_undo(repo: GitRepo) -> None:

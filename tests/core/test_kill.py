@@ -210,7 +210,8 @@ def test_a_file_changed_while_continue_runs_keeps_the_interrupted_restore(tmp_pa
     with pytest.raises(RecoverError, match="still pending"):
         r.continue_restore(Repo.discover(repo.path))
     assert intent.exists()
-    assert "INTERRUPTED RESTORE" in repo.recover("status").stdout
+    status = repo.recover("status").stdout
+    assert f"INTERRUPTED RESTORE of {cp[:10]} (#1) started" in status, status
     monkeypatch.setattr(r, "_preflight", real_preflight)
     repo.recover("restore", "--continue")
     assert not intent.exists()
