@@ -20,8 +20,9 @@ def gc(keep: int | None, max_age_days: float | None, dry_run: bool, remote: str 
     for a day, one per day up to --max-age-days; named and manual ones for
     recover.gc.manualMaxAgeDays; at most --keep in all, named ones first. Never
     the newest, `undo`, the last good one of any branch, or the only holder of a
-    commit no branch or tag reaches. Also runs by itself after checkpoints."""
-    rescued: list[Checkpoint] = []
+    commit no branch or tag reaches (its HEAD, or a merge's other side). Also
+    runs by itself after checkpoints."""
+    rescued: list[tuple[Checkpoint, tuple[str, ...]]] = []
     if remote is not None:
         from recovery.remote.replica import gc_remote
 
@@ -33,8 +34,8 @@ def gc(keep: int | None, max_age_days: float | None, dry_run: bool, remote: str 
     for cp in drop:
         number = f"#{cp.number}, " if cp.number else ""
         out(f"{verb} {cp.short} ({number}{cp.reason}, {human_age(cp.age_s())} old)")
-    for cp in rescued:
-        out(f"kept {cp.short} (#{cp.number}): the only holder of commit {(cp.head or '')[:10]}, "
+    for cp, commits in rescued:
+        out(f"kept {cp.short} (#{cp.number}): the only holder of commit {', '.join(c[:10] for c in commits)}, "
             "which no branch or tag reaches")
     where = f" on {remote}" if remote else ""
     out(f"{verb} {len(drop)}, kept {len(kept)} checkpoint(s){where}")

@@ -14,9 +14,10 @@ Always kept, whatever the rules say: the newest checkpoint (the recovery point,
 and the highest number, so numbers are never given twice), the one labelled
 ``undo`` (the way back from the latest restore), ``good`` and the last good
 checkpoint of every branch (the automatic restore targets), and the only holder
-of a HEAD commit that no branch or tag reaches (a checkpoint taken on a detached
-HEAD, or before a ``reset --hard``: dropping it would let ``git gc`` delete
-commits).
+of a commit that no branch or tag reaches: its HEAD (a checkpoint taken on a
+detached HEAD, or before a ``reset --hard``) or the other side of a merge in
+progress (``MERGE_HEAD``, whose branch may be deleted since); dropping it would
+let ``git gc`` delete those commits.
 
 Refs are deleted in one ``update-ref --stdin`` transaction, each compare-and-swap
 against the value read; loose refs are packed (``git pack-refs``) once there are
@@ -102,12 +103,13 @@ class GcPlan:
     Attributes:
         drop: checkpoints to delete, newest first.
         keep: checkpoints kept, newest first.
-        rescued: kept only because they alone hold a HEAD commit no branch or tag reaches.
+        rescued: kept only because they alone hold commits no branch or tag
+            reaches (HEAD, or a merge in progress's other side), with those commits.
     """
 
     drop: tuple[Checkpoint, ...]
     keep: tuple[Checkpoint, ...]
-    rescued: tuple[Checkpoint, ...] = ()
+    rescued: tuple[tuple[Checkpoint, tuple[str, ...]], ...] = ()
 
 
 def is_named(cp: Checkpoint) -> bool:
@@ -247,26 +249,48 @@ def _stamp(repo: Repo, number: int) -> None:
 
 
 def _rescue_unreachable(repo: Repo, plan: GcPlan) -> GcPlan:
-    """Move back into ``keep`` the dropped checkpoints that alone hold HEAD commits
-    no branch, tag or kept checkpoint reaches (one per independent tip)."""
-    heads = sorted({cp.head for cp in plan.drop if cp.head})
+    """Move back into ``keep`` the dropped checkpoints that alone hold commits no
+    branch, tag or kept checkpoint reaches (one per independent tip).
+
+    A checkpoint holds its HEAD commit and, when it captured a merge in progress,
+    the commits ``MERGE_HEAD`` named (its conflict commit's parents): the other
+    side of an interrupted merge, whose branch may be deleted since.
+    """
+    held = _held_commits(repo, [*plan.drop, *plan.keep])
+    heads = sorted({sha for cp in plan.drop for sha in held.get(cp.sha, ())})
     if not heads:
         return plan
-    kept_heads = sorted({cp.head for cp in plan.keep if cp.head})
+    kept_heads = sorted({sha for cp in plan.keep for sha in held.get(cp.sha, ())})
     lost = set(repo.git.text("rev-list", *heads, "--not", "--branches", "--tags", *kept_heads).split())
     orphaned = [head for head in heads if head in lost]
     if not orphaned:
         return plan
     tips = set(repo.git.text("merge-base", "--independent", *orphaned).split()) if len(orphaned) > 1 else set(orphaned)
-    rescued: list[Checkpoint] = []
+    rescued: list[tuple[Checkpoint, tuple[str, ...]]] = []
     for cp in plan.drop:  # newest first: the newest holder of each tip
-        if cp.head in tips:
-            tips.discard(cp.head)
-            rescued.append(cp)
-    chosen = {cp.sha for cp in (*plan.keep, *rescued)}
+        mine = tuple(sha for sha in held.get(cp.sha, ()) if sha in tips)
+        if mine:
+            tips.difference_update(mine)
+            rescued.append((cp, mine))
+    chosen = {cp.sha for cp in plan.keep} | {cp.sha for cp, _ in rescued}
     every = sorted((*plan.keep, *plan.drop), key=lambda cp: (cp.time, cp.sha), reverse=True)
     return GcPlan(tuple(cp for cp in every if cp.sha not in chosen),
                   tuple(cp for cp in every if cp.sha in chosen), tuple(rescued))
+
+
+def _held_commits(repo: Repo, checkpoints: list[Checkpoint]) -> dict[str, tuple[str, ...]]:
+    """``{checkpoint id: commits it holds}``; one git process for all the
+    conflict commits' parents."""
+    held: dict[str, tuple[str, ...]] = {cp.sha: (cp.head,) if cp.head else () for cp in checkpoints}
+    conflicts = {cp.conflict_commit: cp.sha for cp in checkpoints if cp.conflict_commit}
+    if conflicts:
+        listing = repo.git.text("rev-list", "--no-walk=unsorted", "--parents", *conflicts)
+        for line in listing.splitlines():
+            commit, *parents = line.split()
+            owner = conflicts.get(commit)
+            if owner is not None:
+                held[owner] = tuple(dict.fromkeys((*held[owner], *parents)))
+    return held
 
 
 def _delete_refs(repo: Repo, drop: tuple[Checkpoint, ...]) -> None:

@@ -54,7 +54,7 @@ def test_a_number_that_is_also_an_id_prefix_is_refused(repo: GitRepo) -> None:
         repo.write("f.txt", f"{i}\n")
         taken.append(create_checkpoint(r, "manual"))
     # a 4+-digit number never collides here; a bare id prefix still resolves
-    assert repo.recover("show", taken[3].short).stdout.startswith(f"checkpoint {taken[3].short}")
+    assert repo.recover("show", taken[3].short).stdout.startswith(f"checkpoint #4 {taken[3].sha}")
     proc = repo.recover("show", "#99", check=False)
     assert proc.returncode == 3 and "no checkpoint #99" in proc.stderr
 
@@ -220,3 +220,39 @@ def test_a_commit_without_gates_costs_one_checkpoint(repo: GitRepo) -> None:
     repo.git("add", "a.txt")
     subprocess.run(["git", "commit", "-q", "-m", "a"], cwd=repo.path, check=True, capture_output=True)
     assert len(checkpoint_refs(repo)) == before + 1
+
+
+def test_gc_keeps_a_conflict_checkpoint_holding_a_deleted_branch(repo: GitRepo) -> None:
+    """A checkpoint of a merge stopped on a conflict holds the other side
+    (MERGE_HEAD) as a parent of its conflict commit: once that branch is
+    deleted, the checkpoint is the only holder of its commits."""
+    repo.write("f.txt", "base\n")
+    repo.commit_all("base")
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write("f.txt", "side\n")
+    repo.write("side-only.txt", "only on side\n")
+    repo.commit_all("side work")
+    side = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "main")
+    repo.write("f.txt", "main\n")
+    repo.commit_all("main work")
+    repo.git("merge", "-q", "side", check=False)  # stops on the conflict in f.txt
+    assert repo.read(".git/MERGE_HEAD").decode().strip() == side
+    holder = repo.recover("checkpoint", "--reason", "post-merge").stdout.split()[1]
+    repo.git("merge", "--abort")
+    repo.git("branch", "-D", "side")
+    for i in range(3):
+        repo.write("g.txt", f"{i}\n")
+        repo.recover("checkpoint", "--reason", "post-commit")
+    out = repo.recover("gc", "--keep", "1").stdout
+    assert holder in _short_ids(repo), out
+    assert f"kept {holder}" in out and side[:10] in out
+    assert len(checkpoint_refs(repo)) == 2
+    # The side's commit is still in the repository after git's own gc, by that checkpoint.
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    repo.git("gc", "-q", "--prune=now")
+    assert repo.git("cat-file", "blob", f"{side}:side-only.txt") == "only on side"
+    # Once a branch reaches it again, the checkpoint is an ordinary old one.
+    repo.git("branch", "side-again", side)
+    repo.recover("gc", "--keep", "1")
+    assert holder not in _short_ids(repo)
