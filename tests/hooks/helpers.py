@@ -38,6 +38,21 @@ def no_bad_gate(path: str = "a.py", name: str = "nobad", **kwargs: object) -> st
     return python_gate(name, code, **kwargs)  # type: ignore[arg-type]
 
 
+def diverged_red_branch(repo: GitRepo, branch: str, stages: Sequence[str]) -> None:
+    """``main`` with a green ``a.py`` and the ``nobad`` gate for ``stages``;
+    ``branch`` off it breaks the gate, and main moves on by one commit (so a
+    merge of ``branch`` makes a merge commit). Ends on main."""
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("a")
+    configure(repo, no_bad_gate(stages=stages))
+    repo.git("checkout", "-q", "-b", branch)
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.git("commit", "-q", "-am", f"bad on {branch}")
+    repo.git("checkout", "-q", "main")
+    repo.write("m.txt", "main moves on\n")
+    repo.commit_all("main moves on")
+
+
 def configure(repo: GitRepo, *tables: str, commit: bool = True) -> None:
     """Write ``.recover.toml`` from gate tables and (by default) commit it."""
     repo.write(".recover.toml", "\n".join(tables))

@@ -6,7 +6,7 @@ untracked work with it (reports from a first-time user)."""
 from __future__ import annotations
 
 from tests.conftest import GitRepo
-from tests.hooks.helpers import configure, git_proc, install_hooks, no_bad_gate
+from tests.hooks.helpers import configure, diverged_red_branch, git_proc, install_hooks, no_bad_gate
 
 
 def test_bad_merge_on_main_undoes_the_merge_and_keeps_untracked_work(repo: GitRepo) -> None:
@@ -42,15 +42,7 @@ def test_undo_after_an_undone_merge_is_the_merge_commit_not_a_half_merge(repo: G
     """git writes MERGE_HEAD, MERGE_MSG and MERGE_MODE before the merge commit and
     removes them after post-merge: the checkpoint of the merge's result must not
     record them, or `git recover undo` leaves a concluded merge "in progress"."""
-    repo.write("a.py", "x = 1\n")
-    repo.commit_all("a")
-    configure(repo, no_bad_gate(stages=["pre-commit", "post-merge"]))
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.write("a.py", "x = 1  # BAD\n")
-    repo.git("commit", "-q", "-am", "bad on feature")
-    repo.git("checkout", "-q", "main")
-    repo.write("m.txt", "main moves on\n")
-    repo.commit_all("main")
+    diverged_red_branch(repo, "feature", ["pre-commit", "post-merge"])
     install_hooks(repo)
     repo.write("wip.txt", "untracked work\n")
     proc = git_proc(repo, "merge", "-q", "--no-edit", "feature")

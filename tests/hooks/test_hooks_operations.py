@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import GitRepo
 from tests.core.helpers import disk_state
-from tests.hooks.helpers import checkpoints_by_reason, configure, git_proc, install_hooks, label, no_bad_gate
+from tests.hooks.helpers import (checkpoints_by_reason, configure, diverged_red_branch, git_proc, install_hooks, label,
+                                 no_bad_gate)
 
 
 @pytest.fixture
@@ -182,15 +183,7 @@ def test_post_checkout_gate_restores_native_checkout(hooked: GitRepo) -> None:
 
 
 def test_pre_merge_commit_gate_blocks_the_merge_commit(repo: GitRepo) -> None:
-    repo.write("a.py", "x = 1\n")
-    repo.commit_all("a")
-    configure(repo, no_bad_gate(stages=["pre-merge-commit"]))
-    repo.git("checkout", "-q", "-b", "bad")
-    repo.write("a.py", "x = 1  # BAD\n")
-    repo.git("commit", "-q", "-am", "bad")
-    repo.git("checkout", "-q", "main")
-    repo.write("c.txt", "c\n")
-    repo.commit_all("c")
+    diverged_red_branch(repo, "bad", ["pre-merge-commit"])
     install_hooks(repo)
     head = repo.git("rev-parse", "HEAD")
     proc = git_proc(repo, "merge", "--no-edit", "bad")
