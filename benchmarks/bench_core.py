@@ -231,8 +231,8 @@ def _memory(root: Path) -> list[tuple[str, int, int]]:
     """Peak RSS (KiB) of our own process for ``verify`` and ``report``, small and large input."""
     rows = []
     for label, size in (("1 MiB", 1 << 20), ("256 MiB", 256 << 20)):
+        (root / f"mem-{size}").mkdir()
         bench = Bench(root / f"mem-{size}", 10, 1)
-        bench.repo.parent.mkdir()
         bench.repo.mkdir()
         bench.sh(["git", "init", "-q", "-b", "main"])
         bench.sh(["git", "config", "recover.maxUntrackedSize", "1g"])
