@@ -2,7 +2,7 @@
 files it changed against its HEAD commit, and that commit's subject.
 
 Two git processes for any number of checkpoints (one per checkpoint would make
-``list`` slow on a long history): one ``cat-file --batch`` reads every HEAD
+``list`` slow on a long history): one ``cat-file --batch-command`` reads every HEAD
 commit (its tree and subject; a missing one says so), one ``diff-tree --stdin``
 diffs every pair of trees. It replaced dulwich's in-process ``tree_changes``,
 which took 5-10 times as long for 11 checkpoints of a 10k-file tree (380-1300 ms
@@ -78,13 +78,8 @@ def describe(repo: Repo, checkpoints: list[Checkpoint]) -> dict[str, Description
     }
 
 
-# Ids asked of git at a time: its answers start before we read them, so the
-# ids must fit a pipe's buffer with room to spare.
-_BATCH = 256
-
-
 def _read_objects(repo: Repo, heads: list[str], trees: list[str]) -> tuple[dict[str, tuple[str, str]], set[str]]:
-    """One ``cat-file --batch`` for every commit in ``heads`` and tree in ``trees``.
+    """One ``cat-file --batch-command`` for every commit in ``heads`` and tree in ``trees``.
 
     Returns:
         ``({commit id: (tree id, subject)}, {ids of trees that exist})``; a
@@ -103,18 +98,13 @@ def _read_objects(repo: Repo, heads: list[str], trees: list[str]) -> tuple[dict[
 def _read_batches(reader: ObjectReader, ids: list[str], commits: dict[str, tuple[str, str]],
                   present: set[str]) -> None:
     """Ask ``reader`` for ``ids``, recording commits and trees as :func:`_read_objects` returns them."""
-    for start in range(0, len(ids), _BATCH):
-        batch = ids[start:start + _BATCH]
-        reader.ask(batch)
-        for oid in batch:
-            _, kind, size = reader.header()
-            body = b"".join(reader.chunks(size)) if kind is not None else b""
-            if kind == "tree":
-                present.add(oid)
-            elif kind == "commit":
-                header, _, message = body.partition(b"\n\n")
-                tree = header.split(b"\n", 1)[0].removeprefix(b"tree ").decode("ascii")
-                commits[oid] = (tree, message.decode("utf-8", "replace").strip().split("\n", 1)[0])
+    for oid, kind, body in reader.contents(ids):
+        if kind == "tree":
+            present.add(oid)
+        elif kind == "commit":
+            header, _, message = body.partition(b"\n\n")
+            tree = header.split(b"\n", 1)[0].removeprefix(b"tree ").decode("ascii")
+            commits[oid] = (tree, message.decode("utf-8", "replace").strip().split("\n", 1)[0])
 
 
 def _count_changes(repo: Repo, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:

@@ -179,7 +179,7 @@ class Git:
         return Running(args, proc, input)
 
     def object_reader(self) -> ObjectReader:
-        """A long-lived ``git cat-file --batch`` for reading many objects."""
+        """A long-lived ``git cat-file --batch-command`` for reading many objects."""
         return ObjectReader(self)
 
     def text(self, *args: str, input: bytes | None = None) -> str:
@@ -241,6 +241,12 @@ class Running:
         if check and result.returncode != 0:
             raise GitCommandError(self.args, result.returncode, result.stderr)
         return result
+
+
+# Ids asked of an ObjectReader at a time: git answers only once it has read a
+# whole batch, and we read only after writing it, so a batch must fit a pipe's
+# buffer (64 KiB) with room to spare: 256 ids of 41-65 bytes.
+BATCH = 256
 
 
 class ObjectReader:
@@ -337,6 +343,22 @@ class ObjectReader:
                 piece = piece[:-1]
             if piece:
                 yield piece
+
+    def contents(self, oids: list[str]) -> Iterator[tuple[str, str | None, bytes]]:
+        """``(id, type, whole content)`` for each of ``oids`` in order, asked in
+        batches of :data:`BATCH`; type ``None`` and no content for a missing
+        object. For objects that fit in memory (commits, trees, the blobs a
+        scanner reads whole); stream large ones with :meth:`header` and :meth:`chunks`.
+
+        Raises:
+            EOFError, BrokenPipeError: git exited (a damaged object it cannot read past).
+        """
+        for start in range(0, len(oids), BATCH):
+            batch = oids[start:start + BATCH]
+            self.ask(batch)
+            for oid in batch:
+                _, kind, size = self.header()
+                yield oid, kind, b"".join(self.chunks(size)) if kind is not None else b""
 
     def errors(self) -> str:
         """What git said on stderr so far."""

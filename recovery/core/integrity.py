@@ -8,7 +8,7 @@ Two questions, two tools:
   mean equal bytes and modes in every file (an object's name is the hash of its
   content, gitglossary(7) "object name").
 * *Is every object the checkpoint needs present and intact?* One long-lived
-  ``git cat-file --batch`` streams each object and we re-hash its bytes
+  ``git cat-file --batch-command`` streams each object and we re-hash its bytes
   (git itself does not check an object's content against its name when it
   reads it).
 """
@@ -27,11 +27,10 @@ from pathlib import Path
 
 from recovery.core.capture import CaptureRace, capture, capture_workdir, shown_paths
 from recovery.core.config import GitConfig
-from recovery.core.git import Git
+from recovery.core.git import BATCH, Git, ObjectReader
 from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path
 from recovery.core.model import Capture, Checkpoint, TargetState
-from recovery.core.git import ObjectReader
 from recovery.core.repo import Repo
 
 # Converted files compared byte for byte with git's checkout of their content;
@@ -515,7 +514,7 @@ def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
 
     Commits are followed to their trees (not to their parents), trees to their
     entries; gitlinks are skipped (their commits live in another repository).
-    Every object comes through one long-lived ``git cat-file --batch`` and is
+    Every object comes through one long-lived ``git cat-file --batch-command`` and is
     hashed as it streams, so memory stays bounded by the largest tree, never by
     a blob's size (a 2 GB file is hashed 1 MiB at a time).
 
@@ -536,7 +535,7 @@ def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
     try:
         while pending:
             batch: list[str] = []
-            while pending and len(batch) < _BATCH:
+            while pending and len(batch) < BATCH:
                 oid = pending.popleft()
                 if oid not in seen:
                     seen.add(oid)
@@ -565,11 +564,6 @@ def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
     corrupt += [oid for oid in missing if oid in said]
     missing = [oid for oid in missing if oid not in said]
     return ObjectReport(len(seen), tuple(missing), tuple(corrupt), time.perf_counter() - started)
-
-
-# Ids asked of git at a time: their answers start before we read them, so the
-# ids (41-65 bytes each) must fit a pipe's buffer with room to spare.
-_BATCH = 256
 
 
 def _check_one(reader: ObjectReader, oid: str, pending: deque[str], missing: list[str], corrupt: list[str]) -> None:

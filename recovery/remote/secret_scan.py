@@ -80,18 +80,19 @@ def scan_blobs(repo: Repo, blobs: Iterable[tuple[str, str]]) -> list[SecretFindi
 
 
 def _read_blobs(repo: Repo, blobs: list[str]) -> dict[str, bytes]:
-    """Every blob's content through one ``git cat-file --batch``."""
-    unique = list(dict.fromkeys(blobs))
-    out = repo.git.run("cat-file", "--batch", input="".join(f"{b}\n" for b in unique).encode()).stdout
+    """Every blob's content through one ``git cat-file --batch-command``.
+
+    Raises:
+        RecoverError: a blob cannot be read (missing or damaged).
+    """
     contents: dict[str, bytes] = {}
-    pos = 0
-    for blob in unique:
-        header_end = out.index(b"\n", pos)
-        header = out[pos:header_end].split()
-        if len(header) != 3:
-            raise RecoverError(f"cannot read blob {blob} to scan it for secrets")
-        size = int(header[2])
-        start = header_end + 1
-        contents[blob] = out[start:start + size]
-        pos = start + size + 1
+    with repo.git.object_reader() as reader:
+        try:
+            for blob, kind, data in reader.contents(list(dict.fromkeys(blobs))):
+                if kind is None:
+                    raise RecoverError(f"cannot read blob {blob} to scan it for secrets")
+                contents[blob] = data
+        except (EOFError, BrokenPipeError):
+            raise RecoverError("cannot read the blobs to scan them for secrets: git cat-file stopped "
+                               "(a damaged object; `git recover verify` names it)") from None
     return contents
