@@ -20,10 +20,17 @@ the worktree's next number (one more than the highest in use; ``gc`` never
 drops the newest, so a number is never given twice). After publishing, the
 automatic retention (:func:`recovery.core.gc.auto_gc`) runs when it is due, so
 every caller (hooks, ``run``, the watcher, agent hooks) gets both.
+
+One capture per commit: :func:`create_checkpoint` keeps its capture's
+temporary index, and :func:`from_last_capture` builds the next checkpoint from
+it when no file changed since (post-commit after pre-commit), reading only
+HEAD and the index again.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -31,7 +38,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from recovery import __version__
-from recovery.core.capture import CaptureRace, apply_patch, capture, capture_workdir, shown_paths
+from recovery.core.capture import (
+    OPERATIONS_IN_PROGRESS,
+    CaptureRace,
+    apply_patch,
+    capture,
+    capture_workdir,
+    merge_state_files,
+    shown_paths,
+)
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path, warn
@@ -39,10 +54,10 @@ from recovery.core.git import GitCommandError
 from recovery.core.journal import record_or_warn
 from recovery.core.lock import repo_lock
 from recovery.core.model import IDENTITY, Capture, Checkpoint, encode_message
-from recovery.core.refs import checkpoint_ref, list_checkpoints, record_legacy_numbers, update_ref
+from recovery.core.refs import checkpoint_ref, list_checkpoints, read_head, record_legacy_numbers, update_ref
 from recovery.core.repo import Repo
 
-__all__ = ["Checkpoint", "PatchNotApplied", "create_checkpoint", "publish_state", "take"]
+__all__ = ["Checkpoint", "PatchNotApplied", "create_checkpoint", "from_last_capture", "publish_state", "take"]
 
 ATTEMPTS_KEY = "recover.captureAttempts"
 DEFAULT_ATTEMPTS = 5
@@ -51,6 +66,7 @@ DEFAULT_ATTEMPTS = 5
 # usually over by then.
 _FIRST_BACKOFF_S = 0.05
 MANUAL = "manual"
+LAST_CAPTURE = "last-capture"
 
 
 class PatchNotApplied(RecoverError):
@@ -90,7 +106,9 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
     with repo_lock(repo):
         with capture_workdir(repo, "checkpoint") as workdir:
             config = GitConfig.load(repo.git)
-            checkpoint, _ = take(repo, reason, message, workdir, patch, config)
+            checkpoint, snap = take(repo, reason, message, workdir, patch, config)
+            if patch is None and not snap.racing:
+                _keep_capture(repo, checkpoint, snap.index_file)
         if not checkpoint.unchanged:
             from recovery.core.gc import auto_gc
 
@@ -284,6 +302,93 @@ def _publish(repo: Repo, snap: Capture, reason: str, message: str | None, captur
         notes=snap.notes, worktree=repo.worktree_key, version=__version__, capture_s=capture_s,
         number=number,
     )
+
+
+def _keep_capture(repo: Repo, checkpoint: Checkpoint, index_file: Path) -> None:
+    """Keep the temporary index of the capture that holds ``checkpoint``'s
+    worktree (every file it hashed, with fresh stat data) as
+    ``<git-dir>/recovery/last-capture/<id>.index``, for
+    :func:`from_last_capture`. A rename on the same file system; one kept index
+    per worktree. Failing to keep it costs a capture later, nothing else."""
+    directory = repo.state_dir / LAST_CAPTURE
+    kept = directory / f"{checkpoint.sha}.index"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        os.replace(index_file, kept)
+        for other in directory.iterdir():
+            if other != kept:
+                other.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def from_last_capture(repo: Repo, reason: str, config: GitConfig | None = None) -> Checkpoint | None:
+    """The checkpoint of the state now, built from the newest checkpoint's capture
+    when no file changed since, without hashing the worktree again; ``None``
+    when that cannot be shown (the caller captures).
+
+    A commit through the hooks is the case this exists for: its pre-commit
+    hook captures the worktree, and what post-commit must record differs only
+    in HEAD and the index (``commit -a`` and ``commit <paths>`` update the index
+    too), so a second capture would hash the same files again. The worktree
+    is shown unchanged against the index that capture kept
+    (:func:`_keep_capture`): ``git diff-files`` finds no tracked or captured
+    untracked file whose stat data (or, for a racily clean entry, content)
+    differs, and ``git ls-files -o`` finds no new untracked file. HEAD, the
+    branch and the index tree are read as they are now. A hook that rewrote a
+    file, an edit saved while the commit message editor was open, or
+    pre-commit's stash being put back all show up there, and the state is
+    captured instead.
+
+    Not used (``None``) when the newest checkpoint left something out or noted
+    something (a skipped or racing file, a patch, untracked files not shown),
+    when a merge, cherry-pick or revert is in progress, or when no index was
+    kept for it.
+
+    Returns:
+        A new checkpoint with the newest one's worktree tree and the HEAD,
+        branch and index of now; the newest itself (``unchanged``) when those
+        are its own.
+
+    Raises:
+        RecoverError: the ref could not be written, or the lock is busy.
+    """
+    started = time.perf_counter()
+    with repo_lock(repo):
+        existing = list_checkpoints(repo)
+        newest = existing[0] if existing else None
+        if newest is None or newest.skipped or newest.notes:
+            return None
+        kept = repo.state_dir / LAST_CAPTURE / f"{newest.sha}.index"
+        busy = merge_state_files(repo) or any((repo.git_dir / name).exists() for name in OPERATIONS_IN_PROGRESS)
+        if busy or not kept.is_file():
+            return None
+        head, branch = read_head(repo.git)
+        with capture_workdir(repo, "reuse") as workdir:
+            index_copy = workdir / "index"
+            shutil.copy2(repo.index_file, index_copy)
+            written = repo.git.with_index(index_copy).run("write-tree", check=False)
+        if written.returncode != 0:
+            return None  # unmerged entries: the capture splits them into stages
+        on_disk = repo.git.with_index(kept)
+        if on_disk.run("diff-files", "--name-only", "-z", "--ignore-submodules=dirty").stdout.strip(b"\0"):
+            return None
+        if on_disk.run("ls-files", "-o", "--exclude-standard", "-z").stdout.strip(b"\0"):
+            return None
+        capture_s = time.perf_counter() - started
+        snap = Capture(head, branch, written.text, newest.worktree_tree, None, (), (), kept)
+        if (head, branch, written.text) == (newest.head, newest.branch, newest.index_tree) \
+                and newest.conflict_commit is None:
+            record_or_warn(repo, "checkpoint", checkpoint=newest.short, reason=reason, unchanged=True,
+                           capture_s=round(capture_s, 6), reused=True)
+            return replace(newest, unchanged=True)
+        checkpoint = _publish(repo, snap, reason, None, capture_s, _next_number(repo, existing))
+        _journal_checkpoint(repo, checkpoint)
+        _keep_capture(repo, checkpoint, kept)
+    from recovery.core.gc import auto_gc
+
+    auto_gc(repo, checkpoint, config or GitConfig.load(repo.git))
+    return checkpoint
 
 
 def drop_superseded(repo: Repo, newer: Checkpoint) -> Checkpoint | None:

@@ -365,21 +365,29 @@ def _kind(failed: Sequence[GateResult]) -> str:
     return "links" if first.builtin == "links" else f"gate:{first.name}"
 
 
-def take_checkpoint(repo: Repo, reason: str, patch: Path | None = None) -> Checkpoint | None:
+def take_checkpoint(repo: Repo, reason: str, patch: Path | None = None,
+                    reuse: bool = False) -> Checkpoint | None:
     """Checkpoint ``repo``; on failure print why and return ``None``. A checkpoint
     failure never blocks the user's git operation (docs/gates.md).
 
     Args:
         patch: worktree changes set aside from the disk, for the checkpoint
             (:func:`recovery.core.checkpoint.create_checkpoint`).
+        reuse: build it from the newest checkpoint's capture when no file
+            changed since (:func:`recovery.core.checkpoint.from_last_capture`),
+            capture only otherwise: one capture per commit.
 
     Raises:
         PatchNotApplied: the checkpoint was written without ``patch``; the
             caller decides how loudly to say so.
     """
-    from recovery.core.checkpoint import PatchNotApplied, create_checkpoint
+    from recovery.core.checkpoint import PatchNotApplied, create_checkpoint, from_last_capture
 
     try:
+        if reuse:
+            reused = from_last_capture(repo, reason)
+            if reused is not None:
+                return reused
         return create_checkpoint(repo, reason, patch=patch)
     except PatchNotApplied:
         raise

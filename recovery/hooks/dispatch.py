@@ -12,6 +12,8 @@
   reported with the command that undoes it.
 - post-commit: mark the new commit's state good when every required pre-commit
   and post-commit gate passed on it (a cache hit after pre-commit); never undoes.
+  Its checkpoint is built from the pre-commit capture when no file changed
+  since (:func:`recovery.core.checkpoint.from_last_capture`): one capture per commit.
 - While a restore is interrupted, pre-commit, pre-merge-commit and pre-rebase
   refuse the operation: committing a half-restored tree would make it history.
 
@@ -153,7 +155,8 @@ def _pre_hook(run: HookRun) -> int:
     index_file = _hook_index(repo) if run.name in ("pre-commit", "pre-merge-commit") else None
     # In pre-commit's stash window `cp` holds the unstaged work too; the gates test
     # the staged state on disk, so that gets its own checkpoint (the cache key).
-    tested = take_checkpoint(repo, "pre-commit-staged") if _in_stash_window(run.name) else cp
+    # Without a patch set aside that is `cp` itself, shown without a second capture.
+    tested = take_checkpoint(repo, "pre-commit-staged", reuse=True) if _in_stash_window(run.name) else cp
     spec = Validation(run.name, (run.name,), base=resolve_commit(repo, "HEAD"), index_file=index_file,
                       strongest=STAGE_LIMITS[run.name], mark_good=False, interactive=sys.stderr.isatty())
     return validate(repo, spec, gates, tested).exit_code
@@ -181,7 +184,10 @@ def _validate_after(repo: Repo, run: HookRun) -> int:
     spec = _post_spec(repo, run, gates)
     if spec is None:
         return EXIT_OK
-    outcome = validate(repo, spec, gates)
+    # A commit changes HEAD and the index, not the files: the checkpoint is
+    # built from the pre-commit capture when no file changed since.
+    reuse = run.name == "post-commit" or (run.name == "post-rewrite" and run.args[:1] == ("amend",))
+    outcome = validate(repo, spec, gates, take_checkpoint(repo, run.name, reuse=True) if reuse else None)
     if run.name == "post-commit" and outcome.checkpoint is not None:
         from recovery.core.checkpoint import drop_superseded
 

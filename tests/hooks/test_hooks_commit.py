@@ -4,9 +4,12 @@ a ``restore`` gate inside pre-commit, where git holds index.lock (docs/gates.md)
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +146,72 @@ def test_tdd_gate_names_the_files(repo: GitRepo) -> None:
     repo.git("add", "README.md")
     proc = _commit(repo, "-m", "docs only")
     assert proc.returncode == 0, proc.stderr
+
+
+def _traced_commit(repo: GitRepo, trace: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """``git commit -q ARGS`` with git's trace2 event log on; returns it and the
+    argv of every git process it started (hooks included), joined by spaces."""
+    trace.unlink(missing_ok=True)
+    proc = subprocess.run(["git", "commit", "-q", *args], cwd=repo.path, capture_output=True, text=True,
+                          check=False, env={**os.environ, "GIT_TRACE2_EVENT": str(trace)})
+    started = [" ".join(event["argv"][1:]) for event in map(json.loads, trace.read_text().splitlines())
+               if event["event"] == "start"]
+    return proc, started
+
+
+def _captures(started: list[str]) -> int:
+    """Captures among git processes: each capture hashes the worktree with one `add -u`."""
+    return sum(1 for argv in started if " add -u " in f" {argv} ")
+
+
+def _is_the_state_now(repo: GitRepo, sha: str) -> None:
+    """A fresh capture of the worktree equals checkpoint ``sha`` (HEAD, branch,
+    index, every file): `checkpoint` writes nothing new."""
+    out = repo.recover("checkpoint").stdout
+    assert out.startswith(f"checkpoint {sha[:10]} ") and "unchanged" in out, out
+
+
+@pytest.mark.parametrize("how", ["plain", "all", "paths", "amend"])
+def test_a_hooked_commit_with_gates_costs_one_capture(hooked: GitRepo, tmp_path: Path, how: str) -> None:
+    """pre-commit captures (the gates need the state); post-commit (and
+    post-rewrite after --amend) build their checkpoint from that capture, since a
+    commit changes HEAD and the index, not the files."""
+    hooked.write("a.py", "x = 5\n")
+    hooked.write("b.py", "y = 5  # not staged\n")
+    hooked.write("new.txt", "untracked\n")
+    args = {"plain": ["-m", "plain"], "all": ["-a", "-m", "all"], "paths": ["-m", "paths", "a.py"],
+            "amend": ["--amend", "--no-edit"]}[how]
+    if how in ("plain", "amend"):
+        hooked.git("add", "a.py")
+    proc, started = _traced_commit(hooked, tmp_path / "trace.json", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert _captures(started) == 1, "\n".join(started)
+    assert "gate nobad: pass [cached]" in proc.stderr  # the gate itself ran once
+    good = label(hooked, "good")
+    assert good is not None and good == checkpoints_by_reason(hooked, "post-commit")[0]
+    assert hooked.git("rev-parse", f"{good}^1") == hooked.git("rev-parse", "HEAD")
+    assert _tree_of(hooked, good, "b.py") == b"y = 5  # not staged\n"
+    assert _tree_of(hooked, good, "new.txt") == b"untracked\n"
+    _is_the_state_now(hooked, good)
+
+
+@pytest.mark.parametrize("hook", ["pre-commit.pre-recover", "prepare-commit-msg"])
+def test_a_file_changed_during_the_commit_is_captured_again(hooked: GitRepo, tmp_path: Path, hook: str) -> None:
+    """A hook that rewrites a file after our pre-commit checkpoint (a chained
+    formatter), or a file saved while the message editor is open: the
+    post-commit checkpoint cannot come from the pre-commit capture, and holds
+    the bytes on disk."""
+    script = hooked.path / ".git" / "hooks" / hook
+    script.write_text("#!/bin/sh\nprintf 'y = 6  # rewritten during the commit\\n' > b.py\n"
+                      "printf 'late\\n' > late.txt\n")
+    script.chmod(0o755)
+    hooked.write("a.py", "x = 6\n")
+    hooked.git("add", "a.py")
+    proc, started = _traced_commit(hooked, tmp_path / "trace.json", "-m", "changed during")
+    assert proc.returncode == 0, proc.stderr
+    assert _captures(started) == 2, "\n".join(started)
+    good = label(hooked, "good")
+    assert good is not None and hooked.git("rev-parse", f"{good}^1") == hooked.git("rev-parse", "HEAD")
+    assert _tree_of(hooked, good, "b.py") == b"y = 6  # rewritten during the commit\n"
+    assert _tree_of(hooked, good, "late.txt") == b"late\n"
+    _is_the_state_now(hooked, good)
