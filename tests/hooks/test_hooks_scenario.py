@@ -120,3 +120,37 @@ def test_wip_survives_merge_pull_checkout_and_rebase_that_break_the_gate(repo: G
     # The RPO is measured against the state restored: only what the operation
     # changed is not kept on disk (a.py, and the file it added), never the WIP.
     assert all(e["rpo_files"] in (1, 2) for e in ends), ends
+
+
+def test_a_plain_rebase_that_breaks_the_gate_changes_nothing_after_git_returns(repo: GitRepo) -> None:
+    """git still holds a rebase while post-rewrite runs, so a plain `git rebase`
+    is reported with the command that undoes it, never undone later: a file
+    written right after the prompt returns stays, the branch stays, and a commit
+    made in that window goes through (once a detached restore ~1.5 s later
+    removed the file, moved the branch and failed the commit on HEAD's lock)."""
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("c0")
+    configure(repo, no_bad_gate(stages=["pre-commit", "post-merge", "post-rewrite"]))
+    repo.git("checkout", "-q", "-b", "bad")
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.commit_all("red")
+    repo.git("checkout", "-q", "-b", "topic", "main")
+    repo.write("t.txt", "topic\n")
+    repo.commit_all("topic")
+    before_rebase = repo.git("rev-parse", "HEAD")
+    install_hooks(repo)
+    proc = git_proc(repo, "rebase", "-q", "bad")
+    assert proc.returncode == 0, proc.stderr
+    assert "the rebase stands" in proc.stderr and f"git reset --keep {before_rebase[:12]}" in proc.stderr
+    rebased = repo.git("rev-parse", "HEAD")
+    repo.write("written-after.txt", "saved right after the prompt came back\n")
+    repo.write("t.txt", "topic, edited after the rebase\n")
+    state = _state(repo)
+    assert state[2] == "refs/heads/topic" and state[1] == rebased
+    _quiet_for(repo, state, _QUIET_S)
+    # A commit made in the window of the old detached restore goes through.
+    commit = subprocess.run(["git", "commit", "-q", "--no-verify", "-am", "work after the rebase"], cwd=repo.path,
+                            capture_output=True, text=True, check=False)
+    assert commit.returncode == 0, commit.stderr
+    assert repo.git("rev-parse", "HEAD^") == rebased
+    assert repo.read("written-after.txt") == b"saved right after the prompt came back\n"

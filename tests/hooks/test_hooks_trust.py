@@ -263,3 +263,39 @@ def test_an_undo_that_would_touch_local_changes_is_not_done(repo: GitRepo) -> No
     reasons = [e["reason"] for e in _journal(repo) if e["event"] == "checkpoint"]
     assert "restore-safety" not in reasons and "before-checkout" not in reasons
     assert [e["action"] for e in _journal(repo) if e["event"] == "failure"] == ["undo"]
+
+
+def test_the_report_is_true_after_an_undone_merge_a_blocked_commit_and_a_path_typo(repo: GitRepo) -> None:
+    """The figures once said `rpo_files=0` for an undo that reverted 2 files,
+    kept blocked commits open for ever and counted a path typo as an
+    interrupted restore; measured here on a real journal."""
+    _gated(repo)
+    repo.git("checkout", "-q", "-b", "red")
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.write("brought.txt", "came with the merge\n")
+    repo.commit_all("red")
+    repo.git("checkout", "-q", "main")
+    install_hooks(repo)
+    repo.write("WIP.txt", "mine\n")
+    merge = git_proc(repo, "merge", "-q", "red")
+    assert "undid the merge" in merge.stderr, merge.stderr
+    [end] = [e for e in _journal(repo) if e["event"] == "restore" and e.get("phase") == "end"]
+    # Not kept on disk: the merge's a.py and brought.txt; WIP.txt is kept.
+    assert end["rpo_files"] == 2 and end["verdict"] == "ok"
+    assert isinstance(end["rpo_s"], float) and end["rpo_s"] >= 0
+    assert repo.read("WIP.txt") == b"mine\n" and not (repo.path / "brought.txt").exists()
+
+    repo.write("a.py", "x = 2  # BAD\n")
+    blocked = git_proc(repo, "commit", "-q", "-am", "red commit")
+    assert blocked.returncode != 0 and "pre-commit blocked by gate nobad" in blocked.stderr
+    typo = repo.recover("restore", "1", "--", "nonexistent/", check=False)
+    assert typo.returncode == 1 and "no file matches nonexistent" in typo.stderr, typo.stderr
+
+    report = json.loads(repo.recover("report", "--json").stdout)
+    assert report["open_incidents"] == [] and report["blocked"] == 1
+    assert report["restores"]["ok"] == 1 and report["restores"]["interrupted"] == 0
+    assert report["rpo_files"]["max_s"] == 2
+    assert [r["rpo_files"] for r in report["recoveries"] if r["category"] == "quality_gate"] == [2]
+    html = repo.path / "report.html"
+    repo.recover("report", "--html", str(html))
+    assert "no open incident" in html.read_text() and "nothing lost" in html.read_text()
