@@ -270,7 +270,8 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
             gates=[r.gate.name for r in failed], action=decision.action, policy=decision.policy,
             checkpoint=checkpoint.short if checkpoint else None)
     names = ", ".join(r.gate.name for r in failed)
-    where = f"checkpoint {checkpoint.short}" if checkpoint else "no checkpoint (the capture failed)"
+    where = f"checkpoint {checkpoint.short} (#{checkpoint.number})" if checkpoint else \
+        "no checkpoint (the capture failed)"
     say(f"gate {names} failed ({spec.stage}, policy {decision.policy}), detected in {detect_s:.2f} s; "
         f"the failing state is {where}")
     if decision.action == "undo":

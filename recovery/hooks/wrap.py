@@ -192,8 +192,8 @@ def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
     _refuse_clean_losses(repo, expanded, before)
     rc = run_foreground(["git", *git_args], Path.cwd(), {**user_env(), RUN_ENV: "1"})
     if rc != EXIT_OK:
-        where = f"; the state before it is checkpoint {before.short} (git recover restore {before.short})" \
-            if before else ""
+        where = (f"; the state before it is checkpoint {before.short} (#{before.number}; "
+                 f"git recover restore {before.short})") if before else ""
         say(f"`{command}` exited {rc}: gates not run{where}")
         return rc
     if not gates.for_stage("run"):
