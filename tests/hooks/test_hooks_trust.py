@@ -7,10 +7,13 @@ the policy that applies."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import GitRepo
 from tests.core.helpers import checkpoint_refs, disk_state
@@ -299,3 +302,87 @@ def test_the_report_is_true_after_an_undone_merge_a_blocked_commit_and_a_path_ty
     html = repo.path / "report.html"
     repo.recover("report", "--html", str(html))
     assert "no open incident" in html.read_text() and "nothing lost" in html.read_text()
+
+
+_SIGNAL_IN_UNDO = textwrap.dedent("""
+    # Loaded by site at interpreter start (PYTHONPATH): sends the hook process
+    # itself a signal when the automatic undo is about to move HEAD, after the
+    # files and the index are switched (phase `head` of the intent record).
+    import importlib.abc, importlib.machinery, os, signal, sys
+
+    class _Patch(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != "recovery.core.restore":
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            run = spec.loader.exec_module
+
+            def exec_module(module):
+                run(module)
+                real = module._move_head
+
+                def move_head(*args):
+                    if os.environ.get("GIT_RECOVER_HOOK") != "post-merge":
+                        return real(*args)
+                    number = getattr(signal, os.environ["RECOVER_TEST_SIGNAL"])
+                    signal.signal(signal.SIGINT, signal.default_int_handler)  # a test runner may ignore it
+                    open(os.environ["RECOVER_TEST_MARK"], "w").write("signalled")
+                    os.kill(os.getpid(), number)
+                    return real(*args)
+                module._move_head = move_head
+            spec.loader.exec_module = exec_module
+            return spec
+
+    if os.environ.get("RECOVER_TEST_SIGNAL"):
+        sys.meta_path.insert(0, _Patch())
+""")
+
+
+@pytest.mark.parametrize(("signame", "resolution"), [("SIGKILL", "--continue"), ("SIGINT", "--abort")])
+def test_a_signal_during_the_automatic_undo_leaves_a_restore_to_continue_or_abort(
+        repo: GitRepo, tmp_path: Path, signame: str, resolution: str) -> None:
+    """Ctrl-C or kill -9 reaching the post-merge hook half-way through undoing a
+    merge: nothing is lost, the half-switched tree cannot be committed, and
+    `--continue` finishes the undo while `--abort` gives back the merge, with
+    the work in progress in place either way."""
+    head = _gated(repo)
+    repo.git("checkout", "-q", "-b", "red")
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.write("brought.txt", "came with the merge\n")
+    repo.commit_all("red")
+    red = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "main")
+    install_hooks(repo)
+    repo.write("WIP.txt", "mine\n")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_SIGNAL_IN_UNDO)
+    mark = tmp_path / "signalled"
+    env = {**os.environ, "PYTHONPATH": str(site), "RECOVER_TEST_SIGNAL": signame, "RECOVER_TEST_MARK": str(mark)}
+    merge = subprocess.run(["git", "merge", "-q", "red"], cwd=repo.path, capture_output=True, text=True,
+                           check=False, env=env, timeout=120)
+    assert mark.read_text() == "signalled", merge.stderr  # the signal landed inside the undo
+    intent = repo.path / ".git" / "recovery" / "restore-intent.json"
+    assert intent.exists(), merge.stderr
+    if signame == "SIGINT":
+        assert "restore interrupted half-way: the files and the index are switched; HEAD and its branch may not " \
+               "have moved yet; run `git recover restore --continue`" in merge.stderr
+    assert repo.read("WIP.txt") == b"mine\n"
+    assert "INTERRUPTED RESTORE" in repo.recover("status").stdout
+    commit = git_proc(repo, "commit", "-q", "-am", "half-undone")
+    assert commit.returncode != 0 and "commit refused: a restore was interrupted" in commit.stderr
+    assert repo.git("rev-parse", "HEAD") == red  # the merge (a fast-forward) is still HEAD
+
+    resolved = repo.recover("restore", resolution)
+    assert resolved.returncode == 0, resolved.stderr
+    assert not intent.exists()
+    merged = {"HEAD": red, "a.py": b"x = 1  # BAD\n", "brought.txt": b"came with the merge\n"}
+    undone = {"HEAD": head, "a.py": b"x = 1\n", "brought.txt": None}
+    expected = undone if resolution == "--continue" else merged
+    assert repo.git("rev-parse", "HEAD") == expected["HEAD"]
+    assert repo.read("a.py") == expected["a.py"]
+    assert (repo.read("brought.txt") if (repo.path / "brought.txt").exists() else None) == expected["brought.txt"]
+    assert repo.read("WIP.txt") == b"mine\n"
+    assert repo.git("symbolic-ref", "HEAD") == "refs/heads/main"
+    assert git_proc(repo, "commit", "-q", "--no-verify", "--allow-empty", "-m", "after").returncode == 0
