@@ -38,6 +38,18 @@ def _red_upstream(repo: GitRepo, tmp_path: Path) -> str:
                           check=True).stdout.strip()
 
 
+def _red_branch(repo: GitRepo) -> str:
+    """Branch ``red`` off main: breaks the gate in a.py and adds brought.txt (a
+    fast-forward from main); returns its commit and ends on main."""
+    repo.git("checkout", "-q", "-b", "red")
+    repo.write("a.py", "x = 1  # BAD\n")
+    repo.write("brought.txt", "came with the merge\n")
+    repo.commit_all("red")
+    red = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "main")
+    return red
+
+
 def _gated(repo: GitRepo) -> str:
     repo.write("a.py", "x = 1\n")
     repo.commit_all("a")
@@ -273,11 +285,7 @@ def test_the_report_is_true_after_an_undone_merge_a_blocked_commit_and_a_path_ty
     kept blocked commits open for ever and counted a path typo as an
     interrupted restore; measured here on a real journal."""
     _gated(repo)
-    repo.git("checkout", "-q", "-b", "red")
-    repo.write("a.py", "x = 1  # BAD\n")
-    repo.write("brought.txt", "came with the merge\n")
-    repo.commit_all("red")
-    repo.git("checkout", "-q", "main")
+    _red_branch(repo)
     install_hooks(repo)
     repo.write("WIP.txt", "mine\n")
     merge = git_proc(repo, "merge", "-q", "red")
@@ -347,12 +355,7 @@ def test_a_signal_during_the_automatic_undo_leaves_a_restore_to_continue_or_abor
     `--continue` finishes the undo while `--abort` gives back the merge, with
     the work in progress in place either way."""
     head = _gated(repo)
-    repo.git("checkout", "-q", "-b", "red")
-    repo.write("a.py", "x = 1  # BAD\n")
-    repo.write("brought.txt", "came with the merge\n")
-    repo.commit_all("red")
-    red = repo.git("rev-parse", "HEAD")
-    repo.git("checkout", "-q", "main")
+    red = _red_branch(repo)
     install_hooks(repo)
     repo.write("WIP.txt", "mine\n")
     site = tmp_path / "site"
