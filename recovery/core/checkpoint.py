@@ -361,7 +361,7 @@ def from_last_capture(repo: Repo, reason: str, config: GitConfig | None = None) 
             return None
         kept = repo.state_dir / LAST_CAPTURE / f"{newest.sha}.index"
         busy = merge_state_files(repo) or any((repo.git_dir / name).exists() for name in OPERATIONS_IN_PROGRESS)
-        if busy or not kept.is_file():
+        if busy or not kept.is_file() or not repo.index_file.is_file():
             return None
         head, branch = read_head(repo.git)
         with capture_workdir(repo, "reuse") as workdir:
