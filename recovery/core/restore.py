@@ -270,10 +270,14 @@ def _interruptible(repo: Repo) -> Iterator[None]:
         if intent is None:
             raise RestoreInterrupted("restore interrupted before it changed anything: HEAD, the index and "
                                      "every file are as they were") from None
+        try:
+            number = f", #{load(repo, intent.safety).number}"
+        except RecoverError:
+            number = ""  # the message matters more than the number
         raise RestoreInterrupted(
             f"restore interrupted half-way: {_PHASE_STATE.get(intent.phase, 'the worktree is partly restored')}; "
             f"run `git recover restore --continue` to finish it, or `git recover restore --abort` to go back "
-            f"to the state before it (checkpoint {intent.safety[:10]})") from None
+            f"to the state before it (checkpoint {intent.safety[:10]}{number})") from None
 
 
 def undo(repo: Repo) -> RestoreResult:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -371,6 +372,8 @@ def test_a_signal_during_the_automatic_undo_leaves_a_restore_to_continue_or_abor
     if signame == "SIGINT":
         assert "restore interrupted half-way: the files and the index are switched; HEAD and its branch may not " \
                "have moved yet; run `git recover restore --continue`" in merge.stderr
+        safety = repo.git("rev-parse", "refs/recovery/main/undo")
+        assert re.search(rf"to the state before it \(checkpoint {safety[:10]}, #\d+\)", merge.stderr), merge.stderr
     assert repo.read("WIP.txt") == b"mine\n"
     assert "INTERRUPTED RESTORE" in repo.recover("status").stdout
     commit = git_proc(repo, "commit", "-q", "-am", "half-undone")
