@@ -5,6 +5,7 @@ project."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -235,3 +236,42 @@ def test_stash_patch_is_checkpointed_after_a_hook_that_runs_git_add(tmp_path: Pa
     # work only in its patch file; the checkpoint brings it back.
     repo.recover("restore", checkpoint, "--", "a.py", "b.py")
     assert {name: repo.read(name) for name in worktree} == worktree
+
+
+@pytest.mark.parametrize(("unstaged", "captures"), [(False, 1), (True, 3)])
+def test_captures_of_a_commit_through_pre_commit(repo: GitRepo, tmp_path: Path, pre_commit_home: Path,
+                                                 unstaged: bool, captures: int) -> None:
+    """With nothing unstaged the framework sets nothing aside: one capture serves
+    the checkpoint, the gates and post-commit. With unstaged changes pre-commit
+    stashes them around the pre-commit hooks *and* around the post-commit hooks:
+    the window checkpoint (with the stash patch), the staged state the gates
+    test, and post-commit's state (the files were rewritten by the stash): three.
+    `good` is then the staged state the gates passed on; the unstaged work is
+    on disk and in the pre-commit checkpoint."""
+    repo.write("a.py", "x = 1\n")
+    repo.write("b.py", "y = 2\n")
+    repo.write(".pre-commit-config.yaml", _local_config(("pre-commit", "post-commit")))
+    repo.write(".recover.toml", no_bad_gate())
+    repo.commit_all("base")
+    _pre_commit(repo, "install")
+    repo.write("a.py", "x = 2\n")
+    repo.git("add", "a.py")
+    if unstaged:
+        repo.write("b.py", "y = 3  # unstaged\n")
+    trace = tmp_path / "trace.json"
+    proc = subprocess.run(["git", "commit", "-q", "-m", "through pre-commit"], cwd=repo.path, capture_output=True,
+                          text=True, check=False, env={**os.environ, "GIT_TRACE2_EVENT": str(trace)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ("Stashing unstaged files" in proc.stdout + proc.stderr) is unstaged
+    argvs = [" ".join(e["argv"]) for e in map(json.loads, trace.read_text().splitlines()) if e["event"] == "start"]
+    assert sum(1 for argv in argvs if " add -u " in f" {argv} ") == captures, "\n".join(argvs)
+    good = label(repo, "good")
+    assert good is not None and repo.git("rev-parse", f"{good}^1") == repo.git("rev-parse", "HEAD")
+    assert repo.git("show", f"{good}:a.py") == "x = 2" and repo.git("show", f"{good}:b.py") == "y = 2"
+    if unstaged:
+        assert repo.read("b.py") == b"y = 3  # unstaged\n"
+        (window,) = checkpoints_by_reason(repo, "pre-commit")
+        assert repo.git("show", f"{window}:b.py") == "y = 3  # unstaged"
+    else:
+        out = repo.recover("checkpoint").stdout
+        assert out.startswith(f"checkpoint {good[:10]} ") and "unchanged" in out, out
