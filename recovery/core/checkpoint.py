@@ -322,7 +322,7 @@ def _keep_capture(repo: Repo, checkpoint: Checkpoint, index_file: Path) -> None:
         pass
 
 
-def from_last_capture(repo: Repo, reason: str, config: GitConfig | None = None) -> Checkpoint | None:
+def from_last_capture(repo: Repo, reason: str) -> Checkpoint | None:
     """The checkpoint of the state now, built from the newest checkpoint's capture
     when no file changed since, without hashing the worktree again; ``None``
     when that cannot be shown (the caller captures).
@@ -387,7 +387,7 @@ def from_last_capture(repo: Repo, reason: str, config: GitConfig | None = None) 
         _keep_capture(repo, checkpoint, kept)
     from recovery.core.gc import auto_gc
 
-    auto_gc(repo, checkpoint, config or GitConfig.load(repo.git))
+    auto_gc(repo, checkpoint, GitConfig.load(repo.git))
     return checkpoint
 
 
