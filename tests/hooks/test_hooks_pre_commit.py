@@ -238,15 +238,17 @@ def test_stash_patch_is_checkpointed_after_a_hook_that_runs_git_add(tmp_path: Pa
     assert {name: repo.read(name) for name in worktree} == worktree
 
 
-@pytest.mark.parametrize(("unstaged", "captures"), [(False, 1), (True, 3)])
+@pytest.mark.parametrize(("unstaged", "captures"), [(False, {1}), (True, {2, 3})])
 def test_captures_of_a_commit_through_pre_commit(repo: GitRepo, tmp_path: Path, pre_commit_home: Path,
-                                                 unstaged: bool, captures: int) -> None:
+                                                 unstaged: bool, captures: set[int]) -> None:
     """With nothing unstaged the framework sets nothing aside: one capture serves
     the checkpoint, the gates and post-commit. With unstaged changes pre-commit
     stashes them around the pre-commit hooks *and* around the post-commit hooks:
     the window checkpoint (with the stash patch), the staged state the gates
-    test, and post-commit's state (the files were rewritten by the stash): three.
-    `good` is then the staged state the gates passed on; the unstaged work is
+    test, and post-commit's state (the files were rewritten by the stash): three,
+    or two when that rewrite left every file's stat data as it was (same size,
+    inode reused, within git's timestamp granularity), so post-commit could
+    build on the staged capture. `good` is then the staged state the gates passed on; the unstaged work is
     on disk and in the pre-commit checkpoint."""
     repo.write("a.py", "x = 1\n")
     repo.write("b.py", "y = 2\n")
@@ -264,7 +266,7 @@ def test_captures_of_a_commit_through_pre_commit(repo: GitRepo, tmp_path: Path, 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert ("Stashing unstaged files" in proc.stdout + proc.stderr) is unstaged
     argvs = [" ".join(e["argv"]) for e in map(json.loads, trace.read_text().splitlines()) if e["event"] == "start"]
-    assert sum(1 for argv in argvs if " add -u " in f" {argv} ") == captures, "\n".join(argvs)
+    assert sum(1 for argv in argvs if " add -u " in f" {argv} ") in captures, "\n".join(argvs)
     good = label(repo, "good")
     assert good is not None and repo.git("rev-parse", f"{good}^1") == repo.git("rev-parse", "HEAD")
     assert repo.git("show", f"{good}:a.py") == "x = 2" and repo.git("show", f"{good}:b.py") == "y = 2"
