@@ -13,7 +13,8 @@ from recovery.base.errors import EXIT_OK
 from recovery.gates.config import load_gates
 from recovery.gates.model import STAGES, Gate
 from recovery.core.refs import resolve_commit
-from recovery.gates.policy import Validation, summary_table, take_checkpoint, validate
+from recovery.core.checkpoint import checkpoint_or_warn
+from recovery.gates.policy import Validation, summary_table, validate
 from recovery.gates.trust import untrusted_note
 
 _SHOWN = ("command", "builtin", "shell", "timeout_s", "severity", "stages", "required", "policy")
@@ -75,7 +76,7 @@ def run_gates(stage: str | None, no_cache: bool) -> int:
         say(note)
     spec = Validation(stage or "manual", (stage,) if stage else None, base=resolve_commit(repo, "HEAD"), strongest=None,
                       interactive=sys.stderr.isatty(), use_cache=not no_cache)
-    outcome = validate(repo, spec, config, take_checkpoint(repo, "gates"))
+    outcome = validate(repo, spec, config, checkpoint_or_warn(repo, "gates"))
     for line in summary_table(outcome.results):
         out(line)
     for result in outcome.results:

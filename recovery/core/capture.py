@@ -37,6 +37,7 @@ import shutil
 import stat
 from contextlib import AbstractContextManager
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 from recovery.base.fs import scratch_dir
@@ -83,8 +84,6 @@ _UNREADABLE_DIR = re.compile(r"could not open directory '(.+?)': ")
 # "<path>: <strerror>" (exit status 0: the path silently keeps its index
 # content), an unsupported file type (a FIFO or device node), or a file that
 # vanished between lstat and open.
-_STRERRORS = "|".join(re.escape(os.strerror(code)) for code in sorted(errno.errorcode))
-_PERROR = re.compile(rf"^(?!warning: |error: |fatal: |hint: )(.+): ({_STRERRORS})$", re.MULTILINE)
 _SPECIAL = re.compile(r"^error: (.+): can only add regular files, symbolic links or git-directories$", re.MULTILINE)
 _VANISHED = re.compile(r"^error: open\(\"(.+)\"\): No such file or directory$", re.MULTILINE)
 
@@ -236,6 +235,15 @@ def _numstat_paths(numstat: bytes) -> list[bytes]:
     return paths
 
 
+@cache
+def _perror() -> re.Pattern[str]:
+    """The pattern of perror(3)'s lines (see above), compiled on first use: its
+    alternation of every strerror(3) text costs about 5 ms to compile, which
+    every checkpoint would pay at import while ``add -u`` almost never says anything."""
+    strerrors = "|".join(re.escape(os.strerror(code)) for code in sorted(errno.errorcode))
+    return re.compile(rf"^(?!warning: |error: |fatal: |hint: )(.+): ({strerrors})$", re.MULTILINE)
+
+
 def _add_tracked(git: Git) -> list[str]:
     """``add -u`` into the temporary index; returns the tracked paths that are
     FIFOs, sockets or device nodes now (they keep their index entry).
@@ -254,7 +262,7 @@ def _add_tracked(git: Git) -> list[str]:
         vanished = _VANISHED.findall(result.stderr)
         if vanished:
             raise CaptureRace(vanished)
-        unreadable = [f"{path} ({reason})" for path, reason in _PERROR.findall(result.stderr)]
+        unreadable = [f"{path} ({reason})" for path, reason in _perror().findall(result.stderr)] if result.stderr else []
         if unreadable:
             raise RecoverError(f"checkpoint failed: cannot read tracked path(s) {shown_paths(unreadable)}; a "
                                "checkpoint would hold their old content, so none was written: give their owner "

@@ -423,3 +423,34 @@ def drop_superseded(repo: Repo, newer: Checkpoint) -> Checkpoint | None:
             return None
         delete_ref(repo, older.ref, older.sha)
         return older
+
+
+def checkpoint_or_warn(repo: Repo, reason: str, patch: Path | None = None,
+                       reuse: bool = False) -> Checkpoint | None:
+    """Checkpoint ``repo``; on failure print why and return ``None``. A checkpoint
+    failure never blocks the user's git operation (docs/gates.md): the hooks,
+    `run` and the gates take theirs through here.
+
+    Args:
+        patch: worktree changes set aside from the disk, for the checkpoint
+            (:func:`recovery.core.checkpoint.create_checkpoint`).
+        reuse: build it from the newest checkpoint's capture when no file
+            changed since (:func:`recovery.core.checkpoint.from_last_capture`),
+            capture only otherwise: one capture per commit.
+
+    Raises:
+        PatchNotApplied: the checkpoint was written without ``patch``; the
+            caller decides how loudly to say so.
+    """
+    try:
+        if reuse:
+            reused = from_last_capture(repo, reason)
+            if reused is not None:
+                return reused
+        return create_checkpoint(repo, reason, patch=patch)
+    except PatchNotApplied:
+        raise
+    except RecoverError as exc:
+        warn(f"no {reason} checkpoint: {exc.message} (the operation goes on)")
+        record_or_warn(repo, "error", stage=reason, error=exc.message)
+        return None

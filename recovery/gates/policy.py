@@ -49,6 +49,7 @@ from recovery.base.output import say
 from recovery.gates.config import GateConfig
 from recovery.gates.model import GateContext, GateResult, Policy
 from recovery.gates.runner import GATE_ENV, run_gates
+from recovery.core.checkpoint import checkpoint_or_warn
 from recovery.core.journal import record_or_warn
 from recovery.core.model import Checkpoint
 from recovery.core.repo import Repo
@@ -242,7 +243,7 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
     selected = [g for g in gates.gates
                 if spec.gate_stages is None or any(s in g.stages for s in spec.gate_stages)]
     if checkpoint is None:
-        checkpoint = take_checkpoint(repo, spec.stage)
+        checkpoint = checkpoint_or_warn(repo, spec.stage)
     ctx = GateContext(repo, spec.stage, checkpoint.worktree_tree if checkpoint else None, spec.base,
                       spec.index_file, spec.interactive, spec.use_cache)
     results = tuple(run_gates(selected, ctx))
@@ -364,38 +365,6 @@ def _remember_undone(repo: Repo, key: str) -> None:
 def _kind(failed: Sequence[GateResult]) -> str:
     first = failed[0].gate
     return "links" if first.builtin == "links" else f"gate:{first.name}"
-
-
-def take_checkpoint(repo: Repo, reason: str, patch: Path | None = None,
-                    reuse: bool = False) -> Checkpoint | None:
-    """Checkpoint ``repo``; on failure print why and return ``None``. A checkpoint
-    failure never blocks the user's git operation (docs/gates.md).
-
-    Args:
-        patch: worktree changes set aside from the disk, for the checkpoint
-            (:func:`recovery.core.checkpoint.create_checkpoint`).
-        reuse: build it from the newest checkpoint's capture when no file
-            changed since (:func:`recovery.core.checkpoint.from_last_capture`),
-            capture only otherwise: one capture per commit.
-
-    Raises:
-        PatchNotApplied: the checkpoint was written without ``patch``; the
-            caller decides how loudly to say so.
-    """
-    from recovery.core.checkpoint import PatchNotApplied, create_checkpoint, from_last_capture
-
-    try:
-        if reuse:
-            reused = from_last_capture(repo, reason)
-            if reused is not None:
-                return reused
-        return create_checkpoint(repo, reason, patch=patch)
-    except PatchNotApplied:
-        raise
-    except RecoverError as exc:
-        say(f"warning: no {reason} checkpoint: {exc.message} (the operation goes on)")
-        record_or_warn(repo, "error", stage=reason, error=exc.message)
-        return None
 
 
 def _mark_good(repo: Repo, checkpoint: Checkpoint) -> None:

@@ -28,6 +28,10 @@ at once); while one of our hooks runs, ``GIT_RECOVER_HOOK`` is exported to what 
 starts (gates, the chained hook), and a hook fired from inside them only runs its
 chained hook; ``git recover run`` exports ``GIT_RECOVER_RUN`` to the git command it
 wraps, since it validates (and undoes) by itself afterwards.
+
+Every commit runs this module, most of them in projects without gates: the
+gates' modules (configuration, policy, trust) and the push guard are imported
+only where a hook needs them, which halves the hook's import time.
 """
 
 from __future__ import annotations
@@ -39,22 +43,24 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recovery.core.capture import OPERATIONS_IN_PROGRESS
+from recovery.core.checkpoint import checkpoint_or_warn
 from recovery.core.config import GitConfig
 from recovery.base.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, RecoverError
-from recovery.gates.config import GateConfig, load_gates
 from recovery.base.output import say
-from recovery.gates.policy import STAGE_LIMITS, UndoPlan, Validation, take_checkpoint, validate
 from recovery.base.proc import run_foreground
-from recovery.gates.trust import allowed_gates
-from recovery.hooks.push_guard import ALLOW_KEY, checkpoint_refs_in_push, checkpoints_carried, refusal
 from recovery.core.git import INTERNAL_ENV, user_env
 from recovery.core.intent import intent_path
 from recovery.core.journal import record_or_warn
 from recovery.core.model import Checkpoint
 from recovery.core.refs import resolve_commit
 from recovery.core.repo import Repo
+
+if TYPE_CHECKING:
+    from recovery.gates.config import GateConfig
+    from recovery.gates.policy import UndoPlan, Validation
 
 ACTIVE_ENV = "GIT_RECOVER_HOOK"
 RUN_ENV = "GIT_RECOVER_RUN"
@@ -136,6 +142,8 @@ def _guarded(run: HookRun, handler: Callable[[HookRun], int]) -> int:
 def _pre_hook(run: HookRun) -> int:
     repo = Repo.discover()
     if run.name == "pre-push":
+        from recovery.hooks.push_guard import ALLOW_KEY, checkpoint_refs_in_push, checkpoints_carried, refusal
+
         leaking = checkpoint_refs_in_push(run.stdin) or checkpoints_carried(repo, run.stdin, run.args[0] if run.args else "")
         if leaking and not GitConfig.load(repo.git).get_bool(ALLOW_KEY, False):
             say(refusal(leaking))
@@ -145,18 +153,20 @@ def _pre_hook(run: HookRun) -> int:
         say(f"{what} refused: a restore was interrupted and the worktree is half-restored; run "
             "`git recover restore --continue` to finish it or `git recover restore --abort` to go back, then retry")
         return EXIT_FINDINGS
-    cp = _pre_commit_window_checkpoint(repo) if _in_stash_window(run.name) else take_checkpoint(repo, run.name)
+    cp = _pre_commit_window_checkpoint(repo) if _in_stash_window(run.name) else checkpoint_or_warn(repo, run.name)
     rc = run.run_chain()
     if rc != EXIT_OK or run.name == "pre-rebase":
         return rc
     gates = _hook_gates(repo)
     if not gates.for_stage(run.name):
         return EXIT_OK
+    from recovery.gates.policy import STAGE_LIMITS, Validation, validate
+
     index_file = _hook_index(repo) if run.name in ("pre-commit", "pre-merge-commit") else None
     # In pre-commit's stash window `cp` holds the unstaged work too; the gates test
     # the staged state on disk, so that gets its own checkpoint (the cache key).
     # Without a patch set aside that is `cp` itself, shown without a second capture.
-    tested = take_checkpoint(repo, "pre-commit-staged", reuse=True) if _in_stash_window(run.name) else cp
+    tested = checkpoint_or_warn(repo, "pre-commit-staged", reuse=True) if _in_stash_window(run.name) else cp
     spec = Validation(run.name, (run.name,), base=resolve_commit(repo, "HEAD"), index_file=index_file,
                       strongest=STAGE_LIMITS[run.name], mark_good=False, interactive=sys.stderr.isatty())
     return validate(repo, spec, gates, tested).exit_code
@@ -173,6 +183,9 @@ def _post_hook(run: HookRun) -> int:
 def _hook_gates(repo: Repo) -> GateConfig:
     """The gates a hook may run: the project's, once the repository is trusted
     (:mod:`recovery.gates.trust`)."""
+    from recovery.gates.config import load_gates
+    from recovery.gates.trust import allowed_gates
+
     config = GitConfig.load(repo.git)
     return allowed_gates(repo, config, load_gates(repo.toplevel, config))
 
@@ -184,10 +197,12 @@ def _validate_after(repo: Repo, run: HookRun) -> int:
     spec = _post_spec(repo, run, gates)
     if spec is None:
         return EXIT_OK
+    from recovery.gates.policy import validate
+
     # A commit changes HEAD and the index, not the files: the checkpoint is
     # built from the pre-commit capture when no file changed since.
     reuse = run.name == "post-commit" or (run.name == "post-rewrite" and run.args[:1] == ("amend",))
-    outcome = validate(repo, spec, gates, take_checkpoint(repo, run.name, reuse=True) if reuse else None)
+    outcome = validate(repo, spec, gates, checkpoint_or_warn(repo, run.name, reuse=True) if reuse else None)
     if run.name == "post-commit" and outcome.checkpoint is not None:
         from recovery.core.checkpoint import drop_superseded
 
@@ -198,6 +213,8 @@ def _validate_after(repo: Repo, run: HookRun) -> int:
 
 def _post_spec(repo: Repo, run: HookRun, gates: GateConfig) -> Validation | None:
     """The validation a post-hook performs, or ``None`` when no gate runs in it."""
+    from recovery.gates.policy import STAGE_LIMITS, Validation
+
     interactive = sys.stderr.isatty()
     if run.name == "post-commit":
         return Validation("post-commit", ("pre-commit", "post-commit"), base=resolve_commit(repo, "HEAD^"),
@@ -220,6 +237,8 @@ def _undo_plan(repo: Repo, run: HookRun) -> UndoPlan | None:
     ``ORIG_HEAD`` for a merge, a pull or a rebase (git sets it to the commit
     before); the pre-commit checkpoint for ``commit --amend``. ``None`` when
     nothing came before (a clone) or the state before is unknown."""
+    from recovery.gates.policy import UndoPlan
+
     after = resolve_commit(repo, "HEAD")
     branch = repo.git.run("symbolic-ref", "-q", "HEAD", check=False).text or None
     if run.name == "post-checkout":
@@ -328,7 +347,7 @@ def _pre_commit_window_checkpoint(repo: Repo) -> Checkpoint | None:
     from recovery.core.checkpoint import PatchNotApplied
 
     try:
-        return take_checkpoint(repo, "pre-commit", _stash_patch())
+        return checkpoint_or_warn(repo, "pre-commit", _stash_patch())
     except PatchNotApplied as exc:
         raise RecoverError(f"{exc.message}; commit again once it is resolved, or skip this hook with "
                            "SKIP=recover-pre-commit") from None

@@ -25,7 +25,8 @@ from recovery.base.output import quote_path, say, unquote_c_style
 from recovery.core.config import GitConfig
 from recovery.base.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from recovery.gates.config import load_gates
-from recovery.gates.policy import STAGE_LIMITS, UndoPlan, Validation, take_checkpoint, validate
+from recovery.core.checkpoint import checkpoint_or_warn
+from recovery.gates.policy import STAGE_LIMITS, UndoPlan, Validation, validate
 from recovery.base.proc import run_foreground
 from recovery.gates.trust import allowed_gates
 from recovery.core.git import Git, user_env
@@ -188,7 +189,7 @@ def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
     config = GitConfig.load(repo.git)
     gates = allowed_gates(repo, config, load_gates(repo.toplevel, config))
     command = "git " + shlex.join(git_args)
-    before = take_checkpoint(repo, "pre-run")
+    before = checkpoint_or_warn(repo, "pre-run")
     _refuse_clean_losses(repo, expanded, before)
     rc = run_foreground(["git", *git_args], Path.cwd(), {**user_env(), RUN_ENV: "1"})
     if rc != EXIT_OK:
@@ -198,7 +199,7 @@ def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
         return rc
     if not gates.for_stage("run"):
         return EXIT_OK
-    after = take_checkpoint(repo, "post-run")
+    after = checkpoint_or_warn(repo, "post-run")
     plan = UndoPlan(f"`{command}`", "run", before.head, before.branch, after.head if after else None,
                     checkpoint=before) if before and not _same_state(before, after) else None
     spec = Validation("run", ("run",), base=before.head if before else None, interactive=sys.stderr.isatty(),
