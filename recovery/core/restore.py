@@ -48,7 +48,7 @@ from recovery.core.capture import (
 from recovery.core.carry import carried_state
 from recovery.core.checkpoint import publish_state, take
 from recovery.core.config import GitConfig
-from recovery.base.errors import RecoverError
+from recovery.base.errors import RecoverError, UsageError
 from recovery.base.fs import atomic_write, fsync_dir
 from recovery.base.output import note, quote_path, summarize, warn
 from recovery.core.git import GitCommandError
@@ -565,7 +565,7 @@ def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Se
     mixed_git.run("read-tree", base)
     present = mixed_git.run("ls-files", "-z", "--", *paths).stdout
     if not picked and not present and name == "worktree":
-        raise RecoverError(f"no file matches {' '.join(paths)} in the checkpoint or the worktree")
+        raise UsageError(f"no file matches {' '.join(paths)} in the checkpoint or the worktree")
     removals = b"".join(b"0 %s\t%s\0" % (repo.object_format.null_id.encode(), p) for p in present.split(b"\0")
                         if p and p not in (keep or set()))
     if removals or picked:

@@ -245,7 +245,7 @@ def test_a_path_typo_is_not_an_interrupted_restore(repo: GitRepo) -> None:
     repo.recover("checkpoint")
     refs = checkpoint_refs(repo)
     proc = repo.recover("restore", "last", "--", "nonexistent/", check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 3  # bad arguments
     assert "no file matches nonexistent" in proc.stderr
     assert checkpoint_refs(repo) == refs  # no safety checkpoint for a refused restore
     assert not [e for e in _journal(repo) if e["event"] == "restore"]
@@ -301,7 +301,7 @@ def test_the_report_is_true_after_an_undone_merge_a_blocked_commit_and_a_path_ty
     blocked = git_proc(repo, "commit", "-q", "-am", "red commit")
     assert blocked.returncode != 0 and "pre-commit blocked by gate nobad" in blocked.stderr
     typo = repo.recover("restore", "1", "--", "nonexistent/", check=False)
-    assert typo.returncode == 1 and "no file matches nonexistent" in typo.stderr, typo.stderr
+    assert typo.returncode == 3 and "no file matches nonexistent" in typo.stderr, typo.stderr
 
     report = json.loads(repo.recover("report", "--json").stdout)
     assert report["open_incidents"] == [] and report["blocked"] == 1
