@@ -108,8 +108,9 @@ def _read_batches(reader: ObjectReader, ids: list[str], commits: dict[str, tuple
 
 
 def _count_changes(repo: Repo, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
-    """Files that differ in each ``(old tree, new tree)`` pair; ``None`` for every
-    pair when a tree is missing (``diff-tree`` stops at the first)."""
+    """Files that differ in each ``(old tree, new tree)`` pair (every tree known
+    to exist: ``diff-tree --stdin`` skips a missing one in silence); ``None`` for
+    every pair when git fails."""
     if not pairs:
         return {}
     asked = sorted(pairs)
@@ -118,13 +119,24 @@ def _count_changes(repo: Repo, pairs: set[tuple[str, str]]) -> dict[tuple[str, s
     if out.returncode != 0:  # a tree is missing: `git recover verify` says which
         return {pair: None for pair in asked}
     counts: dict[tuple[str, str], int | None] = {pair: 0 for pair in asked}
-    # Per pair that differs: "<tree> <tree>" LF, then each name NUL-terminated.
+    # git echoes each input line ("<tree> <tree>" LF), also for a pair with no
+    # difference, then each changed name NUL-terminated: a header follows the
+    # previous pair's last NUL (or the previous header) directly.
+    headers = {f"{old} {new}\n".encode(): (old, new) for old, new in asked}
+    width = len(next(iter(headers)))
+    data = out.stdout
     current: tuple[str, str] | None = None
-    for token in out.stdout.split(b"\0"):
-        header, newline, name = token.partition(b"\n")
-        if newline and len(fields := header.decode("ascii", "replace").split(" ")) == 2:
-            current = (fields[0], fields[1])
-            token = name
-        if token and current is not None and counts.get(current) is not None:
+    at = 0
+    while at < len(data):
+        pair = headers.get(data[at:at + width])
+        if pair is not None:
+            current = pair
+            at += width
+            continue
+        end = data.find(b"\0", at)
+        if end < 0:
+            break
+        if current is not None:
             counts[current] = (counts[current] or 0) + 1
+        at = end + 1
     return counts

@@ -159,3 +159,27 @@ def test_list_counts_changed_files_and_marks_a_checkpoint_with_a_missing_tree(re
     (repo.path / ".git/objects" / tree[:2] / tree[2:]).unlink()
     listed = {row["sha"]: row["changed_files"] for row in json.loads(repo.recover("list", "--json").stdout)}
     assert listed == {first["sha"]: None, second["sha"]: 4}
+
+
+def test_list_counts_each_checkpoint_against_its_own_head_when_some_change_nothing(repo: GitRepo) -> None:
+    # A checkpoint of a clean state (no difference to its HEAD) listed beside
+    # ones with differences: git prints a header for the clean pair too, and a
+    # parser that took the next header for a file name shifted every count.
+    counts = {}
+    for i in range(3):
+        repo.write(f"f{i}.txt", f"{i}\n")
+        repo.commit_all(f"c{i}")
+        clean = json.loads(repo.recover("checkpoint", "-m", f"clean {i}", "--json").stdout)
+        repo.write(f"new{i}.txt", "x\n")
+        repo.write("README.md", f"edited {i}\n")
+        dirty = json.loads(repo.recover("checkpoint", "--json").stdout)
+        counts[clean["sha"]] = 0
+        counts[dirty["sha"]] = 2
+        (repo.path / f"new{i}.txt").unlink()
+        repo.git("checkout", "--", "README.md")
+    listed = {row["sha"]: row["changed_files"] for row in json.loads(repo.recover("list", "-a", "--json").stdout)}
+    assert listed == counts
+    for sha, n in counts.items():  # as git itself counts them
+        cp = next(row for row in json.loads(repo.recover("list", "-a", "--json").stdout) if row["sha"] == sha)
+        names = repo.git("diff-tree", "-r", "--name-only", f"{cp['head']}^{{tree}}", cp["worktree_tree"])
+        assert len(names.split()) == n
