@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from recovery.base.output import say, warn
 from recovery.base.errors import RecoverError
 from recovery.core.capture import workdir_parent
 from recovery.core.config import GitConfig
@@ -218,12 +218,11 @@ def auto_gc(repo: Repo, newest: Checkpoint, config: GitConfig) -> GcPlan | None:
         started = time.monotonic()
         plan = run_gc(repo)
     except RecoverError as exc:
-        print(f"git-recover: warning: automatic gc skipped: {exc.message}", file=sys.stderr)
+        warn(f"automatic gc skipped: {exc.message}")
         return None
     if plan.drop:
-        print(f"git-recover: gc: dropped {len(plan.drop)} old checkpoint(s), kept {len(plan.keep)} "
-              f"({(time.monotonic() - started) * 1000:.0f} ms; recover.gc.auto=false turns this off)",
-              file=sys.stderr)
+        say(f"gc: dropped {len(plan.drop)} old checkpoint(s), kept {len(plan.keep)} "
+            f"({(time.monotonic() - started) * 1000:.0f} ms; recover.gc.auto=false turns this off)")
     return plan
 
 

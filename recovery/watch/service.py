@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
+from recovery.base.output import say
 from recovery.base.errors import RecoverError
 from recovery.base.fs import atomic_write
 from recovery.core.lock import pid_alive
@@ -141,11 +142,11 @@ def run_foreground(repo: Repo, settle_s: float, max_wait_s: float, out: TextIO, 
     """
     from recovery.watch.watcher import Watcher, watch
 
-    def say(line: str) -> None:
+    def log_line(line: str) -> None:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         print(f"{stamp} git-recover watch[{os.getpid()}]: {line}", file=out, flush=True)
 
-    _drop_stale(repo, say)
+    _drop_stale(repo, log_line)
     with _exclusive(repo, settle_s, max_wait_s, log):
         running: list[Watcher] = []
         stop_requested: list[int] = []
@@ -159,16 +160,16 @@ def run_foreground(repo: Repo, settle_s: float, max_wait_s: float, out: TextIO, 
             running.append(watcher)
             if stop_requested:  # a signal arrived while the watches were being added
                 watcher.stop()
-            say(f"watching {repo.toplevel} (settle {settle_s:g} s, at least every {max_wait_s:g} s "
+            log_line(f"watching {repo.toplevel} (settle {settle_s:g} s, at least every {max_wait_s:g} s "
                 "under continuous change)")
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            watcher = watch(repo, settle_s, max_wait_s, say, on_start)
+            watcher = watch(repo, settle_s, max_wait_s, log_line, on_start)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        say(f"stopped; {watcher.checkpoints} checkpoint(s) taken")
+        log_line(f"stopped; {watcher.checkpoints} checkpoint(s) taken")
         return watcher.checkpoints
 
 
@@ -178,7 +179,7 @@ def start(repo: Repo, settle_s: float, max_wait_s: float) -> WatcherInfo:
     Raises:
         RecoverError: one runs already, or the new one did not come up (its log says why).
     """
-    _drop_stale(repo, lambda line: print(f"git-recover: {line}", file=sys.stderr))
+    _drop_stale(repo, say)
     info = read_info(repo)
     if info is not None and info.running:
         raise RecoverError(f"a watcher is already running for this worktree ({info.describe()})")
@@ -237,7 +238,7 @@ def stop(repo: Repo) -> WatcherInfo | None:
     """
     info = read_info(repo)
     if info is None or not info.running:
-        _drop_stale(repo, lambda line: print(f"git-recover: {line}", file=sys.stderr))
+        _drop_stale(repo, say)
         return None
     try:
         os.kill(info.pid, signal.SIGTERM)
