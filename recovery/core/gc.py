@@ -112,10 +112,18 @@ class GcPlan:
     rescued: tuple[tuple[Checkpoint, tuple[str, ...]], ...] = ()
 
 
+# Reasons whose checkpoints carry a note git-recover wrote itself: a restore's
+# safety checkpoint, the state derived before an undone operation, the agent
+# hooks' prompt and tool lines, the watcher. Nobody named those.
+_OWN_NOTES = ("restore-", "before-", "agent-", "watch")
+
+
 def is_named(cp: Checkpoint) -> bool:
-    """A checkpoint a user asked for (``manual``) or named (``-m``); a restore's
-    safety checkpoint carries a note too, but nobody asked for it."""
-    return not cp.is_safety and (cp.reason == "manual" or bool(cp.message))
+    """A checkpoint a user asked for (``manual``) or named (``-m``, with any
+    ``--reason``). Notes git-recover writes itself do not make a checkpoint
+    named: a new user's ``gc --keep 3`` once kept three undo-derived
+    checkpoints and dropped the two the user had named."""
+    return cp.reason == "manual" or (bool(cp.message) and not cp.reason.startswith(_OWN_NOTES))
 
 
 def plan_gc(checkpoints: list[Checkpoint], rules: Retention, now: datetime | None = None,

@@ -256,3 +256,18 @@ def test_gc_keeps_a_conflict_checkpoint_holding_a_deleted_branch(repo: GitRepo) 
     repo.git("branch", "side-again", side)
     repo.recover("gc", "--keep", "1")
     assert holder not in _short_ids(repo)
+
+
+def test_notes_git_recover_writes_itself_do_not_outrank_the_users_named_checkpoints() -> None:
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    own = [replace(_cp(10 + i, now - timedelta(minutes=i), reason, note), sha=f"{10 + i:040x}")
+           for i, (reason, note) in enumerate([
+               ("before-merge", "derived: main before the merge, local changes carried"),
+               ("agent-tool", "session s prompt 1: Edit a.py"),
+               ("watch", "changes settled"),
+               ("restore-safety", "before restore of 1234567890")])]
+    mine = [replace(_cp(1, now - timedelta(hours=2), "manual", "first"), sha="a" * 40),
+            replace(_cp(2, now - timedelta(hours=1), "deploy", "before the deploy"), sha="b" * 40)]
+    newest = replace(_cp(20, now, "post-commit"), sha="c" * 40)
+    plan = plan_gc(sorted([newest, *own, *mine], key=lambda c: c.time, reverse=True), Retention(keep=3), now=now)
+    assert [cp.number for cp in plan.keep] == [20, 2, 1]  # the newest, then the two the user named
