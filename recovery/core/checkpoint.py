@@ -391,13 +391,42 @@ def from_last_capture(repo: Repo, reason: str) -> Checkpoint | None:
     return checkpoint
 
 
+# Checkpoints a gate failure named to the user ("the failing state is
+# checkpoint #9"): never merged away into the next commit's checkpoint.
+FAILING_FILE = "failing-checkpoints"
+_FAILING_KEEP = 100
+
+
+def remember_failing(repo: Repo, checkpoint: Checkpoint) -> None:
+    """Record that a message named ``checkpoint`` as a failing state, so that
+    :func:`drop_superseded` keeps it (the newest hundred are kept; losing the
+    record costs one checkpoint merged into the next, never data)."""
+    from recovery.base.fs import atomic_write
+
+    path = repo.state_dir / FAILING_FILE
+    try:
+        kept = path.read_text().split()[-(_FAILING_KEEP - 1):] if path.exists() else []
+        atomic_write(path, "\n".join([*kept, checkpoint.sha]) + "\n")
+    except OSError as exc:
+        warn(f"could not record checkpoint {checkpoint.short} as failing in {path}: {exc.strerror}")
+
+
+def _named_as_failing(repo: Repo, checkpoint: Checkpoint) -> bool:
+    try:
+        return checkpoint.sha in (repo.state_dir / FAILING_FILE).read_text().split()
+    except OSError:
+        return False
+
+
 def drop_superseded(repo: Repo, newer: Checkpoint) -> Checkpoint | None:
     """Delete the checkpoint taken just before ``newer`` when ``newer`` holds all of
     it: ``newer``'s HEAD is a commit made on top of it and nothing else changed.
 
     That is the checkpoint a commit's pre-commit hook takes once the commit is
     made: same branch and worktree, its HEAD is the new commit's parent and its
-    index is the new commit's tree, no merge state, no note, no label. Restoring
+    index is the new commit's tree, no merge state, no note, no label, and no
+    gate failure named it (a commit blocked by a gate and then made with
+    ``--no-verify`` leaves the checkpoint the failure message named). Restoring
     ``newer`` and then ``git reset --soft HEAD^`` gives back exactly its state, so a
     commit leaves one checkpoint, not two.
 
@@ -419,7 +448,7 @@ def drop_superseded(repo: Repo, newer: Checkpoint) -> Checkpoint | None:
             return None
         parent_and_tree = repo.git.run("rev-parse", f"{newer.head}^1", f"{newer.head}^{{tree}}",
                                        check=False).text.split()
-        if parent_and_tree != [older.head, older.index_tree]:
+        if parent_and_tree != [older.head, older.index_tree] or _named_as_failing(repo, older):
             return None
         delete_ref(repo, older.ref, older.sha)
         return older

@@ -49,7 +49,7 @@ from recovery.base.output import say
 from recovery.gates.config import GateConfig
 from recovery.gates.model import GateContext, GateResult, Policy
 from recovery.gates.runner import GATE_ENV, run_gates
-from recovery.core.checkpoint import checkpoint_or_warn
+from recovery.core.checkpoint import checkpoint_or_warn, remember_failing
 from recovery.core.journal import record_or_warn
 from recovery.core.model import Checkpoint
 from recovery.core.repo import Repo
@@ -275,6 +275,8 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
         "no checkpoint (the capture failed)"
     say(f"gate {names} failed ({spec.stage}, policy {decision.policy}), detected in {detect_s:.2f} s; "
         f"the failing state is {where}")
+    if checkpoint is not None:
+        remember_failing(repo, checkpoint)
     if decision.action == "undo":
         assert spec.undo is not None and key is not None
         return _undo(repo, spec.undo, results, checkpoint, incident, detect_s, key)

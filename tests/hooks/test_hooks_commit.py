@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -215,3 +216,22 @@ def test_a_file_changed_during_the_commit_is_captured_again(hooked: GitRepo, tmp
     assert _tree_of(hooked, good, "b.py") == b"y = 6  # rewritten during the commit\n"
     assert _tree_of(hooked, good, "late.txt") == b"late\n"
     _is_the_state_now(hooked, good)
+
+
+def test_the_checkpoint_a_blocked_commit_named_survives_the_commit_made_anyway(hooked: GitRepo) -> None:
+    """A commit blocked by a gate names its failing state's checkpoint; made with
+    `--no-verify` after all, the post-commit checkpoint holds the same state, and
+    the named one must not be merged away under the user's eyes."""
+    hooked.write("a.py", "x = 1  # BAD\n")
+    hooked.git("add", "a.py")
+    blocked = _commit(hooked, "-m", "bad")
+    assert blocked.returncode != 0
+    named = re.search(r"the failing state is checkpoint (\w+) \(#(\d+)\)", blocked.stderr)
+    assert named, blocked.stderr
+    made = _commit(hooked, "--no-verify", "-m", "bad anyway")
+    assert made.returncode == 0, made.stderr
+    shown = hooked.recover("show", named.group(2))
+    assert named.group(1) in shown.stdout
+    assert _tree_of(hooked, named.group(1), "a.py") == b"x = 1  # BAD\n"
+    # The commit's own checkpoint exists too: nothing was lost to make room.
+    assert checkpoints_by_reason(hooked, "post-commit")
