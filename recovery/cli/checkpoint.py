@@ -27,4 +27,5 @@ def checkpoint(message: str | None, reason: str, as_json: bool) -> None:
             "the state equals it, nothing new written")
         return
     skipped = f", {len(cp.skipped)} path(s) skipped" if cp.skipped else ""
-    out(f"checkpoint {cp.short} (#{cp.number}, {cp.reason}, {cp.capture_s * 1000:.0f} ms{skipped})")
+    # The capture's own time: the command's start-up is not in it (README, Performance).
+    out(f"checkpoint {cp.short} (#{cp.number}, {cp.reason}, capture {cp.capture_s * 1000:.0f} ms{skipped})")

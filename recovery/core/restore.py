@@ -119,7 +119,7 @@ class RestoreResult:
         if self.dry_run:
             return out
         safety = "- (" if self.safety is None else f"{self.safety.short} (#{self.safety.number}, " + (
-            "unchanged, " if self.safety.unchanged else "")
+            "it already held the state, " if self.safety.unchanged else "")
         out.append(
             f"safety checkpoint {safety}"
             f"{self.safety_s * 1000:.0f} ms), restore {self.restore_s * 1000:.0f} ms, "
