@@ -19,13 +19,15 @@ _FALSE = {"false", "no", "off", "0"}
 
 
 _KEYS = (r"^(recover\.|status\.showuntrackedfiles$"
-         r"|core\.(sparsecheckout|sparsecheckoutcone|autocrlf|eol|attributesfile)$|filter\.)")
+         r"|core\.(sparsecheckout|sparsecheckoutcone|autocrlf|eol|attributesfile|fsmonitor)$"
+         r"|filter\.)")
 
 
 @dataclass
 class GitConfig:
-    """The ``recover.*`` section of the effective git config, plus
-    ``status.showUntrackedFiles`` (which capture honours), keys lower-cased.
+    """The ``recover.*`` section of the effective git config, plus the git
+    settings capture and restore depend on (``status.showUntrackedFiles``,
+    ``core.fsmonitor``...), keys lower-cased.
 
     Args:
         values: key (``recover.maxuntrackedsize``) to its last value.
@@ -37,8 +39,8 @@ class GitConfig:
     def load(cls, git: Git) -> GitConfig:
         """Read every ``recover.*`` key and the git settings a capture or restore
         depends on (``status.showUntrackedFiles``, the sparse-checkout switches,
-        end-of-line conversion, ``filter.*`` drivers) in one git process (exit 1
-        from git just means "none set")."""
+        end-of-line conversion, ``filter.*`` drivers, ``core.fsmonitor``) in
+        one git process (exit 1 from git just means "none set")."""
         result = git.run("config", "-z", "--get-regexp", _KEYS, check=False)
         values: dict[str, str] = {}
         for item in result.stdout.split(b"\0"):

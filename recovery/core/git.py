@@ -108,6 +108,7 @@ class Git:
             :mod:`subprocess` use its faster ``vfork`` path.
         process_group: put every git child in this process group (``0``: a new
             group of its own), as :class:`subprocess.Popen`'s argument of that name.
+        config: ``-c key=value`` arguments given to every call, after the internal ones.
     """
 
     def __init__(
@@ -116,22 +117,29 @@ class Git:
         env: Mapping[str, str] | None = None,
         preexec_fn: Callable[[], None] | None = None,
         process_group: int | None = None,
+        config: tuple[str, ...] = (),
     ) -> None:
         self.cwd = cwd
         self.env: dict[str, str] = {**_BASE_ENV, **(env or {})}
         self.preexec_fn = preexec_fn
         self.process_group = process_group
+        self.config = config
 
     def with_env(self, **env: str) -> Git:
         """A runner for the same repository with extra variables (e.g. a temporary
         ``GIT_INDEX_FILE``); the child set-up is kept."""
-        return Git(self.cwd, {**self.env, **env}, self.preexec_fn, self.process_group)
+        return Git(self.cwd, {**self.env, **env}, self.preexec_fn, self.process_group, self.config)
+
+    def with_config(self, key: str, value: str) -> Git:
+        """A runner whose calls override git config ``key`` with ``value``
+        (``git -c key=value``); everything else is kept."""
+        return Git(self.cwd, self.env, self.preexec_fn, self.process_group, (*self.config, "-c", f"{key}={value}"))
 
     def dying_with_parent(self) -> Git:
         """A runner whose git children are killed when this process dies
         (:func:`_parent_death_setup`); the environment is kept. It costs each
         child a ``fork`` instead of ``vfork``, so only a restore uses it."""
-        return Git(self.cwd, self.env, _parent_death_setup(), self.process_group)
+        return Git(self.cwd, self.env, _parent_death_setup(), self.process_group, self.config)
 
     def with_index(self, index_file: Path) -> Git:
         """A runner whose commands read and write ``index_file`` instead of the real index."""
@@ -169,7 +177,7 @@ class Git:
         """
         try:
             proc = subprocess.Popen(
-                ["git", *_BASE_ARGS, *args], cwd=self.cwd, env=self.full_env(),
+                ["git", *_BASE_ARGS, *self.config, *args], cwd=self.cwd, env=self.full_env(),
                 stdin=subprocess.PIPE if input else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 preexec_fn=self.preexec_fn, process_group=self.process_group,
@@ -273,7 +281,8 @@ class ObjectReader:
 
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
-            ["git", *_BASE_ARGS, "cat-file", "--batch-command", "--buffer"], cwd=git.cwd, env=git.full_env(),
+            ["git", *_BASE_ARGS, *git.config, "cat-file", "--batch-command", "--buffer"],
+            cwd=git.cwd, env=git.full_env(),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
             preexec_fn=git.preexec_fn, process_group=git.process_group,
         )
