@@ -19,7 +19,10 @@ series interleaved run by run so that machine noise hits all of them alike:
   largest size also after heavy damage (half the files) against the floor
   capture plus ``git read-tree --reset -u`` (what ``git reset --hard`` does);
 * ``git recover verify`` against git reading every object the checkpoint needs
-  (``rev-list --objects --no-walk | cat-file --batch``) and hashing the stream.
+  (``rev-list --objects --no-walk | cat-file --batch``) and hashing the stream;
+* at the largest size, with ``core.fsmonitor`` set to git's own watchman hook
+  (and ``core.untrackedCache``), ``git recover checkpoint`` of 100 changed files
+  against the floor capture without fsmonitor (the target) and with it.
 
 git-recover fsyncs every object and ref it writes (git's defaults sync neither),
 so the capture and verified-restore floors are also timed at that durability
@@ -33,6 +36,7 @@ machine-readable form of ``GIT_TRACE2_PERF``), and the peak memory of
 
     .venv/bin/python benchmarks/bench_core.py                  # prints the tables
     .venv/bin/python benchmarks/bench_core.py --readme README.md   # also rewrites README's table
+    .venv/bin/python benchmarks/bench_core.py --sizes 80000 --fsmonitor-only  # the fsmonitor series alone
 
 Exit status 0 even when a target is missed: the table says which.
 """
@@ -84,6 +88,11 @@ DURABLE = {"GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "core.fsync", "GIT_CONFI
 FLOOR_VERIFY = 'git rev-list --objects --no-object-names --no-walk $ROOTS | git cat-file --batch | sha1sum >/dev/null'
 PEAK_RSS = ("import resource, sys\nfrom recovery.cli.main import main\nrc = main(sys.argv[1:])\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\nsys.exit(rc)")
+WATCHMAN_HOOK = Path("/usr/share/git-core/templates/hooks/fsmonitor-watchman.sample")
+# The floor as git runs it where neither fsmonitor nor the untracked cache is set
+# up (git-config(1), GIT_CONFIG_COUNT).
+PLAIN_GIT = {"GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "core.fsmonitor", "GIT_CONFIG_VALUE_0": "false",
+             "GIT_CONFIG_KEY_1": "core.untrackedCache", "GIT_CONFIG_VALUE_1": "false"}
 README_START = "<!-- bench_core.py: start -->"
 README_END = "<!-- bench_core.py: end -->"
 
@@ -194,6 +203,35 @@ class Bench:
                 self.time("reset floor heavy", FLOOR_HEAVY, {"TARGET": target_tree})
         self.sh(RECOVER + ["restore", target["short"]])
 
+    def run_fsmonitor(self, steps: dict[str, list[tuple[str, float]]]) -> bool:
+        """The fsmonitor series: git's watchman hook and the untracked cache set
+        up as a user would, 100 files changed before every run; the floor and
+        ``checkpoint`` also with both switched off. ``False`` (and nothing
+        measured) without watchman."""
+        if shutil.which("watchman") is None or not WATCHMAN_HOOK.exists():
+            print("fsmonitor series skipped: watchman or git's watchman hook is missing", file=sys.stderr)
+            return False
+        hook = self.repo / ".git/hooks/fsmonitor-watchman"
+        shutil.copy(WATCHMAN_HOOK, hook)
+        hook.chmod(0o755)
+        self.sh(["git", "config", "core.fsmonitor", ".git/hooks/fsmonitor-watchman"])
+        self.sh(["git", "config", "core.untrackedCache", "true"])
+        try:
+            for _ in range(2):  # the first answer of a new watch is "everything changed"
+                self.sh(["git", "status", "--porcelain"])
+            for r in range(self.runs):
+                self.damage(100, f"fsmonitor {r}")
+                self.time("floor plain", FLOOR, PLAIN_GIT)
+                self.time("floor fsmonitor", FLOOR)
+                self.time("checkpoint fsmonitor", RECOVER + ["checkpoint"])
+                self.damage(100, f"fsmonitor {r} plain")
+                self.time("checkpoint plain", RECOVER + ["checkpoint"], PLAIN_GIT)
+            steps["`checkpoint` with fsmonitor"] = self.traced(RECOVER + ["checkpoint"],
+                                                              lambda: self.damage(100, "fsmonitor traced"))
+        finally:
+            subprocess.run(["watchman", "watch-del", str(self.repo)], capture_output=True, check=False)
+        return True
+
     def traced(self, cmd: list[str], prepare: Callable[[], object], stdin: str | None = None
                ) -> list[tuple[str, float]]:
         """``(git command, seconds)`` for every git process ``cmd`` starts."""
@@ -261,6 +299,25 @@ def _verdict(value: float, limit: float) -> str:
     return f"{value:.2f}x (target <= {limit}x: {'met' if value <= limit else 'NOT met'})"
 
 
+def _fsmonitor_target(big: Bench) -> str:
+    f = big.median
+    return (f"- `checkpoint` with fsmonitor (git's watchman hook, untracked cache) at {big.files:,} files, "
+            f"100 changed: {f('checkpoint fsmonitor') * 1000:.0f} ms against the floor capture "
+            f"{f('floor plain') * 1000:.0f} ms without fsmonitor, "
+            f"{_verdict(f('checkpoint fsmonitor') / f('floor plain'), 0.5)}; the floor with fsmonitor takes "
+            f"{f('floor fsmonitor') * 1000:.0f} ms ({f('checkpoint fsmonitor') / f('floor fsmonitor'):.2f}x); "
+            f"the same checkpoint without fsmonitor takes {f('checkpoint plain') * 1000:.0f} ms.")
+
+
+def _steps(steps: dict[str, list[tuple[str, float]]], files: int) -> list[str]:
+    out = []
+    for name, trace in steps.items():
+        total = sum(t for _, t in trace)
+        out += ["", f"{name} at {files:,} files: {len(trace)} git processes, {total * 1000:.0f} ms in git: "
+                + ", ".join(f"`{cmd}` {t * 1000:.0f}" for cmd, t in trace) + " (ms)."]
+    return out
+
+
 def render(benches: list[Bench], steps: dict[str, list[tuple[str, float]]],
            memory: list[tuple[str, int, int]]) -> str:
     ms = lambda s: f"{s * 1000:.0f}"  # noqa: E731
@@ -313,6 +370,8 @@ def render(benches: list[Bench], steps: dict[str, list[tuple[str, float]]],
                    f"`read-tree --reset -u`: {ms(big.median('restore heavy'))} ms against "
                    f"{ms(big.median('reset floor heavy'))} ms, "
                    f"{_verdict(big.median('restore heavy') / big.median('reset floor heavy'), 1.3)}.")
+    if "checkpoint fsmonitor" in big.series:
+        out.append(_fsmonitor_target(big))
     verify = [b.median("verify") / b.median("verify floor") for b in benches]
     out.append(f"- `verify`: {', '.join(f'{v:.2f}x' for v in verify)} of git reading and hashing the same objects "
                f"(target <= 1.5x: {'met' if max(verify) <= 1.5 else 'NOT met'} at every size).")
@@ -321,10 +380,7 @@ def render(benches: list[Bench], steps: dict[str, list[tuple[str, float]]],
                    + "; ".join(f"{label}: `verify` {v:,}, `report` {r:,}" for label, v, r in memory)
                    + " (bounded: the large input adds "
                    + f"{memory[-1][1] - memory[0][1]:,} and {memory[-1][2] - memory[0][2]:,} KiB).")
-    for name, trace in steps.items():
-        total = sum(t for _, t in trace)
-        out += ["", f"{name} at {big.files:,} files: {len(trace)} git processes, {ms(total)} ms in git: "
-                + ", ".join(f"`{cmd}` {t * 1000:.0f}" for cmd, t in trace) + " (ms)."]
+    out += _steps(steps, big.files)
     return "\n".join(out) + "\n"
 
 
@@ -334,6 +390,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-memory", action="store_true", help="skip the 256 MiB memory runs")
     parser.add_argument("--readme", type=Path, help="rewrite the table between the bench_core.py markers")
+    parser.add_argument("--fsmonitor-only", action="store_true",
+                        help="only the fsmonitor series, at the largest size (no table)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-core-"))
     benches: list[Bench] = []
@@ -345,6 +403,12 @@ def main() -> None:
             print(f"building {files:,} files...", file=sys.stderr)
             bench.build()
             print(f"measuring {files:,} files...", file=sys.stderr)
+            if args.fsmonitor_only:
+                if files == sizes[-1] and bench.run_fsmonitor(steps):
+                    print(f"medians of {args.runs} interleaved runs, whole processes\n\n{_fsmonitor_target(bench)}"
+                          + "\n".join(_steps(steps, files)))
+                shutil.rmtree(bench.repo)
+                continue
             bench.run(heavy=files == sizes[-1])
             benches.append(bench)
             if files == sizes[-1]:
@@ -356,7 +420,10 @@ def main() -> None:
                 steps["commit with hooks"] = bench.traced(
                     ["git", "commit", "-q", "-a", "-m", "traced"],
                     lambda: (bench.repo / "d0" / "e0" / "f0.txt").write_text("traced commit\n"))
+                bench.run_fsmonitor(steps)  # last: it leaves core.fsmonitor set
             shutil.rmtree(bench.repo)
+        if args.fsmonitor_only:
+            return
         memory = [] if args.no_memory else _memory(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
