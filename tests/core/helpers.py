@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -48,3 +49,26 @@ def same_size_edit_keeping_mtime(path: Path, data: bytes) -> None:
     with open(path, "r+b") as out:
         out.write(data)
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def trace2_counts(trace: Path) -> dict[str, int]:
+    """Counts from a ``GIT_TRACE2_EVENT`` file: how many ``git status``
+    processes ran (``status processes``), the files they ``lstat``-ed to refresh
+    the index, the paths and directories their walk visited and opened (nested
+    counts: set ``GIT_TRACE2_EVENT_NESTING``), and the fsmonitor hook queries
+    of every git process (``hook queries``)."""
+    counts: dict[str, int] = {}
+    sids: set[str] = set()
+    for line in trace.read_text().splitlines():
+        event = json.loads(line)
+        if event.get("event") == "data" and event.get("key") == "query/response-length":
+            counts["hook queries"] = counts.get("hook queries", 0) + 1
+        if event.get("event") == "start" and "status" in event["argv"]:
+            sids.add(event["sid"])
+        elif event.get("event") == "data" and event["sid"] in sids:
+            key = event["key"]
+            if key in ("refresh/sum_lstat", "preload/sum_lstat", "paths-visited", "opendir"):
+                counts[key] = counts.get(key, 0) + int(event["value"])
+        elif event.get("event") == "cmd_name" and event["sid"] in sids:
+            counts["status processes"] = counts.get("status processes", 0) + 1
+    return counts

@@ -2,8 +2,8 @@
 (the real watchman hook git ships), with or without the untracked cache. They
 must capture exactly the trees the full path captures, and their work must
 follow the change, not the tree: proved with git's own trace2 counts of the
-files it looked at. The untracked cache alone is not trusted: the test that
-shows git's own status missing a file through it is here too."""
+files it looked at. The untracked cache alone is not trusted: without
+fsmonitor the capture keeps the full path."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from recovery.core.config import GitConfig
 from recovery.core.model import Capture
 from recovery.core.repo import Repo
 from tests.conftest import GitRepo
+from tests.core.helpers import trace2_counts
 
 WATCHMAN_HOOK = Path("/usr/share/git-core/templates/hooks/fsmonitor-watchman.sample")
 
@@ -176,28 +177,7 @@ def traced(repo: GitRepo, how: Callable[[GitRepo], Capture], trace: Path) -> tup
         patch.setenv("GIT_TRACE2_EVENT", str(trace))
         patch.setenv("GIT_TRACE2_EVENT_NESTING", "10")  # the walk's counts are nested deeper than the default 2
         snap = how(repo)
-    return snap, _status_counts(trace) if trace.exists() else {}
-
-
-def _status_counts(trace: Path) -> dict[str, int]:
-    """git's trace2 counts from the ``status`` process of a capture: the files
-    it ``lstat``-ed to refresh the index and the paths its directory walk
-    visited; and the fsmonitor hook queries of every git process."""
-    counts: dict[str, int] = {}
-    sids: set[str] = set()
-    for line in trace.read_text().splitlines():
-        event = json.loads(line)
-        if event.get("event") == "data" and event.get("key") == "query/response-length":
-            counts["hook queries"] = counts.get("hook queries", 0) + 1
-        if event.get("event") == "start" and "status" in event["argv"]:
-            sids.add(event["sid"])
-        elif event.get("event") == "data" and event["sid"] in sids:
-            key = event["key"]
-            if key in ("refresh/sum_lstat", "preload/sum_lstat", "paths-visited", "opendir"):
-                counts[key] = counts.get(key, 0) + int(event["value"])
-        elif event.get("event") == "cmd_name" and event["sid"] in sids:
-            counts["status processes"] = counts.get("status processes", 0) + 1
-    return counts
+    return snap, trace2_counts(trace) if trace.exists() else {}
 
 
 def test_work_follows_the_change_not_the_tree(tmp_path: Path, watchman: None) -> None:
@@ -235,3 +215,4 @@ def test_untracked_cache_alone_keeps_the_full_path(tmp_path: Path) -> None:
     snap, counts = traced(repo, take, tmp_path / "trace.json")
     assert "status processes" not in counts
     assert "src/new-in-old-dir.txt" in worktree_files(repo, snap)
+

@@ -21,13 +21,18 @@ from recovery.core.git import Git, Result
 from recovery.core.refs import list_checkpoints
 from recovery.core.repo import Repo
 from tests.conftest import GitRepo
+from tests.core.helpers import trace2_counts
 from tests.links.links_helpers import ROOT, unprivileged_skip_reason, user_group, world_readable_tmp
 
 
-def test_unreadable_tracked_directory_fails_loudly_naming_its_files() -> None:
+@pytest.mark.parametrize("fsmonitor", [False, True], ids=["full", "fsmonitor"])
+def test_unreadable_tracked_directory_fails_loudly_naming_its_files(fsmonitor: bool) -> None:
     """Run as `nobody` (root reads everything): git only prints "src/a.py:
     Permission denied", exits 0 and keeps the old content; the checkpoint must
-    not record that stale content, nor call the directory untracked."""
+    not record that stale content, nor call the directory untracked. With
+    core.fsmonitor `git status` says the same and leaves the path out of its
+    list; the hook here answers "everything may have changed" (a valid answer,
+    and what git's watchman hook says when it cannot ask watchman)."""
     reason = unprivileged_skip_reason()
     if reason:
         pytest.skip(reason)
@@ -38,18 +43,27 @@ def test_unreadable_tracked_directory_fails_loudly_naming_its_files() -> None:
         repo.write("src/a.py", "committed\n")
         repo.write("b.txt", "b\n")
         repo.commit_all("base")
+        if fsmonitor:
+            hook = repo.write(".git/hooks/everything", "#!/bin/sh\nprintf 'token\\0/\\0'\n", mode=0o755)
+            repo.git("config", "core.fsmonitor", str(hook))
+            repo.git("status", "--porcelain")
         repo.write("src/a.py", "unstaged work\n")
         subprocess.run(["chown", "-R", "nobody:" + user_group("nobody"), str(repo.path)], check=True)
         (repo.path / "src").chmod(0o000)
+        trace = top / "trace.json"
+        trace.touch(mode=0o666)
+        trace.chmod(0o666)  # written by `nobody`
         proc = subprocess.run(
             ["setpriv", "--reuid=nobody", f"--regid={user_group('nobody')}", "--clear-groups",
              sys.executable, "-m", "recovery", "checkpoint"],
             cwd=repo.path, capture_output=True, text=True, check=False,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(top), "GIT_CONFIG_GLOBAL": "/dev/null"})
+            env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(top), "GIT_CONFIG_GLOBAL": "/dev/null",
+                 "GIT_TRACE2_EVENT": str(trace)})
         (repo.path / "src").chmod(0o755)
         assert proc.returncode == 1, proc.stderr
         assert "checkpoint failed: cannot read tracked path(s) src/a.py (Permission denied)" in proc.stderr
         assert "untracked" not in proc.stderr and "Traceback" not in proc.stderr
+        assert trace2_counts(trace).get("status processes", 0) == fsmonitor  # which path ran
         # No ref (read as files: git refuses a repository root does not own).
         assert not (repo.path / ".git/refs/recovery").exists()
         assert "refs/recovery" not in (repo.path / ".git/packed-refs").read_text() \
