@@ -137,6 +137,10 @@ class Bench:
     def build(self) -> None:
         self.repo.mkdir()
         self.sh(["git", "init", "-q", "-b", "main"])
+        # No automatic gc or maintenance detached from a commit: it would run
+        # beside the next measurement and race the removal of the repository.
+        self.sh(["git", "config", "gc.auto", "0"])
+        self.sh(["git", "config", "maintenance.auto", "false"])
         for i in range(self.files):
             target = self.path(i)
             target.parent.mkdir(parents=True, exist_ok=True)
