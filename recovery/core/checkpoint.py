@@ -39,6 +39,7 @@ from pathlib import Path
 
 from recovery import __version__
 from recovery.core.capture import (
+    OPERATION_NOTE,
     OPERATIONS_IN_PROGRESS,
     CaptureRace,
     apply_patch,
@@ -154,7 +155,11 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
     for item in snap.skipped:
         _warn_skipped(item.path, item.reason, item.size_bytes)
     for note in snap.notes:
-        warn(note)
+        # An operation in progress is said when such a checkpoint is restored;
+        # at capture time only to whoever asked for it: a rebase's own hooks
+        # taking theirs is no news (a new user took it for an alarm).
+        if reason == MANUAL or not note.startswith(OPERATION_NOTE):
+            warn(note)
     if check is not None:
         check(snap)
     newest = existing[0] if existing else None

@@ -116,6 +116,11 @@ def test_rebase_onto_bad_is_reported_with_the_command_and_nothing_happens_after(
     assert f"the rebase stands: git still holds the rebase's state" in proc.stderr
     assert f"undo it with: {command}" in proc.stderr
     assert "git recover run -- rebase" in proc.stderr
+    # The rebase's own hooks checkpoint while it runs; that such a checkpoint
+    # cannot continue the rebase is said when it is restored, not as an alarm now.
+    assert "cannot be continued" not in proc.stderr and "warning: taken during" not in proc.stderr
+    assert any("taken during a rebase" in note for sha in checkpoints_by_reason(hooked, "post-rewrite")
+               for note in [hooked.git("log", "-1", "--format=%B", sha)])
     rebased = hooked.git("rev-parse", "HEAD")
     assert rebased != good_head
     time.sleep(1.5)  # the detached restore of old fired about 1.5 s later
