@@ -78,8 +78,8 @@ OPERATIONS_IN_PROGRESS = {
 # object database with every build artefact someone forgot to ignore.
 DEFAULT_MAX_UNTRACKED_BYTES = 32 * 1024 * 1024
 MAX_UNTRACKED_KEY = "recover.maxUntrackedSize"
-# Above this many paths, one unrestricted `diff-files` beats matching each index
-# entry against a pathspec list (and stays far below the argument-size limit).
+# Above this many paths, one unrestricted git command beats matching each entry
+# against a pathspec list (and stays far below the argument-size limit).
 _MAX_PATHSPECS = 1000
 UNLISTED_NOTE = "untracked files not captured: git config status.showUntrackedFiles=no"
 # git-config(1) "Values": the spellings of false (an empty value is true).
@@ -91,6 +91,9 @@ _UNREADABLE_DIR = re.compile(r"could not open directory '(.+?)': ")
 # vanished between lstat and open.
 _SPECIAL = re.compile(r"^error: (.+): can only add regular files, symbolic links or git-directories$", re.MULTILINE)
 _VANISHED = re.compile(r"^error: open\(\"(.+)\"\): No such file or directory$", re.MULTILINE)
+# git hashes a large file through mmap twice (its id, then its compressed
+# copy) and gives up when the two differ: the file was written in between.
+_UNSTABLE = "confused by unstable object source data"
 
 
 class CaptureRace(RecoverError):
@@ -276,9 +279,7 @@ def _add_tracked(git: Git) -> list[str]:
     special: list[str] = []
     while True:
         result = git.run(*args, check=False)
-        vanished = _VANISHED.findall(result.stderr)
-        if vanished:
-            raise CaptureRace(vanished)
+        _raise_if_racing(result.stderr)
         _raise_unreadable(result.stderr)
         found = [path for path in _SPECIAL.findall(result.stderr) if path not in special]
         if result.returncode == 0 or not found:
@@ -290,6 +291,22 @@ def _add_tracked(git: Git) -> list[str]:
     if result.returncode != 0:
         raise GitCommandError(tuple(args), result.returncode, result.stderr)
     return special
+
+
+def _raise_if_racing(stderr: str) -> None:
+    """Raise when git said a file changed under it while it read it: one that
+    vanished between its ``lstat`` and ``open``, or a large file written while
+    git hashed it (git names no path then).
+
+    Raises:
+        CaptureRace: the caller retries with backoff (hostile testing: a 2 MB
+            file rewritten every millisecond failed 32 of 40 checkpoints at once).
+    """
+    vanished = _VANISHED.findall(stderr)
+    if vanished:
+        raise CaptureRace(vanished)
+    if _UNSTABLE in stderr:
+        raise CaptureRace(["a large file git was reading (git: " + _UNSTABLE + ")"])
 
 
 def _raise_unreadable(stderr: str) -> None:
@@ -340,32 +357,66 @@ def _changed_since_hashed(git: Git, toplevel: Path, index_tree: str, worktree_tr
     have been read torn, so only the paths where ``worktree_tree`` differs from
     ``index_tree`` are looked at (a capture with 100 changed files in an 80k-file
     tree stats 100, not 80k); a file that changed after its stat data matched
-    is captured as it was then, a state it had. What that finds is confirmed by
-    git's own ``diff-files`` (so a clock that stepped back raises nothing false).
+    is captured as it was then, a state it had.
+
+    What that finds is confirmed by content: each suspect is hashed again
+    (``hash-object --stdin-paths``, the same filters as ``add``; a symbolic link
+    by its target) and compared with the blob the capture recorded. Equal means
+    the recorded content is the file's content now, a state it has (and a clock
+    that stepped back raises nothing false). git's own stat comparison cannot
+    confirm it: without nanosecond timestamps it compares whole seconds, so a
+    file rewritten within the second the capture read it looked unchanged and
+    a half-written file was checkpointed in silence (hostile testing: 2-6 of 60).
     Without a marker (see :func:`_hash_marker`) ``diff-files`` checks every file.
 
     A submodule's own uncommitted edits are not changes: a gitlink records only
     its commit, which ``add -u`` just refreshed.
     """
-    suspects: list[str] = []
-    if marker_ns is not None:
-        listed = git.run("diff-tree", "-r", "-z", "--name-only", "--no-renames", index_tree, worktree_tree).stdout
-        for raw in listed.split(b"\0"):
-            if not raw:
+    if marker_ns is None:
+        out = git.run("diff-files", "--name-only", "-z", "--ignore-submodules=dirty").stdout
+        return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+    listed = git.run("diff-tree", "-r", "-z", "--no-renames", index_tree, worktree_tree).stdout.split(b"\0")
+    files: list[tuple[str, str]] = []
+    links: list[tuple[str, str]] = []
+    for meta, raw in zip(listed[::2], listed[1::2]):
+        _, mode, _, blob, _ = meta.lstrip(b":").decode().split(" ")
+        if mode in ("000000", "160000"):
+            continue  # deleted (nothing was hashed) or a gitlink (a commit, refreshed)
+        path = os.fsdecode(raw)
+        try:
+            changed_ns = os.lstat(os.path.join(toplevel, path)).st_ctime_ns
+        except OSError:
+            changed_ns = marker_ns  # gone since it was hashed: what was read is no state it has
+        if changed_ns >= marker_ns:
+            if "\n" in path:  # hash-object reads one path a line: no way to ask, so suspect
+                files.append((path, ""))
                 continue
-            try:
-                changed_ns = os.lstat(os.path.join(toplevel, os.fsdecode(raw))).st_ctime_ns
-            except OSError:
-                continue  # deleted: nothing was hashed
-            if changed_ns >= marker_ns:
-                suspects.append(os.fsdecode(raw))
-        if not suspects:
-            return []
-    if len(suspects) > _MAX_PATHSPECS:
-        suspects = []  # the whole index is cheaper than a pathspec list this long
-    literal = ["--literal-pathspecs"] if suspects else []
-    out = git.run(*literal, "diff-files", "--name-only", "-z", "--ignore-submodules=dirty", "--", *suspects).stdout
-    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+            (links if mode == "120000" else files).append((path, blob))
+    changed = [path for path, blob in links if _link_blob(toplevel / path, len(blob)) != blob]
+    changed += [path for path, blob in files if not blob]
+    files = [(path, blob) for path, blob in files if blob]
+    if files:
+        rehashed = git.run("hash-object", "--stdin-paths", check=False,
+                           input="".join(f"{path}\n" for path, _ in files).encode("utf-8", "surrogateescape"))
+        now = rehashed.text.splitlines() if rehashed.returncode == 0 else []
+        if len(now) != len(files):  # a file vanished or became unreadable meanwhile: all suspect
+            now = [""] * len(files)
+        changed += [path for (path, blob), current in zip(files, now) if current != blob]
+    return changed
+
+
+def _link_blob(path: Path, id_len: int) -> str:
+    """The blob id git would give the symbolic link at ``path`` (its target),
+    or ``""`` when it is no longer a symbolic link."""
+    import hashlib
+
+    try:
+        target = os.readlink(path).encode("utf-8", "surrogateescape")
+    except OSError:
+        return ""
+    digest = hashlib.sha1() if id_len == 40 else hashlib.sha256()
+    digest.update(b"blob %d\0" % len(target) + target)
+    return digest.hexdigest()
 
 
 def _start_untracked(git: Git, config: GitConfig) -> Running | None:
@@ -397,7 +448,11 @@ def _add_untracked(git: Git, toplevel: Path, config: GitConfig,
         # --remove: a file deleted after it was listed (vim's `4913` probe, an
         # editor's swap file) is simply not part of the state; without it git
         # fails the whole capture on "does not exist".
-        git.run("update-index", "--add", "--remove", "-z", "--stdin", input=b"\0".join(keep) + b"\0")
+        added = git.run("update-index", "--add", "--remove", "-z", "--stdin", input=b"\0".join(keep) + b"\0",
+                        check=False)
+        _raise_if_racing(added.stderr)
+        if added.returncode != 0:
+            raise GitCommandError(("update-index", "--add"), added.returncode, added.stderr)
     return skipped, notes
 
 
@@ -594,9 +649,7 @@ def _add_changes(git: Git, toplevel: Path, config: GitConfig, changes: Changes
     if paths:
         result = git.run("update-index", "--add", "--remove", "-z", "--stdin", input=b"\0".join(paths) + b"\0",
                          check=False)
-        vanished = _VANISHED.findall(result.stderr)
-        if vanished:
-            raise CaptureRace(vanished)
+        _raise_if_racing(result.stderr)
         if result.returncode != 0:
             raise GitCommandError(("update-index",), result.returncode, result.stderr)
     return special, skipped, notes
