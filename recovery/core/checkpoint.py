@@ -327,6 +327,30 @@ def _keep_capture(repo: Repo, checkpoint: Checkpoint, index_file: Path) -> None:
         pass
 
 
+def _written_since(toplevel: Path, listed: bytes, since_ns: int) -> bool:
+    """Whether a file of ``listed`` (``ls-files -z`` output) changed at or after
+    ``since_ns`` by its ``ctime``, which every write sets and no program can set back.
+
+    git's own stat comparison is not enough here: without nanosecond support
+    it compares whole seconds, so a same-size rewrite that puts the mtime back,
+    within the second the capture was kept, looked unchanged and a ``good``
+    checkpoint held the old bytes (hostile testing). One ``lstat`` per file.
+    """
+    top = os.open(toplevel, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for raw in listed.split(b"\0"):
+            if not raw:
+                continue
+            try:
+                if os.lstat(raw, dir_fd=top).st_ctime_ns >= since_ns:
+                    return True
+            except FileNotFoundError:
+                continue  # gone: diff-files has said so already
+    finally:
+        os.close(top)
+    return False
+
+
 def from_last_capture(repo: Repo, reason: str) -> Checkpoint | None:
     """The checkpoint of the state now, built from the newest checkpoint's capture
     when no file changed since, without hashing the worktree again; ``None``
@@ -339,7 +363,8 @@ def from_last_capture(repo: Repo, reason: str) -> Checkpoint | None:
     is shown unchanged against the index that capture kept
     (:func:`_keep_capture`): ``git diff-files`` finds no tracked or captured
     untracked file whose stat data (or, for a racily clean entry, content)
-    differs, and ``git ls-files -o`` finds no new untracked file. HEAD, the
+    differs, no file was written since the capture was kept (its ``ctime``,
+    :func:`_written_since`), and ``git ls-files -o`` finds no new untracked file. HEAD, the
     branch and the index tree are read as they are now. A hook that rewrote a
     file, an edit saved while the commit message editor was open, or
     pre-commit's stash being put back all show up there, and the state is
@@ -377,6 +402,8 @@ def from_last_capture(repo: Repo, reason: str) -> Checkpoint | None:
             return None  # unmerged entries: the capture splits them into stages
         on_disk = repo.git.with_index(kept)
         if on_disk.run("diff-files", "--name-only", "-z", "--ignore-submodules=dirty").stdout.strip(b"\0"):
+            return None
+        if _written_since(repo.toplevel, on_disk.run("ls-files", "-z").stdout, kept.stat().st_mtime_ns):
             return None
         if on_disk.run("ls-files", "-o", "--exclude-standard", "-z").stdout.strip(b"\0"):
             return None

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
-
-import pytest
 
 import pytest
 
@@ -445,3 +444,27 @@ def test_a_large_file_rewritten_while_git_hashes_it_is_retried_as_a_race(repo: G
     for proc in outcomes:
         assert proc.returncode == 0 or "changed while being captured" in proc.stderr, proc.stderr
         assert "git add failed" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_kept_capture_is_not_reused_after_a_same_second_rewrite_that_puts_the_mtime_back(repo: GitRepo) -> None:
+    """The post-commit checkpoint is built from the pre-commit capture when no
+    file changed since. A same-size rewrite that puts the mtime back, in the
+    second the capture hashed the file, is invisible to git's stat check
+    (whole seconds): the reuse once recorded the bytes from before it."""
+    from recovery.core.checkpoint import from_last_capture
+
+    repo.write("b.txt", "old\n")
+    repo.commit_all("base")
+    r = Repo.discover(repo.path)
+    time.sleep(1 - time.time() % 1 + 0.01)  # the capture and the rewrite in one second
+    repo.write("b.txt", "new\n")  # unstaged: the capture hashes it
+    old = time.time() - 60  # not racily clean: git trusts the stat data
+    os.utime(repo.path / "b.txt", (old, old))
+    create_checkpoint(r, "pre-commit")
+    before = (repo.path / "b.txt").stat()
+    repo.write("b.txt", "NEW\n")
+    os.utime(repo.path / "b.txt", ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert int(time.time()) == int(before.st_ctime_ns // 10**9), "the second ended: the test proved nothing"
+    assert from_last_capture(r, "post-commit") is None
+    cp = create_checkpoint(r, "post-commit")
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:b.txt") == "NEW"
