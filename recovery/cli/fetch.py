@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from recovery.base.output import out
 from recovery.cli.common import open_repo
 
 
@@ -18,6 +19,6 @@ def fetch(remote: str, machine: str | None) -> None:
 
     replicas = fetch_replicas(open_repo(), remote, machine)
     for replica in replicas:
-        click.echo(f"{replica.machine}/{replica.worktree}: {len(replica.checkpoints)} checkpoint(s)")
+        out(f"{replica.machine}/{replica.worktree}: {len(replica.checkpoints)} checkpoint(s)")
     if not replicas:
-        click.echo(f"no checkpoints on {remote}")
+        out(f"no checkpoints on {remote}")

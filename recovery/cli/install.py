@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from recovery.base.output import out
 from recovery.cli.common import open_repo
 from recovery.hooks import HOOKS
 from recovery.gates.trust import trust
@@ -27,10 +28,10 @@ def install(names: tuple[str, ...], use_path: bool) -> None:
     repository trusted (recover.trusted), so its hooks and `git recover run` run its gates."""
     repo = open_repo()
     for line in install_hooks(repo, None if use_path else sys.executable, names or HOOKS):
-        click.echo(line)
-    click.echo(trust(repo))
+        out(line)
+    out(trust(repo))
     if hide_checkpoint_refs(repo):
-        click.echo(f"hidden: {HIDDEN_REFS} is not served to clones, fetches or ls-remote (transfer.hideRefs)")
+        out(f"hidden: {HIDDEN_REFS} is not served to clones, fetches or ls-remote (transfer.hideRefs)")
 
 
 @click.command()
@@ -38,4 +39,4 @@ def install(names: tuple[str, ...], use_path: bool) -> None:
 def uninstall(names: tuple[str, ...]) -> None:
     """Remove git-recover's hooks and put back the hooks they chained."""
     for line in uninstall_hooks(open_repo(), names or HOOKS):
-        click.echo(line)
+        out(line)

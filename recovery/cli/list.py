@@ -82,15 +82,15 @@ def _list_remote(repo: Repo, remote: str, machine: str | None, max_count: int | 
                     "checkpoints": [cp.to_json() for cp in r.checkpoints[:max_count]]} for r in replicas])
         return
     if not replicas:
-        click.echo(f"no checkpoints on {remote}" + (f" for machine {machine}" if machine else ""))
+        out(f"no checkpoints on {remote}" + (f" for machine {machine}" if machine else ""))
         return
     for r in replicas:
-        click.echo(f"{r.machine}/{r.worktree} ({len(r.checkpoints)} checkpoint(s)):")
-        click.echo(f"  {'id':<10}  {'age':>5}  {'reason':<18} {'branch':<16} note")
+        out(f"{r.machine}/{r.worktree} ({len(r.checkpoints)} checkpoint(s)):")
+        out(f"  {'id':<10}  {'age':>5}  {'reason':<18} {'branch':<16} note")
         for cp in r.checkpoints[:max_count]:
-            click.echo(f"  {cp.short:<10}  {human_age(cp.age_s()):>5}  {cp.reason[:18]:<18} "
+            out(f"  {cp.short:<10}  {human_age(cp.age_s()):>5}  {cp.reason[:18]:<18} "
                        f"{(cp.branch_name or '(detached)')[:16]:<16} {cp.message or ''}")
-    click.echo(f"restore one with: git recover restore {remote}:ID")
+    out(f"restore one with: git recover restore {remote}:ID")
 
 
 def _list_session(repo: Repo, session: str | None, as_json: bool) -> None:

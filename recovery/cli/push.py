@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from recovery.base.output import quote_path, warn
+from recovery.base.output import out, quote_path, warn
 from recovery.cli.common import open_repo
 
 
@@ -23,6 +23,6 @@ def push(remote: str, allow_secrets: bool) -> None:
         warn(f"sent {quote_path(finding.path)} ({', '.join(finding.kinds)}): --allow-secrets")
     if result.excluded:
         names = ", ".join(quote_path(p) for p in result.excluded[:10])
-        click.echo(f"left out ({len(result.excluded)} path(s), recover.push.exclude): {names}")
-    click.echo(f"pushed {len(result.sent)} new checkpoint(s) to {remote} as {result.ref} "
+        out(f"left out ({len(result.excluded)} path(s), recover.push.exclude): {names}")
+    out(f"pushed {len(result.sent)} new checkpoint(s) to {remote} as {result.ref} "
                f"({result.total} there in all)")

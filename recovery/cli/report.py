@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from recovery.base.errors import EXIT_FINDINGS, RecoverError, UsageError
-from recovery.base.output import say
+from recovery.base.output import out, say
 from recovery.measure.report import render_json, render_text
 from recovery.measure.report_html import render_html
 from recovery.core.journal import iter_events
@@ -39,7 +39,7 @@ def report(as_json: bool, html_file: Path | None, source: str, check: bool, remo
     if remote is not None:
         return _fleet(repo, remote, targets, source, as_json, html_file, check)
     result = build_report(iter_events(repo.state_dir), targets, source)
-    click.echo(render_json(result) if as_json else render_text(result), nl=False)
+    out((render_json(result) if as_json else render_text(result)).rstrip("\n"))
     if html_file is not None:
         try:
             html_file.write_text(render_html(result), encoding="utf-8")
@@ -64,5 +64,5 @@ def _fleet(repo: Repo, remote: str, targets: dict[str, float], source: str, as_j
     if not journals:
         raise UsageError(f"no machine has pushed to {remote} yet (`git recover push {remote}`)")
     fleet = build_fleet_report(journals, targets, source)
-    click.echo(render_fleet_json(fleet) if as_json else render_fleet_text(fleet), nl=False)
+    out((render_fleet_json(fleet) if as_json else render_fleet_text(fleet)).rstrip("\n"))
     return EXIT_FINDINGS if check and not all(s.report.ok for s in fleet.sources) else 0

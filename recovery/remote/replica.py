@@ -391,7 +391,7 @@ def _added_blobs(repo: Repo, checkpoints: Iterable[Checkpoint], excludes: Sequen
     found: set[tuple[str, str]] = set()
     for cp in checkpoints:
         for tree in dict.fromkeys((cp.index_tree, cp.worktree_tree)):
-            base = f"{cp.head}^{{tree}}" if cp.head else _empty_tree(repo)
+            base = f"{cp.head}^{{tree}}" if cp.head else repo.object_format.empty_tree
             args = ["diff-tree", "-r", "-z", "--no-renames", "--diff-filter=AM", base, tree]
             if excludes:
                 args += ["--", ".", *(f":(exclude){p}" for p in excludes)]
@@ -530,7 +530,3 @@ def _load_many(repo: Repo, shas: Sequence[str], ref: str) -> list[Checkpoint]:
         except RecoverError:
             continue  # not a checkpoint: a replica holds nothing else, skip what is foreign
     return found
-
-
-def _empty_tree(repo: Repo) -> str:
-    return repo.git.run("hash-object", "-t", "tree", "--stdin", input=b"").text
