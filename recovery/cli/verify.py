@@ -20,8 +20,15 @@ def verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
     and index trees, their blobs, and the HEAD commit's tree. Exit 2 when an
     object is missing or corrupt, or with --worktree when the live state differs."""
     repo = open_repo()
-    targets = list_checkpoints(repo) if every else [resolve(repo, checkpoint_id or "last")]
-    failed = False
+    # A checkpoint whose own commit is missing or corrupt is listed by nobody:
+    # verify names it (the check found a problem) whichever checkpoint it is asked about.
+    broken: list[str] = []
+    listed = list_checkpoints(repo, broken)
+    targets = listed if every else [resolve(repo, checkpoint_id or "last")]
+    failed = bool(broken)
+    for ref in broken:
+        out(f"{ref}: {colour('commit missing or corrupt', 'red')}; the checkpoint cannot be restored "
+            f"(remove the ref with `git update-ref -d {ref}`)")
     with progress(f"verifying {len(targets)} checkpoint(s)", total=len(targets)) as bar:
         for cp in targets:
             roots = [cp.sha, cp.index_commit] + [sha for sha in (cp.head, cp.conflict_commit) if sha]

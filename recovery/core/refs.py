@@ -32,6 +32,9 @@ NUMBERS = "numbers"
 _NUMBERS_SUBJECT = "git-recover checkpoint numbers"
 _POSITION = re.compile(r"^@\{(\d+)\}$")
 _NUMBER = re.compile(r"^#?(\d+)$")
+# Refs already warned about in this process: a command lists checkpoints more
+# than once (a restore resolves its target, then lists again under the lock).
+_warned: set[str] = set()
 _HEX = re.compile(r"^[0-9a-f]{4,40}$")
 
 
@@ -95,15 +98,23 @@ def resolve_commit(repo: Repo, rev: str) -> str | None:
     return (result.text or None) if result.returncode == 0 else None
 
 
-def list_checkpoints(repo: Repo) -> list[Checkpoint]:
+def list_checkpoints(repo: Repo, broken: list[str] | None = None) -> list[Checkpoint]:
     """All checkpoints of this worktree, newest first, with their labels and numbers.
 
-    One ``for-each-ref`` call reads every checkpoint's metadata, whatever their number.
+    One ``for-each-ref`` call reads every checkpoint's metadata, whatever their
+    number. A ref whose commit object is missing or corrupt makes that call fail
+    (git needs the object for ``%(contents)``); then :func:`_read_refs` reads the
+    commits that are there, so one damaged checkpoint never blocks every command.
+
+    Args:
+        broken: when given, the refs whose commit is missing or corrupt are
+            appended to it (``verify`` reports them); otherwise each is warned about.
     """
-    out = repo.git.run(
+    result = repo.git.run(
         "for-each-ref", "--format=%(refname)%00%(objectname)%00%(contents)%00",
-        repo.ref_prefix,
-    ).stdout
+        repo.ref_prefix, check=False,
+    )
+    out = result.stdout if result.returncode == 0 else _read_refs(repo, broken)
     found: list[Checkpoint] = []
     labels: dict[str, list[str]] = {}
     recorded: dict[str, int] = {}
@@ -121,13 +132,46 @@ def list_checkpoints(repo: Repo) -> list[Checkpoint]:
                 found.append(decode(sha, ref, message))
             except RecoverError as exc:
                 # One foreign or damaged ref must not block every command.
-                warn(f"skipping {exc.message}; remove it with `git update-ref -d {ref}`")
+                _warn_once(ref, f"skipping {exc.message}; remove it with `git update-ref -d {ref}`")
     found.sort(key=lambda cp: (cp.time, cp.sha), reverse=True)
     numbers = legacy_numbers(found, recorded)
     return [
         _with_labels(replace(cp, number=numbers[cp.sha], number_derived=True) if cp.sha in numbers else cp,
                      tuple(labels.get(cp.sha, ()))) for cp in found
     ]
+
+
+def _read_refs(repo: Repo, broken: list[str] | None) -> bytes:
+    """The records ``list_checkpoints``' ``for-each-ref`` gives, for the refs
+    under this worktree's prefix whose commit can be read; the others are
+    appended to ``broken`` or warned about. Two git processes: ``for-each-ref``
+    without ``%(contents)`` (which needs no object) and one ``cat-file --batch-command``.
+
+    Raises:
+        GitCommandError: ``for-each-ref`` fails even without reading objects.
+    """
+    listing = repo.git.run("for-each-ref", "--format=%(refname) %(objectname)", repo.ref_prefix).text
+    refs = [tuple(line.rsplit(" ", 1)) for line in listing.splitlines() if " " in line]
+    records: list[bytes] = []
+    with repo.git.object_reader() as reader:
+        answers = list(reader.contents([sha for _, sha in refs]))
+    for (ref, sha), (_, kind, raw) in zip(refs, answers):
+        if kind is None:
+            if broken is not None:
+                broken.append(ref)
+            else:
+                _warn_once(ref, f"skipping {ref}: its commit {sha} is missing or corrupt "
+                                f"(`git recover verify` reports it); remove it with `git update-ref -d {ref}`")
+            continue
+        message = raw.partition(b"\n\n")[2]
+        records.append(ref.encode("utf-8", "surrogateescape") + b"\0" + sha.encode() + b"\0" + message + b"\0")
+    return b"\n".join(records) + b"\n"
+
+
+def _warn_once(ref: str, message: str) -> None:
+    if ref not in _warned:
+        _warned.add(ref)
+        warn(message)
 
 
 def legacy_numbers(checkpoints: list[Checkpoint], recorded: dict[str, int]) -> dict[str, int]:
