@@ -7,7 +7,9 @@ import click
 from recovery.base.output import SUMMARY_LINES, clean, human_age, out, quote_path, summarize
 from recovery.cli.common import echo_json, open_repo
 from recovery.core.integrity import tree_diff
-from recovery.core.refs import resolve
+from recovery.base.errors import RecoverError
+from recovery.core.git import GitCommandError
+from recovery.core.refs import resolve, resolve_commit
 
 
 @click.command()
@@ -20,7 +22,13 @@ def show(checkpoint_id: str, as_json: bool) -> None:
     repo = open_repo()
     cp = resolve(repo, checkpoint_id)
     base = f"{cp.head}^{{tree}}" if cp.head else repo.object_format.empty_tree
-    changes = tree_diff(repo, base, cp.worktree_tree)
+    try:
+        changes = tree_diff(repo, base, cp.worktree_tree)
+    except GitCommandError:
+        if cp.head and resolve_commit(repo, cp.head) is None:
+            raise RecoverError(f"the HEAD commit {cp.head} of checkpoint #{cp.number} is missing, so its changes "
+                               f"cannot be listed (`git recover verify {cp.short}` names every missing object)") from None
+        raise
     if as_json:
         echo_json({**cp.to_json(), "changes": list(changes)})
         return

@@ -30,8 +30,12 @@ from recovery.core.repo import Repo
 LABELS = ("good", "undo")
 NUMBERS = "numbers"
 _NUMBERS_SUBJECT = "git-recover checkpoint numbers"
-_POSITION = re.compile(r"^@\{(\d+)\}$")
-_NUMBER = re.compile(r"^#?(\d+)$")
+# ASCII digits only (``\d`` takes any script's digits, and int() reads them),
+# and at most _MAX_DIGITS of them: int() refuses over 4,300 digits, and no
+# checkpoint number or position comes near 19.
+_POSITION = re.compile(r"^@\{([0-9]+)\}$")
+_NUMBER = re.compile(r"^#?([0-9]+)$")
+_MAX_DIGITS = 18
 # Refs already warned about in this process: a command lists checkpoints more
 # than once (a restore resolves its target, then lists again under the lock).
 _warned: set[str] = set()
@@ -356,25 +360,32 @@ def resolve(repo: Repo, name: str) -> Checkpoint:
         return (shown(checkpoints) or checkpoints)[0]
     position = _POSITION.match(name)
     if position:
-        index = int(position.group(1))
+        digits = position.group(1)
         listed = shown(checkpoints)
-        if index >= len(listed):
-            raise UsageError(f"no checkpoint at position @{{{index}}} (there are {len(listed)})")
-        return listed[index]
+        if len(digits) > _MAX_DIGITS or int(digits) >= len(listed):
+            raise UsageError(f"no checkpoint at position @{{{_shorten(digits)}}} (there are {len(listed)})")
+        return listed[int(digits)]
     by_id = [cp for cp in checkpoints if cp.sha.startswith(name.lower())] if _HEX.match(name.lower()) else []
     number = _NUMBER.match(name)
     if number:
-        numbered = [cp for cp in checkpoints if cp.number == int(number.group(1))]
+        digits = number.group(1)
+        numbered = [cp for cp in checkpoints if cp.number == int(digits)] if len(digits) <= _MAX_DIGITS else []
         if numbered and by_id and not name.startswith("#"):
             raise UsageError(f"{name} is both checkpoint #{name} and an abbreviated id of "
                              f"{by_id[0].short}: write #{name} or more digits of the id")
         if numbered:
             return numbered[0]
         if name.startswith("#") or not by_id:
-            raise UsageError(f"no checkpoint #{number.group(1)} (see `git recover list --all`)")
+            raise UsageError(f"no checkpoint #{_shorten(digits)} (see `git recover list --all`)")
     if len(by_id) == 1:
         return by_id[0]
     if len(by_id) > 1:
         listed_ids = ", ".join(cp.short for cp in by_id[:5])
         raise UsageError(f"checkpoint id {name} is ambiguous: {listed_ids}")
-    raise UsageError(f"no checkpoint named {name!r} (see `git recover list`)")
+    raise UsageError(f"no checkpoint named {_shorten(name)!r} (see `git recover list`)")
+
+
+def _shorten(name: str, limit: int = 40) -> str:
+    """``name`` cut to ``limit`` characters for an error message (a 5,000-digit
+    argument stays a one-line error)."""
+    return name if len(name) <= limit else f"{name[:limit]}... ({len(name)} characters)"

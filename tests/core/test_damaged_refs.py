@@ -68,3 +68,34 @@ def test_a_damaged_checkpoint_commit_is_skipped_and_the_rest_work(repo: GitRepo,
     aborted = repo.recover("restore", "--abort", check=False)
     assert "for-each-ref" not in aborted.stderr and "no interrupted restore" in aborted.stderr
     assert f"{broken} {ref}" in checkpoint_refs(repo)  # never removed behind the user's back
+
+
+def test_a_huge_or_non_ascii_number_is_a_one_line_error(repo: GitRepo) -> None:
+    _two_checkpoints(repo)
+    nines = "9" * 5000
+    for name in (nines, f"#{nines}", f"@{{{nines}}}"):
+        proc = repo.recover("show", name, check=False)
+        assert proc.returncode == 3, proc.stderr[-300:]
+        assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+        assert len(proc.stderr) < 200
+    arabic_one = "\u0661"
+    for name in (arabic_one, f"#{arabic_one}", f"@{{{arabic_one}}}"):
+        proc = repo.recover("show", name, check=False)
+        assert proc.returncode == 3 and proc.stdout == "", name
+    assert repo.recover("show", "#1").stdout.startswith("checkpoint #1 ")
+
+
+def test_show_names_a_missing_head_commit(repo: GitRepo) -> None:
+    repo.write("a.txt", "a\n")
+    head = repo.commit_all("second")
+    repo.write("a.txt", "b\n")
+    repo.recover("checkpoint", "-m", "x")
+    repo.git("reset", "-q", "--hard", "HEAD^")
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    _object_file(repo, head).unlink()
+    proc = repo.recover("show", "1", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"git-recover: the HEAD commit {head} of checkpoint #1 is missing, so its changes cannot be listed "
+        f"(`git recover verify {json.loads(repo.recover('list', '--json').stdout)[0]['short']}` "
+        "names every missing object)"]
