@@ -76,19 +76,29 @@ def cli() -> None:
 
 def _say_if_interrupted(args: list[str]) -> None:
     """Every command says so while a restore is interrupted: the worktree is
-    half-restored, and whatever the user meant to do, that comes first. The
+    half-restored, and whatever the user meant to do, that comes first. A
+    restore still running (its process holds the lock) is said to be in
+    progress: telling the user to --continue or --abort it would be wrong. The
     commands that resolve it (``restore --continue``/``--abort``) and help do not."""
     if args[0].startswith("-") or (args[0] == "restore" and ("--continue" in args or "--abort" in args)):
         return
     from recovery.base.errors import RecoverError
     from recovery.cli.common import open_repo
-    from recovery.core.intent import intent_path
+    from recovery.core.intent import in_progress, intent_path, read_intent
 
     try:
-        interrupted = intent_path(open_repo()).exists()
+        repo = open_repo()
     except RecoverError:
         return  # outside a repository: the command itself says so
-    if interrupted:
+    if not intent_path(repo).exists():
+        return
+    try:
+        intent = read_intent(repo)
+    except RecoverError:
+        intent = None  # a damaged record: interrupted (status names the damage)
+    if intent is not None and in_progress(repo, intent):
+        say(f"a restore is in progress (pid {intent.pid}): the worktree changes until it finishes")
+    else:
         say("a restore was interrupted and the worktree is half-restored: run "
             "`git recover restore --continue` to finish it or `git recover restore --abort` to go back")
 

@@ -7,7 +7,7 @@ import click
 from recovery.base.output import clean, colour, human_age, out
 from recovery.cli.common import echo_json, open_repo
 from recovery.base.errors import RecoverError
-from recovery.core.intent import read_intent
+from recovery.core.intent import in_progress, read_intent
 from recovery.core.refs import get_label, list_checkpoints
 
 
@@ -15,7 +15,7 @@ from recovery.core.refs import get_label, list_checkpoints
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
     """Show the newest checkpoint and its age (your recovery point), the last
-    good checkpoint, and whether a restore was interrupted."""
+    good checkpoint, and whether a restore is in progress or was interrupted."""
     repo = open_repo()
     checkpoints = list_checkpoints(repo)
     newest = checkpoints[0] if checkpoints else None
@@ -25,13 +25,15 @@ def status(as_json: bool) -> None:
         damaged = None
     except RecoverError as exc:
         intent, damaged = None, exc.message
+    running = intent is not None and in_progress(repo, intent)
     if as_json:
         echo_json({
             "checkpoints": len(checkpoints),
             "newest": newest.to_json() if newest else None,
             "newest_age_s": newest.age_s() if newest else None,
             "good": good.to_json() if good else None,
-            "interrupted_restore": intent.checkpoint if intent else None,
+            "interrupted_restore": intent.checkpoint if intent and not running else None,
+            "restore_in_progress": intent.pid if intent and running else None,
             "damaged_restore_record": damaged,
         })
         return
@@ -51,6 +53,9 @@ def status(as_json: bool) -> None:
         target = f"{intent.checkpoint[:10]} (#{numbers[intent.checkpoint]})" if intent.checkpoint in numbers else (
             (intent.checkpoint or "?")[:10])
         safety = f"{intent.safety[:10]} (#{numbers[intent.safety]})" if intent.safety in numbers else intent.safety[:10]
+        if running:
+            out(f"a restore is in progress (pid {intent.pid}): {target} since {intent.started}")
+            return
         out(f"{colour('INTERRUPTED RESTORE', 'red')} of {target} started {intent.started}: "
             "run `git recover restore --continue` to finish it or `git recover restore --abort` to go back to "
             f"checkpoint {safety}")

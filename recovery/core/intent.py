@@ -19,6 +19,7 @@ from pathlib import Path
 
 from recovery.base.errors import RecoverError
 from recovery.base.fs import atomic_write, fsync_dir
+from recovery.core.lock import lock_held_by
 from recovery.core.model import Intent, RestorePhase, TargetState
 from recovery.core.repo import Repo
 
@@ -63,6 +64,13 @@ def clear_intent(repo: Repo) -> None:
     """Remove the intent record (the restore is verified or abandoned)."""
     intent_path(repo).unlink(missing_ok=True)
     fsync_dir(repo.state_dir)
+
+
+def in_progress(repo: Repo, intent: Intent) -> bool:
+    """Whether the restore ``intent`` records is still running: its process
+    holds the repository lock (a restore keeps it until it clears the record).
+    ``False`` means interrupted: killed, crashed, or the machine went down."""
+    return lock_held_by(repo, intent.pid)
 
 
 def now_iso() -> str:

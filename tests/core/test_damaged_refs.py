@@ -99,3 +99,80 @@ def test_show_names_a_missing_head_commit(repo: GitRepo) -> None:
         f"git-recover: the HEAD commit {head} of checkpoint #1 is missing, so its changes cannot be listed "
         f"(`git recover verify {json.loads(repo.recover('list', '--json').stdout)[0]['short']}` "
         "names every missing object)"]
+
+
+# Runs `git recover restore CP` and parks it inside the switch (intent record
+# written, lock held) until the file named by argv[3] appears, or kills itself
+# there with SIGKILL when argv[4] is "kill".
+_PARK = textwrap.dedent("""
+    import os, signal, sys, time
+    from pathlib import Path
+    import recovery.core.restore as r
+    real = r._switch_worktree_and_index
+    def parked(*a, **k):
+        Path(sys.argv[2]).write_text("parked")
+        if sys.argv[4] == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        while not Path(sys.argv[3]).exists():
+            time.sleep(0.02)
+        return real(*a, **k)
+    r._switch_worktree_and_index = parked
+    from recovery.cli.main import main
+    sys.exit(main(["restore", sys.argv[1]]))
+""")
+
+
+def _park(repo: GitRepo, tmp_path: Path, cp: str, mode: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    parked, release = tmp_path / "parked", tmp_path / "release"
+    proc = subprocess.Popen([sys.executable, "-P", "-c", _PARK, cp, str(parked), str(release), mode],
+                            cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not parked.exists():
+        assert proc.poll() is None or mode == "kill", proc.communicate()
+        assert time.monotonic() < deadline, "the restore never reached the switch"
+        time.sleep(0.02)
+    return proc, parked, release
+
+
+def test_a_running_restore_is_in_progress_not_interrupted(repo: GitRepo, tmp_path: Path) -> None:
+    first, _ = _two_checkpoints(repo)
+    proc, _, release = _park(repo, tmp_path, first, "wait")
+    try:
+        assert (repo.path / ".git/recovery/restore-intent.json").exists()
+        status = repo.recover("status")
+        assert f"a restore is in progress (pid {proc.pid})" in status.stdout
+        assert "INTERRUPTED" not in status.stdout and "--continue" not in status.stdout + status.stderr
+        assert f"a restore is in progress (pid {proc.pid})" in status.stderr
+        assert json.loads(repo.recover("status", "--json").stdout)["restore_in_progress"] == proc.pid
+        listed = repo.recover("list")
+        assert "in progress" in listed.stderr and "half-restored" not in listed.stderr
+    finally:
+        release.write_text("go")
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert repo.read("README.md") == b"first\n"
+    assert "restore" not in repo.recover("status").stderr
+
+
+def test_a_killed_restore_is_interrupted_even_when_its_pid_is_reused(repo: GitRepo, tmp_path: Path) -> None:
+    first, _ = _two_checkpoints(repo)
+    proc, _, _ = _park(repo, tmp_path, first, "kill")
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL  # the kill landed mid-restore
+    record = repo.path / ".git/recovery/restore-intent.json"
+    # Another process now owns the dead restore's pid: a live stranger.
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        data = json.loads(record.read_text())
+        data["pid"] = stranger.pid
+        record.write_text(json.dumps(data))
+        status = repo.recover("status")
+        assert "INTERRUPTED RESTORE" in status.stdout and "in progress" not in status.stdout
+        assert "a restore was interrupted" in status.stderr
+        assert json.loads(repo.recover("status", "--json").stdout)["restore_in_progress"] is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+    repo.recover("restore", "--continue")
+    assert repo.read("README.md") == b"first\n" and not record.exists()
+    assert os.path.exists(repo.path / ".git/recovery/lock")
