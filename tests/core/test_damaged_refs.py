@@ -176,3 +176,16 @@ def test_a_killed_restore_is_interrupted_even_when_its_pid_is_reused(repo: GitRe
     repo.recover("restore", "--continue")
     assert repo.read("README.md") == b"first\n" and not record.exists()
     assert os.path.exists(repo.path / ".git/recovery/lock")
+
+
+def test_a_commit_with_hooks_still_checkpoints_past_a_damaged_checkpoint(repo: GitRepo) -> None:
+    _, broken = _two_checkpoints(repo)
+    _object_file(repo, broken).unlink()
+    repo.recover("install")
+    repo.write("README.md", "committed\n")
+    proc = subprocess.run(["git", "commit", "-qam", "goes through"], cwd=repo.path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "no pre-commit checkpoint" not in proc.stderr
+    listing = json.loads(repo.recover("list", "--json").stdout)
+    assert len(listing) == 2 and listing[0]["reason"] != "manual"  # the hook's checkpoint, beside #1
+    assert repo.git("cat-file", "-p", f"{listing[0]['worktree_tree']}:README.md") == "committed"
