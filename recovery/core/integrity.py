@@ -21,7 +21,7 @@ import shutil
 import stat
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from recovery.core.config import GitConfig
 from recovery.core.git import BATCH, Git, ObjectReader
 from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path
-from recovery.core.model import Capture, Checkpoint, TargetState
+from recovery.core.model import Capture, Checkpoint, Skipped, TargetState
 from recovery.core.repo import Repo
 
 # Converted files compared byte for byte with git's checkout of their content;
@@ -46,17 +46,19 @@ class StateVerdict:
         ok: every compared part matched.
         mismatches: one line per difference (``worktree: M path``, ``HEAD: ...``).
         duration_s: seconds the check took.
-        notes: differences that are reported, not failed (submodule commits).
         limits: what the check could not prove, one sentence each (a submodule
-            not checked out, skip-worktree entries, files whose bytes pass
-            through a filter or end-of-line conversion); empty means every file
-            was compared byte for byte.
+            not checked out or at another commit, skip-worktree and
+            assume-unchanged entries, files whose bytes pass through a filter or
+            end-of-line conversion, files a program kept writing, FIFOs and
+            device nodes); empty means every file was compared byte for byte.
+            Anything not compared is a limit, never a side note: a verdict of
+            "byte-identical" next to a "not compared" on stderr claimed more
+            than was checked.
     """
 
     ok: bool
     mismatches: tuple[str, ...] = field(default=())
     duration_s: float = 0.0
-    notes: tuple[str, ...] = field(default=())
     limits: tuple[str, ...] = field(default=())
 
     def summary(self) -> str:
@@ -114,19 +116,13 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         f"permissions: {quote_path(path)} has mode {mode:o}; its owner cannot use it"
         for path, mode in owner_access_problems(repo, snap.index_file, access_checked)
     ]
-    notes: list[str] = []
-    if snap.racing:
-        notes.append(f"{shown_paths(list(snap.racing))} changed while being checked (a program is writing "
-                     "to them): not compared")
-    notes += [f"{item.path} is a FIFO, socket or device node: not compared" for item in snap.skipped
-              if item.reason == "special-file"]
+    not_compared = _not_compared(snap.racing, snap.skipped)
     if actual.worktree_tree != expected.worktree_tree:
         lines, submodules = _split_gitlinks(repo, expected.worktree_tree, actual.worktree_tree)
         mismatches += [f"worktree: {line}" for line in lines if line.split(" ", 1)[1] not in snap.racing]
         # read-tree does not check out submodules (as `git checkout` without
-        # --recurse-submodules): their commit is said, not failed.
-        notes += [f"submodule {quote_path(path)} is not at the commit the checkpoint recorded; "
-                  f"run `git submodule update {quote_path(path)}` if you want it there" for path in submodules]
+        # --recurse-submodules): their commit is a limit, not a failure.
+        not_compared += [_submodule_elsewhere(path) for path in submodules]
     if actual.index_tree != expected.index_tree:
         mismatches += [f"index: {line}" for line in tree_diff(repo, expected.index_tree, actual.index_tree)]
     if actual.conflict_tree != expected.conflict_tree:
@@ -139,7 +135,24 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
     if converted and not mismatches:
         mismatches += [f"worktree: M {path} (its bytes are not git's checkout of the recorded content)"
                        for path in converted]
-    return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started, tuple(notes), tuple(limits))
+    return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started,
+                        tuple(not_compared + limits))
+
+
+def _not_compared(racing: Iterable[str], skipped: Iterable[Skipped]) -> list[str]:
+    """Limit sentences for the paths a check leaves out: ``racing`` (a program
+    kept writing them) and FIFOs, sockets and device nodes among ``skipped``."""
+    racing = list(racing)
+    limits = [f"{shown_paths(racing)} changed while being checked (a program is writing to them): "
+              "not compared"] if racing else []
+    return limits + [f"{item.path} is a FIFO, socket or device node: not compared" for item in skipped
+                     if item.reason == "special-file"]
+
+
+def _submodule_elsewhere(path: str) -> str:
+    """The limit for a submodule whose checked-out commit is not the recorded one."""
+    return (f"submodule {quote_path(path)} is not at the commit the checkpoint recorded, so its files are "
+            f"not compared (`git submodule update {quote_path(path)}` puts it there)")
 
 
 def _coverage(repo: Repo, index_file: Path, config: GitConfig, workdir: Path) -> tuple[list[str], list[str]]:
@@ -332,10 +345,7 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
         f"permissions: {quote_path(path)} has mode {mode:o}; its owner cannot use it"
         for path, mode in owner_access_problems(repo, switched_index, access_checked)
     ]
-    notes: list[str] = []
-    if now.racing:
-        notes.append(f"{shown_paths(list(now.racing))} changed while being checked (a program is writing "
-                     "to them): not compared")
+    submodules: list[str] = []
     tree_result = tree.wait(check=False)
     if tree_result.text != expected.worktree_tree:
         mismatches.append(f"worktree: the switched index holds tree {tree_result.text or '(none)'}, "
@@ -355,15 +365,12 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
                 continue
             elif sub.startswith(b"S"):
                 # read-tree does not check out submodules (as `git checkout`
-                # without --recurse-submodules): their commit is said, not failed.
-                notes.append(f"submodule {quote_path(path)} is not at the commit the checkpoint recorded; "
-                             f"run `git submodule update {quote_path(path)}` if you want it there")
+                # without --recurse-submodules): their commit is a limit, not a failure.
+                submodules.append(path)
             else:
                 mismatches.append(f"worktree: {state.decode()} {quote_path(path)}")
     extra, skipped, _ = classify_untracked(untracked, listed.stderr, repo.toplevel, config)
     mismatches += [f"worktree: A {quote_path(p.decode('utf-8', 'surrogateescape'))}" for p in extra]
-    notes += [f"{item.path} is a FIFO, socket or device node: not compared" for item in skipped
-              if item.reason == "special-file"]
     index_result = index.wait(check=False)
     if index_result.returncode != 0:
         mismatches.append("index: it cannot be written as one tree (unmerged entries)")
@@ -379,7 +386,9 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
     if converted and not mismatches:
         mismatches += [f"worktree: M {path} (its bytes are not git's checkout of the recorded content)"
                        for path in converted]
-    return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started, tuple(notes), tuple(limits))
+    not_compared = _not_compared(now.racing, skipped) + [_submodule_elsewhere(path) for path in submodules]
+    return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started,
+                        tuple(not_compared + limits))
 
 
 def _split_gitlinks(repo: Repo, old: str, new: str) -> tuple[list[str], list[str]]:

@@ -456,8 +456,6 @@ def _run(
     clear_intent(repo)
     if undo_after is not None:
         set_label(repo, "undo", undo_after)
-    for line in verdict.notes:
-        note(line)
     if not verdict.ok:
         listed = "; ".join(verdict.mismatches[:10])
         raise IntegrityError(

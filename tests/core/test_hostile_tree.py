@@ -92,6 +92,14 @@ def test_fifo_at_a_tracked_path_blocks_neither_checkpoint_nor_restore(repo: GitR
     assert (repo.path / "pipe").is_file() and repo.read("pipe") == b"a file once\n"
     assert repo.read("other.txt") == b"v1\n"
 
+    # A FIFO at a tracked path holds none of the recorded bytes: a check that
+    # did not compare it says so instead of calling the state identical.
+    (repo.path / "pipe").unlink()
+    os.mkfifo(repo.path / "pipe")
+    verify = repo.recover("verify", before.sha, "--worktree")
+    assert "identical as far as checked" in verify.stdout
+    assert "not covered: pipe is a FIFO, socket or device node: not compared" in verify.stdout
+
 
 def test_file_that_vanishes_before_git_adds_it_does_not_fail_the_capture(repo: GitRepo,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
@@ -170,3 +178,26 @@ def test_busy_tree_is_checkpointed_and_restored_with_the_racing_file_named(repo:
     if "left as they are" in restored.stderr:
         assert "app.log kept changing" in restored.stderr
     repo.git("fsck", "--no-dangling")
+
+
+def test_restore_next_to_a_racing_file_is_not_called_byte_identical(repo: GitRepo) -> None:
+    """A file a program keeps writing is left alone by a restore and not
+    compared: the verdict names it as a limit instead of saying byte-identical
+    while stderr says it was not compared."""
+    repo.write("app.log", "")
+    repo.write("src.txt", "v1\n")
+    repo.commit_all("base")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    with _writer(repo.path / "app.log"):
+        for _ in range(10):
+            repo.write("src.txt", "broken\n")
+            restored = repo.recover("restore", cp.sha)
+            if "left as they are" in restored.stderr:
+                break
+        else:
+            pytest.fail("the writer never raced a restore: the test proved nothing")
+    assert repo.read("src.txt") == b"v1\n"
+    assert "app.log kept changing" in restored.stderr
+    assert "byte-identical" not in restored.stdout
+    assert "identical as far as checked" in restored.stdout
+    assert "not covered: app.log changed while being checked" in restored.stdout

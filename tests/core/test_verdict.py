@@ -95,3 +95,30 @@ def test_filtered_file_is_compared_with_its_smudged_content(repo: GitRepo) -> No
     verify = repo.recover("verify", cp.sha, "--worktree", check=False)
     assert verify.returncode == 2, verify.stdout + verify.stderr
     assert "M app.cfg (its bytes are not git's checkout of the recorded content)" in verify.stdout
+
+
+def test_submodule_at_another_commit_is_a_limit(repo: GitRepo, tmp_path: Path) -> None:
+    """read-tree leaves a submodule's checkout alone: when it is not at the
+    recorded commit its files were not compared, and both verdicts say so."""
+    upstream = GitRepo(tmp_path / "upstream")
+    upstream.path.mkdir()
+    upstream.git("init", "-q", "-b", "main")
+    upstream.write("lib.txt", "v1\n")
+    upstream.commit_all("v1")
+    upstream.write("lib.txt", "v2\n")
+    upstream.commit_all("v2")
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(upstream.path), "sub")
+    repo.commit_all("add submodule")
+    repo.write("a.txt", "work\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    repo.git("-C", "sub", "checkout", "-q", "HEAD~1")
+    repo.write("a.txt", "other\n")
+
+    out = repo.recover("restore", cp.sha).stdout
+    assert repo.read("sub/lib.txt") == b"v1\n"  # left at the other commit
+    assert "byte-identical" not in _verdict_line(out)
+    assert "not covered: submodule sub is not at the commit the checkpoint recorded" in out
+    verify = repo.recover("verify", cp.sha, "--worktree")
+    assert verify.returncode == 0
+    assert "identical as far as checked" in verify.stdout
+    assert "not covered: submodule sub is not at the commit the checkpoint recorded" in verify.stdout
