@@ -170,29 +170,40 @@ def _coverage(repo: Repo, index_file: Path, config: GitConfig, workdir: Path) ->
     Returns:
         ``(paths whose bytes differ from git's checkout, limit sentences)``.
     """
-    listed = repo.git.with_index(index_file).run("ls-files", "-s", "-t", "-z").stdout
+    # -v tags assume-unchanged entries in lowercase (-t does not tell them apart).
+    listed = repo.git.with_index(index_file).run("ls-files", "-s", "-v", "-z").stdout
     limits: list[str] = []
     files: list[bytes] = []
-    skip_worktree = 0
-    attributes_files = False
+    skip_worktree = assume_unchanged = 0
+    # git reads a .gitattributes from the index where the disk has none (a
+    # skip-worktree one, say): an indexed one counts wherever it is.
+    indexed_attributes = False
+    directories: set[bytes] = set()
     for entry in listed.split(b"\0"):
         if not entry:
             continue
         meta, _, path = entry.partition(b"\t")
         tag, mode = meta.split(b" ")[:2]
-        if tag == b"S":
+        indexed_attributes = indexed_attributes or path.rpartition(b"/")[2] == b".gitattributes"
+        if tag in (b"S", b"s"):
             skip_worktree += 1
-        elif mode == b"160000":
+            continue
+        if tag.islower():
+            assume_unchanged += 1
+        if mode == b"160000":
             limits += _submodule_limits(repo, path.decode("utf-8", "surrogateescape"))
         elif mode != b"120000":
             files.append(path)
-            attributes_files = attributes_files or path.rsplit(b"/", 1)[-1] == b".gitattributes"
+            directories.add(path.rpartition(b"/")[0])
     if skip_worktree:
         limits.append(f"{skip_worktree} skip-worktree path(s) are compared as the index records them, "
                       "not as on disk")
+    if assume_unchanged:
+        limits.append(f"{assume_unchanged} assume-unchanged path(s) are compared as the index records them, "
+                      "not as on disk (`git ls-files -v` shows them in lowercase)")
     autocrlf = (config.get("core.autocrlf") or "false").lower() not in ("false", "no", "off", "0")
-    if not (files and (autocrlf or config.get("core.eol") or attributes_files
-                       or (repo.common_dir / "info" / "attributes").exists() or config.get("core.attributesFile"))):
+    if not (files and (autocrlf or config.get("core.eol") or indexed_attributes
+                       or _attributes_read(repo, config, directories))):
         return [], limits
     converted, missing_driver = _converted_paths(repo, files, config, autocrlf)
     for name, driver in missing_driver:
@@ -211,6 +222,33 @@ def _coverage(repo: Repo, index_file: Path, config: GitConfig, workdir: Path) ->
         limits.append(f"{len(converted)} file(s) pass through a filter or end-of-line conversion: compared with "
                       "git's checkout of the recorded content; their bytes before the checkpoint are not recorded")
     return differing, limits
+
+
+def _attributes_read(repo: Repo, config: GitConfig, directories: set[bytes]) -> bool:
+    """Whether git reads any gitattributes(5) file for the paths in ``directories``
+    (repository-relative, ``b""`` for the top level).
+
+    git reads a ``.gitattributes`` in each directory of a path's ancestry
+    whether it is tracked, untracked or ignored, so one ``lstat`` per directory
+    holding a file finds them all (ignored files are never listed by a capture,
+    and ``git check-attr`` on every file is the slow way to the same answer);
+    plus ``info/attributes`` and the global file: ``core.attributesFile``, else
+    ``$XDG_CONFIG_HOME/git/attributes`` or ``~/.config/git/attributes``.
+    """
+    if config.get("core.attributesFile") or (repo.common_dir / "info" / "attributes").exists():
+        return True
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    if os.path.exists(os.path.join(xdg, "git", "attributes")):
+        return True
+    # Every ancestor, not only the directories holding files: a directory with
+    # subdirectories alone can hold a .gitattributes too.
+    ancestors: set[bytes] = set()
+    for directory in directories:
+        while directory not in ancestors:
+            ancestors.add(directory)
+            directory = directory.rpartition(b"/")[0]
+    top = os.fsencode(repo.toplevel)
+    return any(os.path.lexists(os.path.join(top, d, b".gitattributes")) for d in ancestors)
 
 
 def _submodule_limits(repo: Repo, name: str) -> list[str]:

@@ -3,7 +3,10 @@ byte for byte; otherwise it checks what it can and names what it could not."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from recovery.core.checkpoint import create_checkpoint
 from recovery.core.repo import Repo
@@ -95,6 +98,54 @@ def test_filtered_file_is_compared_with_its_smudged_content(repo: GitRepo) -> No
     verify = repo.recover("verify", cp.sha, "--worktree", check=False)
     assert verify.returncode == 2, verify.stdout + verify.stderr
     assert "M app.cfg (its bytes are not git's checkout of the recorded content)" in verify.stdout
+
+
+@pytest.mark.parametrize("where", ["ignored", "xdg", "home-config"])
+def test_crlf_from_attributes_outside_the_index_is_named(repo: GitRepo, where: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ignored, untracked .gitattributes and git's default global attributes
+    file (``$XDG_CONFIG_HOME/git/attributes``, else ``~/.config/git/attributes``)
+    convert line endings as surely as a tracked one: the LF bytes captured come
+    back as CRLF, and the verdict must not call that byte-identical."""
+    rule = "*.txt text eol=crlf\n"
+    if where == "ignored":
+        repo.write(".gitattributes", rule + ".gitattributes\n")
+        repo.write(".git/info/exclude", ".gitattributes\n")
+    else:
+        if where == "home-config":
+            monkeypatch.delenv("XDG_CONFIG_HOME")
+        config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        (config_home / "git").mkdir(parents=True, exist_ok=True)
+        (config_home / "git" / "attributes").write_text(rule)
+    assert "eol: crlf" in repo.git("check-attr", "eol", "a.txt")
+    repo.write("a.txt", b"line1\nline2\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    repo.write("a.txt", b"line1\nline2\nj\n")
+
+    out = repo.recover("restore", cp.sha).stdout
+    assert repo.read("a.txt") == b"line1\r\nline2\r\n"  # git's checkout, not the bytes captured
+    assert "byte-identical" not in _verdict_line(out)
+    assert "not covered: 1 file(s) pass through a filter or end-of-line conversion" in out
+
+
+def test_assume_unchanged_edit_is_not_called_identical(repo: GitRepo) -> None:
+    """An assume-unchanged entry hides its file's edit from git: the verdict
+    compares the index's record of it, and must say so."""
+    for name in ("f1.txt", "f2.txt", "f3.txt"):
+        repo.write(name, f"{name}\n")
+    repo.commit_all("base")
+    repo.git("update-index", "--assume-unchanged", "f2.txt")
+    repo.write("f2.txt", "f2.txt\nhidden\n")
+    repo.write("f1.txt", "f1.txt\ny\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    repo.write("f3.txt", "f3.txt\nz\n")
+
+    out = repo.recover("restore", cp.sha).stdout
+    assert repo.read("f2.txt") != repo.git("cat-file", "blob", f"{cp.worktree_tree}:f2.txt").encode() + b"\n"
+    assert "byte-identical" not in _verdict_line(out)
+    assert "not covered: 1 assume-unchanged path(s) are compared as the index records them" in out
+    verify = repo.recover("verify", cp.sha, "--worktree").stdout
+    assert "identical as far as checked" in verify and "1 assume-unchanged path(s)" in verify
 
 
 def test_submodule_at_another_commit_is_a_limit(repo: GitRepo, tmp_path: Path) -> None:
