@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from recovery.core.checkpoint import create_checkpoint
+from recovery.core.model import Checkpoint
 from recovery.core.repo import Repo
 from tests.conftest import GitRepo
 
@@ -25,16 +26,23 @@ def test_plain_tree_is_byte_identical(repo: GitRepo) -> None:
     assert _verdict_line(out).endswith("OK, byte-identical") and "not covered" not in out
 
 
-def test_emptied_submodule_is_not_called_identical(repo: GitRepo, tmp_path: Path) -> None:
+def _checkpoint_with_submodule(repo: GitRepo, tmp_path: Path, versions: list[str]) -> Checkpoint:
+    """Add submodule ``sub`` whose ``lib.txt`` went through ``versions`` (one
+    commit each, the last checked out), change ``a.txt`` and checkpoint."""
     upstream = GitRepo(tmp_path / "upstream")
     upstream.path.mkdir()
     upstream.git("init", "-q", "-b", "main")
-    upstream.write("lib.txt", "library\n")
-    upstream.commit_all("lib")
+    for version in versions:
+        upstream.write("lib.txt", version)
+        upstream.commit_all(version)
     repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(upstream.path), "sub")
     repo.commit_all("add submodule")
     repo.write("a.txt", "work\n")
-    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    return create_checkpoint(Repo.discover(repo.path), "manual")
+
+
+def test_emptied_submodule_is_not_called_identical(repo: GitRepo, tmp_path: Path) -> None:
+    cp = _checkpoint_with_submodule(repo, tmp_path, ["library\n"])
     repo.git("submodule", "deinit", "-q", "-f", "sub")  # the submodule's files are gone
     assert not (repo.path / "sub/lib.txt").exists()
     repo.write("a.txt", "other\n")
@@ -151,17 +159,7 @@ def test_assume_unchanged_edit_is_not_called_identical(repo: GitRepo) -> None:
 def test_submodule_at_another_commit_is_a_limit(repo: GitRepo, tmp_path: Path) -> None:
     """read-tree leaves a submodule's checkout alone: when it is not at the
     recorded commit its files were not compared, and both verdicts say so."""
-    upstream = GitRepo(tmp_path / "upstream")
-    upstream.path.mkdir()
-    upstream.git("init", "-q", "-b", "main")
-    upstream.write("lib.txt", "v1\n")
-    upstream.commit_all("v1")
-    upstream.write("lib.txt", "v2\n")
-    upstream.commit_all("v2")
-    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(upstream.path), "sub")
-    repo.commit_all("add submodule")
-    repo.write("a.txt", "work\n")
-    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    cp = _checkpoint_with_submodule(repo, tmp_path, ["v1\n", "v2\n"])
     repo.git("-C", "sub", "checkout", "-q", "HEAD~1")
     repo.write("a.txt", "other\n")
 
