@@ -114,8 +114,13 @@ class Sandbox:
         return path
 
     def commit_all(self, message: str) -> None:
-        """``git add -A`` and commit with the drill identity (hooks off: Git.run's rule)."""
-        git = self.repo.git.with_env(**IDENTITY)
+        """``git add -A`` and commit with the drill identity (hooks off: Git.run's rule).
+
+        Without automatic gc or maintenance: a clone of a repository with many
+        loose objects (a local clone hard-links them) otherwise starts a
+        detached ``git gc`` inside the sandbox, which the drill's check for
+        processes left behind by a gate then finds."""
+        git = self.repo.git.with_env(**IDENTITY).with_config("gc.auto", "0").with_config("maintenance.auto", "false")
         git.run("add", "-A")
         git.run("commit", "-q", "--no-verify", "-m", message)
 
