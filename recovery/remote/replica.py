@@ -137,6 +137,17 @@ class PushResult:
     secrets_allowed: tuple[SecretFinding, ...] = ()
 
 
+def _check_remote(remote: str) -> None:
+    """Refuse a remote git would read as an option: ``--upload-pack=CMD`` in
+    the place of a remote name runs CMD (hostile testing).
+
+    Raises:
+        UsageError: ``remote`` is empty or starts with ``-``.
+    """
+    if not remote or remote.startswith("-"):
+        raise UsageError(f"not a remote: {remote!r} (a remote's name, URL or path cannot start with '-')")
+
+
 def remote_key(remote: str) -> str:
     """The ref component a remote is tracked under: its name, or for a URL or
     path, ``url-`` and a hash of it."""
@@ -165,9 +176,11 @@ def fetch(repo: Repo, remote: str, machine: str | None = None) -> list[Replica]:
         The replicas now known for ``remote``, by machine and worktree.
 
     Raises:
+        UsageError: ``remote`` starts with ``-`` (git would read it as an option).
         UsageError: ``machine`` is not a valid machine id.
         RecoverError: git could not reach the remote or the fetch failed.
     """
+    _check_remote(remote)
     if machine is not None and not valid_machine_id(machine):
         raise UsageError(f"{machine!r} is not a valid machine id")
     key = remote_key(remote)
@@ -178,7 +191,12 @@ def fetch(repo: Repo, remote: str, machine: str | None = None) -> list[Replica]:
 
 
 def list_replicas(repo: Repo, remote: str, machine: str | None = None) -> list[Replica]:
-    """The replicas fetched from ``remote`` so far (no network)."""
+    """The replicas fetched from ``remote`` so far (no network).
+
+    Raises:
+        UsageError: ``remote`` starts with ``-`` (git would read it as an option).
+    """
+    _check_remote(remote)
     prefix = f"{TRACKING_PREFIX}{remote_key(remote)}/"
     out = repo.git.run("for-each-ref", "--format=%(refname) %(objectname)",
                        prefix + (f"{machine}/" if machine else "")).text
@@ -241,11 +259,13 @@ def push(repo: Repo, remote: str, allow_secrets: bool = False) -> PushResult:
         A :class:`PushResult`.
 
     Raises:
+        UsageError: ``remote`` starts with ``-`` (git would read it as an option).
         SecretsFound: a checkpoint to send holds a file that looks like a secret
             (nothing was sent).
         RecoverError: the remote could not be reached, or another push to the
             same replica won the race (nothing was lost; push again).
     """
+    _check_remote(remote)
     config = GitConfig.load(repo.git)
     machine = machine_id(repo, config)
     wt = repo.worktree_key
@@ -278,8 +298,10 @@ def gc_remote(repo: Repo, remote: str, keep: int | None = None, max_age_days: fl
         ``(dropped, kept)`` checkpoints, newest first.
 
     Raises:
+        UsageError: ``remote`` starts with ``-`` (git would read it as an option).
         RecoverError: the remote could not be reached or moved meanwhile.
     """
+    _check_remote(remote)
     config = GitConfig.load(repo.git)
     machine = machine_id(repo, config)
     wt = repo.worktree_key
@@ -309,8 +331,10 @@ def find(repo: Repo, remote: str, name: str, machine: str | None = None) -> tupl
             checkpoint it was made from.
 
     Raises:
+        UsageError: ``remote`` starts with ``-`` (git would read it as an option).
         UsageError: nothing matches, or the name is ambiguous (exit 3).
     """
+    _check_remote(remote)
     replicas = list_replicas(repo, remote, machine)
     pairs = [(r, cp) for r in replicas for cp in r.checkpoints]
     if not pairs:

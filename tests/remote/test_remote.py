@@ -348,3 +348,16 @@ def test_remote_names_in_restore_are_checked(repo: GitRepo, tmp_path: Path) -> N
     assert empty.returncode == 3 and "missing checkpoint id" in empty.stderr
     unknown = laptop.recover("restore", "nosuch:last", check=False)
     assert unknown.returncode == 3 and "'nosuch' is not a remote" in unknown.stderr
+
+
+def test_a_remote_that_git_would_read_as_an_option_is_refused(repo: GitRepo, tmp_path: Path) -> None:
+    """`--upload-pack=CMD` in the place of a remote would run CMD."""
+    pwned = tmp_path / "pwned"
+    evil = f"--upload-pack=touch {pwned};"
+    repo.recover("checkpoint")
+    for args in (["list", "--remote", evil], ["fetch", "--", evil], ["push", "--", evil],
+                 ["gc", "--remote", evil], ["restore", f"{evil}:1"]):
+        proc = repo.recover(*args, check=False)
+        assert proc.returncode == 3, (args, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    assert not pwned.exists()
