@@ -140,6 +140,9 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
     """
     head, branch = read_head(repo.git)
     index_file = workdir / "index"
+    # A git killed mid-attempt (SIGBUS on a file truncated under its mmap)
+    # leaves its lock on our private copy; the next attempt must not trip on it.
+    (workdir / "index.lock").unlink(missing_ok=True)
     if repo.index_file.exists():
         # copy2 keeps the index file's mtime: git decides which entries are
         # "racily clean" by comparing file mtimes with the index's own mtime
@@ -359,11 +362,11 @@ def _changed_since_hashed(git: Git, toplevel: Path, index_tree: str, worktree_tr
     tree stats 100, not 80k); a file that changed after its stat data matched
     is captured as it was then, a state it had.
 
-    What that finds is confirmed by content: each suspect is hashed again
-    (``hash-object --stdin-paths``, the same filters as ``add``; a symbolic link
-    by its target) and compared with the blob the capture recorded. Equal means
-    the recorded content is the file's content now, a state it has (and a clock
-    that stepped back raises nothing false). git's own stat comparison cannot
+    A file written after the marker is racing. One written in the marker's own
+    clock tick (the kernel's file times are coarse) may have been written just
+    before the capture began: it is hashed again (``hash-object --stdin-paths``,
+    the same filters as ``add``; a symbolic link by its target) and racing only
+    if that differs from the blob recorded. git's own stat comparison cannot
     confirm it: without nanosecond timestamps it compares whole seconds, so a
     file rewritten within the second the capture read it looked unchanged and
     a half-written file was checkpointed in silence (hostile testing: 2-6 of 60).
@@ -386,11 +389,17 @@ def _changed_since_hashed(git: Git, toplevel: Path, index_tree: str, worktree_tr
         try:
             changed_ns = os.lstat(os.path.join(toplevel, path)).st_ctime_ns
         except OSError:
-            changed_ns = marker_ns  # gone since it was hashed: what was read is no state it has
-        if changed_ns >= marker_ns:
-            if "\n" in path:  # hash-object reads one path a line: no way to ask, so suspect
-                files.append((path, ""))
-                continue
+            changed_ns = marker_ns + 1  # gone since it was hashed: what was read is no state it has
+        if changed_ns > marker_ns or "\n" in path:
+            # Written after the capture began: whatever git read may be no state
+            # the file had for longer than a moment (a writer that truncates and
+            # rewrites once let an empty file through, confirmed "unchanged"
+            # because the file was empty again when hashed a second time).
+            # A name with a newline cannot be asked of hash-object either.
+            files.append((path, ""))
+        elif changed_ns == marker_ns:
+            # The same clock tick as the marker: possibly a write just before the
+            # capture began; the content decides.
             (links if mode == "120000" else files).append((path, blob))
     changed = [path for path, blob in links if _link_blob(toplevel / path, len(blob)) != blob]
     changed += [path for path, blob in files if not blob]

@@ -214,8 +214,13 @@ def _capture_settled(repo: Repo, workdir: Path, config: GitConfig, attempts: int
         except GitCommandError as exc:
             # A git killed by a signal mid-read (SIGBUS on a file truncated under
             # its mmap; lint-staged #804) may succeed next time; anything else is final.
-            if exc.returncode >= 0 or attempt >= attempts:
+            if exc.returncode >= 0:
                 raise RecoverError(f"checkpoint failed: {exc.message}; no checkpoint was written") from None
+            if attempt >= attempts:
+                raise RecoverError(
+                    f"checkpoint failed: files changed while being captured ({exc.message}: a file truncated "
+                    f"while git read it; {attempts} attempts, git config {ATTEMPTS_KEY}); no checkpoint was written"
+                ) from None
         time.sleep(_FIRST_BACKOFF_S * 2 ** (attempt - 1))
         attempt += 1
 

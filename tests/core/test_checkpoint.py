@@ -468,3 +468,35 @@ def test_a_kept_capture_is_not_reused_after_a_same_second_rewrite_that_puts_the_
     assert from_last_capture(r, "post-commit") is None
     cp = create_checkpoint(r, "post-commit")
     assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:b.txt") == "NEW"
+
+
+def test_a_file_truncated_and_rewritten_during_captures_is_never_held_torn_in_silence(repo: GitRepo) -> None:
+    """A writer that truncates and rewrites a 2 MB file every millisecond: a
+    checkpoint once held it empty (a moment's state, confirmed "unchanged"
+    when it was empty again) with no note, and a git killed by SIGBUS left
+    its lock behind for the next attempt ("remove the file manually")."""
+    size = 2_000_000
+    repo.write("big.bin", b"A" * size)
+    repo.commit_all("base")
+    writer = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time\nend = time.monotonic() + 20\ni = 0\n"
+                               "while time.monotonic() < end:\n"
+                               "    i += 1\n"
+                               "    with open(sys.argv[1], 'wb') as f: f.write(bytes([65 + i % 26]) * 2000000)\n"
+                               "    time.sleep(0.001)\n", str(repo.path / "big.bin")])
+    try:
+        outcomes = [repo.recover("checkpoint", "--json", check=False) for _ in range(5)]
+    finally:
+        writer.kill()
+        writer.wait()
+    for proc in outcomes:
+        assert "Traceback" not in proc.stderr and "remove the file manually" not in proc.stderr, proc.stderr
+        if proc.returncode != 0:
+            assert "changed while being captured" in proc.stderr, proc.stderr
+            continue
+        cp = json.loads(proc.stdout)
+        held = int(repo.git("cat-file", "-s", f"{cp['worktree_tree']}:big.bin"))
+        named = any(note.startswith("racing: big.bin") for note in cp["notes"])
+        assert named or held == size, (held, cp["notes"])
+    assert any(p.returncode != 0 or json.loads(p.stdout)["notes"] for p in outcomes), \
+        "the writer never raced a capture: the test proved nothing"
