@@ -390,7 +390,7 @@ def _changed_since_hashed(git: Git, toplevel: Path, index_tree: str, worktree_tr
             changed_ns = os.lstat(os.path.join(toplevel, path)).st_ctime_ns
         except OSError:
             changed_ns = marker_ns + 1  # gone since it was hashed: what was read is no state it has
-        if changed_ns > marker_ns or "\n" in path:
+        if changed_ns > marker_ns or (changed_ns == marker_ns and "\n" in path):
             # Written after the capture began: whatever git read may be no state
             # the file had for longer than a moment (a writer that truncates and
             # rewrites once let an empty file through, confirmed "unchanged"

@@ -21,7 +21,7 @@ import shutil
 import stat
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +88,8 @@ def checkpoint_state(repo: Repo, cp: Checkpoint) -> TargetState:
 
 
 def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitConfig,
-                access_checked: Sequence[str] | None = None) -> StateVerdict:
+                access_checked: Sequence[str] | None = None, written: Collection[str] | None = None
+                ) -> StateVerdict:
     """Capture the live state and compare it with ``expected``, timed.
 
     Args:
@@ -99,6 +100,8 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         access_checked: when the caller has just walked every path for owner
             access (a restore does), the paths it repaired, to be re-checked
             alone; ``None`` walks every path again.
+        written: the paths a restore just wrote (:func:`_byte_differences`);
+            ``None`` for ``verify --worktree``, where every file counts.
 
     Returns:
         A :class:`StateVerdict`; ``duration_s`` is wall time in seconds.
@@ -133,10 +136,26 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {actual.branch or 'detached'}")
     converted, limits = _coverage(repo, snap.index_file, config, workdir)
     if converted and not mismatches:
-        mismatches += [f"worktree: M {path} (its bytes are not git's checkout of the recorded content)"
-                       for path in converted]
+        mismatches, kept = _byte_differences(converted, written)
+        limits += kept
     return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started,
                         tuple(not_compared + limits))
+
+
+def _byte_differences(converted: list[str], written: Collection[str] | None) -> tuple[list[str], list[str]]:
+    """``(mismatches, limits)`` for the converted files whose bytes are not git's
+    checkout of the recorded content: a mismatch where a restore wrote the file
+    (or, with ``written`` ``None``, everywhere: ``verify --worktree`` asks whether
+    a restore would give these bytes back); a limit for a file the restore left
+    alone, which holds the user's bytes, equal to the record after the conversion."""
+    if written is None:
+        written = converted
+    mismatches = [f"worktree: M {path} (its bytes are not git's checkout of the recorded content)"
+                  for path in converted if path in written]
+    left = [path for path in converted if path not in written]
+    limits = [f"{shown_paths(left)}: left as they were, and their bytes are not git's checkout of the recorded "
+              "content (a filter or end-of-line conversion changes them on checkout)"] if left else []
+    return mismatches, limits
 
 
 def _not_compared(racing: Iterable[str], skipped: Iterable[Skipped]) -> list[str]:
@@ -352,8 +371,6 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
     Returns:
         A :class:`StateVerdict`; ``duration_s`` is wall time in seconds.
     """
-    if expected.conflict_tree is not None:
-        return check_state(repo, expected, workdir, config, access_checked)
     from recovery.core.capture import classify_untracked, merge_state_files
     from recovery.core.refs import read_head
     from recovery.core.sparse import skip_worktree_paths
@@ -368,6 +385,9 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
     written = [b"%s %s\t%s" % (meta.split(b" ")[1], meta.split(b" ")[3], path)
                for meta, path in zip(fields[::2], fields[1::2])
                if meta.split(b" ")[1] not in (b"000000", b"160000") and path not in kept_off_disk]
+    written_paths = {entry.partition(b"\t")[2].decode("utf-8", "surrogateescape") for entry in written}
+    if expected.conflict_tree is not None:
+        return check_state(repo, expected, workdir, config, access_checked, written_paths)
     if written:
         # Entries without stat data: git must compare these files' content.
         git.run("update-index", "-z", "--index-info", input=b"\0".join(written) + b"\0")
@@ -422,8 +442,10 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
         mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {branch or 'detached'}")
     converted, limits = _coverage(repo, switched_index, config, workdir)
     if converted and not mismatches:
-        mismatches += [f"worktree: M {path} (its bytes are not git's checkout of the recorded content)"
-                       for path in converted]
+        # Only what the switch wrote must be git's checkout; every other file
+        # holds the user's bytes, which git status compared after the conversion.
+        mismatches, kept = _byte_differences(converted, written_paths)
+        limits += kept
     not_compared = _not_compared(now.racing, skipped) + [_submodule_elsewhere(path) for path in submodules]
     return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started,
                         tuple(not_compared + limits))

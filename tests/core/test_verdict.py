@@ -171,3 +171,23 @@ def test_submodule_at_another_commit_is_a_limit(repo: GitRepo, tmp_path: Path) -
     assert verify.returncode == 0
     assert "identical as far as checked" in verify.stdout
     assert "not covered: submodule sub is not at the commit the checkpoint recorded" in verify.stdout
+
+
+def test_a_file_the_restore_left_alone_is_not_failed_for_its_own_line_endings(repo: GitRepo) -> None:
+    """An ignored .gitattributes asks for CRLF on checkout of files committed
+    with LF. The restore writes only the file that differs (as CRLF, git's
+    checkout); the one it left alone keeps the user's LF bytes, which clean to
+    the recorded content: a limit, never "integrity check FAILED"."""
+    repo.write("keep.txt", "a\n")
+    repo.write("t.txt", "l1\n")
+    repo.commit_all("lf files")
+    repo.write(".gitattributes", "* text eol=crlf\n")
+    (repo.path / ".git/info/exclude").write_text(".gitattributes\n")
+    cp = repo.recover("checkpoint").stdout.split()[1]
+    repo.write("t.txt", "z\n")
+    restored = repo.recover("restore", cp, check=False)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "identical as far as checked" in restored.stdout and "byte-identical" not in restored.stdout
+    assert "keep.txt: left as they were" in restored.stdout
+    assert repo.read("keep.txt") == b"a\n"  # untouched
+    assert repo.read("t.txt") == b"l1\r\n"  # git's checkout of the recorded content, and said so
