@@ -83,7 +83,7 @@ class PatchNotApplied(RecoverError):
 
 
 def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
-                      patch: Path | None = None) -> Checkpoint:
+                      patch: Path | None = None, config: GitConfig | None = None) -> Checkpoint:
     """Capture the worktree and publish it as a new checkpoint.
 
     Args:
@@ -93,6 +93,8 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
         patch: worktree changes set aside from the disk (the pre-commit
             framework's stash patch), applied to the captured worktree tree
             without touching any file.
+        config: the git config, when the caller has read it (a hook reads it
+            once for its gates and its checkpoint).
 
     Returns:
         The published :class:`Checkpoint`, or the newest one with ``unchanged``
@@ -106,7 +108,7 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
     """
     with repo_lock(repo):
         with capture_workdir(repo, "checkpoint") as workdir:
-            config = GitConfig.load(repo.git)
+            config = config or GitConfig.load(repo.git)
             checkpoint, snap = take(repo, reason, message, workdir, patch, config)
             if patch is None and not snap.racing:
                 _keep_capture(repo, checkpoint, snap.index_file)
@@ -356,7 +358,7 @@ def _written_since(toplevel: Path, listed: bytes, since_ns: int) -> bool:
     return False
 
 
-def from_last_capture(repo: Repo, reason: str) -> Checkpoint | None:
+def from_last_capture(repo: Repo, reason: str, config: GitConfig | None = None) -> Checkpoint | None:
     """The checkpoint of the state now, built from the newest checkpoint's capture
     when no file changed since, without hashing the worktree again; ``None``
     when that cannot be shown (the caller captures).
@@ -424,7 +426,7 @@ def from_last_capture(repo: Repo, reason: str) -> Checkpoint | None:
         _keep_capture(repo, checkpoint, kept)
     from recovery.core.gc import auto_gc
 
-    auto_gc(repo, checkpoint, GitConfig.load(repo.git))
+    auto_gc(repo, checkpoint, config or GitConfig.load(repo.git))
     return checkpoint
 
 
@@ -492,7 +494,7 @@ def drop_superseded(repo: Repo, newer: Checkpoint) -> Checkpoint | None:
 
 
 def checkpoint_or_warn(repo: Repo, reason: str, patch: Path | None = None,
-                       reuse: bool = False) -> Checkpoint | None:
+                       reuse: bool = False, config: GitConfig | None = None) -> Checkpoint | None:
     """Checkpoint ``repo``; on failure print why and return ``None``. A checkpoint
     failure never blocks the user's git operation (docs/gates.md): the hooks,
     `run` and the gates take theirs through here.
@@ -503,6 +505,7 @@ def checkpoint_or_warn(repo: Repo, reason: str, patch: Path | None = None,
         reuse: build it from the newest checkpoint's capture when no file
             changed since (:func:`recovery.core.checkpoint.from_last_capture`),
             capture only otherwise: one capture per commit.
+        config: the git config, when the caller has read it.
 
     Raises:
         PatchNotApplied: the checkpoint was written without ``patch``; the
@@ -510,10 +513,10 @@ def checkpoint_or_warn(repo: Repo, reason: str, patch: Path | None = None,
     """
     try:
         if reuse:
-            reused = from_last_capture(repo, reason)
+            reused = from_last_capture(repo, reason, config)
             if reused is not None:
                 return reused
-        return create_checkpoint(repo, reason, patch=patch)
+        return create_checkpoint(repo, reason, patch=patch, config=config)
     except PatchNotApplied:
         raise
     except RecoverError as exc:

@@ -141,11 +141,12 @@ def _guarded(run: HookRun, handler: Callable[[HookRun], int]) -> int:
 
 def _pre_hook(run: HookRun) -> int:
     repo = Repo.discover()
+    config = GitConfig.load(repo.git)  # once, for the checkpoint and the gates
     if run.name == "pre-push":
         from recovery.hooks.push_guard import ALLOW_KEY, checkpoint_refs_in_push, checkpoints_carried, refusal
 
         leaking = checkpoint_refs_in_push(run.stdin) or checkpoints_carried(repo, run.stdin, run.args[0] if run.args else "")
-        if leaking and not GitConfig.load(repo.git).get_bool(ALLOW_KEY, False):
+        if leaking and not config.get_bool(ALLOW_KEY, False):
             say(refusal(leaking))
             return EXIT_ERROR
     what = _REFUSED_WHILE_INTERRUPTED.get(run.name)
@@ -153,11 +154,12 @@ def _pre_hook(run: HookRun) -> int:
         say(f"{what} refused: a restore was interrupted and the worktree is half-restored; run "
             "`git recover restore --continue` to finish it or `git recover restore --abort` to go back, then retry")
         return EXIT_FINDINGS
-    cp = _pre_commit_window_checkpoint(repo) if _in_stash_window(run.name) else checkpoint_or_warn(repo, run.name)
+    cp = (_pre_commit_window_checkpoint(repo, config) if _in_stash_window(run.name)
+          else checkpoint_or_warn(repo, run.name, config=config))
     rc = run.run_chain()
     if rc != EXIT_OK or run.name == "pre-rebase":
         return rc
-    gates = _hook_gates(repo)
+    gates = _hook_gates(repo, config)
     if not gates.for_stage(run.name):
         return EXIT_OK
     from recovery.gates.policy import STAGE_LIMITS, Validation, validate
@@ -166,7 +168,8 @@ def _pre_hook(run: HookRun) -> int:
     # In pre-commit's stash window `cp` holds the unstaged work too; the gates test
     # the staged state on disk, so that gets its own checkpoint (the cache key).
     # Without a patch set aside that is `cp` itself, shown without a second capture.
-    tested = checkpoint_or_warn(repo, "pre-commit-staged", reuse=True) if _in_stash_window(run.name) else cp
+    tested = (checkpoint_or_warn(repo, "pre-commit-staged", reuse=True, config=config)
+              if _in_stash_window(run.name) else cp)
     spec = Validation(run.name, (run.name,), base=resolve_commit(repo, "HEAD"), index_file=index_file,
                       strongest=STAGE_LIMITS[run.name], mark_good=False, interactive=sys.stderr.isatty())
     return validate(repo, spec, gates, tested).exit_code
@@ -180,18 +183,18 @@ def _post_hook(run: HookRun) -> int:
     return _validate_after(repo, run)
 
 
-def _hook_gates(repo: Repo) -> GateConfig:
+def _hook_gates(repo: Repo, config: GitConfig) -> GateConfig:
     """The gates a hook may run: the project's, once the repository is trusted
     (:mod:`recovery.gates.trust`)."""
     from recovery.gates.config import load_gates
     from recovery.gates.trust import allowed_gates
 
-    config = GitConfig.load(repo.git)
     return allowed_gates(repo, config, load_gates(repo.toplevel, config))
 
 
 def _validate_after(repo: Repo, run: HookRun) -> int:
-    gates = _hook_gates(repo)
+    config = GitConfig.load(repo.git)  # once, for the gates and the checkpoint
+    gates = _hook_gates(repo, config)
     if not gates.gates:
         return EXIT_OK
     spec = _post_spec(repo, run, gates)
@@ -202,7 +205,8 @@ def _validate_after(repo: Repo, run: HookRun) -> int:
     # A commit changes HEAD and the index, not the files: the checkpoint is
     # built from the pre-commit capture when no file changed since.
     reuse = run.name == "post-commit" or (run.name == "post-rewrite" and run.args[:1] == ("amend",))
-    outcome = validate(repo, spec, gates, checkpoint_or_warn(repo, run.name, reuse=True) if reuse else None)
+    checkpoint = checkpoint_or_warn(repo, run.name, reuse=True, config=config) if reuse else None
+    outcome = validate(repo, spec, gates, checkpoint)
     if run.name == "post-commit" and outcome.checkpoint is not None:
         from recovery.core.checkpoint import drop_superseded
 
@@ -327,7 +331,7 @@ def _in_stash_window(name: str) -> bool:
     return name == "pre-commit" and os.environ.get("PRE_COMMIT") == "1"
 
 
-def _pre_commit_window_checkpoint(repo: Repo) -> Checkpoint | None:
+def _pre_commit_window_checkpoint(repo: Repo, config: GitConfig) -> Checkpoint | None:
     """Checkpoint the worktree *with* the unstaged changes pre-commit set aside.
 
     pre-commit writes them as a patch ``patch<time>-<pid>`` in its store directory
@@ -347,7 +351,7 @@ def _pre_commit_window_checkpoint(repo: Repo) -> Checkpoint | None:
     from recovery.core.checkpoint import PatchNotApplied
 
     try:
-        return checkpoint_or_warn(repo, "pre-commit", _stash_patch())
+        return checkpoint_or_warn(repo, "pre-commit", _stash_patch(), config=config)
     except PatchNotApplied as exc:
         raise RecoverError(f"{exc.message}; commit again once it is resolved, or skip this hook with "
                            "SKIP=recover-pre-commit") from None
