@@ -160,3 +160,23 @@ def file_lock(path: Path, timeout_s: float) -> Iterator[None]:
             del _held[key]
     finally:
         os.close(fd)  # releases the flock
+
+
+def record_word(path: Path, word: str, keep: int) -> None:
+    """Append ``word`` to the whitespace-separated list in ``path``, keeping the
+    newest ``keep``; the file is replaced atomically (:func:`atomic_write`).
+
+    Raises:
+        OSError: the file cannot be read or written.
+    """
+    kept = path.read_text().split()[-(keep - 1):] if path.exists() else []
+    atomic_write(path, "\n".join([*kept, word]) + "\n")
+
+
+def recorded(path: Path, word: str) -> bool:
+    """Whether :func:`record_word` recorded ``word`` in ``path`` (``False`` when
+    the file cannot be read: a lost record must never stop anything)."""
+    try:
+        return word in path.read_text().split()
+    except OSError:
+        return False

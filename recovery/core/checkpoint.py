@@ -440,21 +440,13 @@ def remember_failing(repo: Repo, checkpoint: Checkpoint) -> None:
     """Record that a message named ``checkpoint`` as a failing state, so that
     :func:`drop_superseded` keeps it (the newest hundred are kept; losing the
     record costs one checkpoint merged into the next, never data)."""
-    from recovery.base.fs import atomic_write
+    from recovery.base.fs import record_word
 
     path = repo.state_dir / FAILING_FILE
     try:
-        kept = path.read_text().split()[-(_FAILING_KEEP - 1):] if path.exists() else []
-        atomic_write(path, "\n".join([*kept, checkpoint.sha]) + "\n")
+        record_word(path, checkpoint.sha, _FAILING_KEEP)
     except OSError as exc:
         warn(f"could not record checkpoint {checkpoint.short} as failing in {path}: {exc.strerror}")
-
-
-def _named_as_failing(repo: Repo, checkpoint: Checkpoint) -> bool:
-    try:
-        return checkpoint.sha in (repo.state_dir / FAILING_FILE).read_text().split()
-    except OSError:
-        return False
 
 
 def drop_superseded(repo: Repo, newer: Checkpoint) -> Checkpoint | None:
@@ -475,6 +467,7 @@ def drop_superseded(repo: Repo, newer: Checkpoint) -> Checkpoint | None:
     Raises:
         RecoverError: the ref moved while being deleted, or the lock is busy.
     """
+    from recovery.base.fs import recorded
     from recovery.core.refs import delete_ref
 
     with repo_lock(repo):
@@ -487,7 +480,7 @@ def drop_superseded(repo: Repo, newer: Checkpoint) -> Checkpoint | None:
             return None
         parent_and_tree = repo.git.run("rev-parse", f"{newer.head}^1", f"{newer.head}^{{tree}}",
                                        check=False).text.split()
-        if parent_and_tree != [older.head, older.index_tree] or _named_as_failing(repo, older):
+        if parent_and_tree != [older.head, older.index_tree] or recorded(repo.state_dir / FAILING_FILE, older.sha):
             return None
         delete_ref(repo, older.ref, older.sha)
         return older

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from recovery.base.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, RecoverError
+from recovery.base.fs import recorded
 from recovery.base.output import say
 from recovery.gates.config import GateConfig
 from recovery.gates.model import GateContext, GateResult, Policy
@@ -255,7 +256,7 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
     if spec.strongest is not None:
         report(results, spec.interactive)
     key = _loop_key(spec.undo, checkpoint)
-    decision = decide(results, spec, key is not None and _undone_before(repo, key))
+    decision = decide(results, spec, key is not None and recorded(repo.state_dir / UNDONE_FILE, key))
     if decision.action == "pass":
         # Good means every required gate passed on this tree, not just this
         # stage's: a commit whose gates all run at post-merge is not good yet.
@@ -344,22 +345,14 @@ def _loop_key(plan: UndoPlan | None, failing: Checkpoint | None) -> str | None:
     return f"{plan.reason}:{failing.worktree_tree}" if failing else None
 
 
-def _undone_before(repo: Repo, key: str) -> bool:
-    try:
-        return key in (repo.state_dir / UNDONE_FILE).read_text().split()
-    except OSError:
-        return False
-
-
 def _remember_undone(repo: Repo, key: str) -> None:
     """Record an undone result (the newest few hundred); losing the record costs
     at most one more undo, never the operation."""
-    from recovery.base.fs import atomic_write
+    from recovery.base.fs import record_word
 
     path = repo.state_dir / UNDONE_FILE
     try:
-        kept = path.read_text().split()[-(_UNDONE_KEEP - 1):] if path.exists() else []
-        atomic_write(path, "\n".join([*kept, key]) + "\n")
+        record_word(path, key, _UNDONE_KEEP)
     except OSError as exc:
         say(f"warning: could not record the undo in {path}: {exc.strerror}")
 
