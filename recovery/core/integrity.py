@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import stat
 import time
@@ -36,6 +37,17 @@ from recovery.core.repo import Repo
 # Converted files compared byte for byte with git's checkout of their content;
 # above this many the check would rewrite a large tree, so it says what it skipped.
 _MAX_BYTE_COMPARED = 2000
+# Entries of `git ls-files -s -v -z`: "<tag> <mode> <object> <stage>\t<path>\0";
+# the tag is S or s for skip-worktree, lowercase for assume-unchanged. A path
+# may hold tabs, so it starts at its entry's first tab. The patterns begin with
+# a NUL (matched against the listing with one put in front), which the regular
+# expression engine searches for as a literal: 3 ms over 80k entries.
+_SKIP_WORKTREE = re.compile(rb"\0[Ss] ")
+_ASSUME_UNCHANGED = re.compile(rb"\0[a-rt-z] ")
+_GITLINKS = re.compile(rb"\0[^Ss\0] 160000 [^\t\0]*\t([^\0]*)")
+_PATHS = re.compile(rb"\t([^\0]*)")
+# Regular files: not symbolic links, gitlinks or skip-worktree entries.
+_FILES = re.compile(rb"\0[^Ss\0] (?!120000 |160000 )[^\t\0]*\t([^\0]*)")
 
 
 @dataclass(frozen=True)
@@ -191,29 +203,16 @@ def _coverage(repo: Repo, index_file: Path, config: GitConfig, workdir: Path) ->
     """
     # -v tags assume-unchanged entries in lowercase (-t does not tell them apart).
     listed = repo.git.with_index(index_file).run("ls-files", "-s", "-v", "-z").stdout
-    limits: list[str] = []
-    files: list[bytes] = []
-    skip_worktree = assume_unchanged = 0
-    # git reads a .gitattributes from the index where the disk has none (a
-    # skip-worktree one, say): an indexed one counts wherever it is.
-    indexed_attributes = False
-    directories: set[bytes] = set()
-    for entry in listed.split(b"\0"):
-        if not entry:
-            continue
-        meta, _, path = entry.partition(b"\t")
-        tag, mode = meta.split(b" ")[:2]
-        indexed_attributes = indexed_attributes or path.rpartition(b"/")[2] == b".gitattributes"
-        if tag in (b"S", b"s"):
-            skip_worktree += 1
-            continue
-        if tag.islower():
-            assume_unchanged += 1
-        if mode == b"160000":
-            limits += _submodule_limits(repo, path.decode("utf-8", "surrogateescape"))
-        elif mode != b"120000":
-            files.append(path)
-            directories.add(path.rpartition(b"/")[0])
+    # One regular expression a question over the whole listing: a Python loop
+    # over 80k entries cost 135 ms of every restore (benchmarks/bench_core.py).
+    entries = b"\0" + listed
+    skip_worktree = len(_SKIP_WORKTREE.findall(entries))
+    assume_unchanged = len(_ASSUME_UNCHANGED.findall(entries))
+    limits = [line for raw in _GITLINKS.findall(entries)
+              for line in _submodule_limits(repo, raw.decode("utf-8", "surrogateescape"))]
+    # Every entry's directory: one holding only links or skip-worktree entries
+    # too, which can only make the attributes question below ask more.
+    directories = {path.rpartition(b"/")[0] for path in _PATHS.findall(listed)}
     if skip_worktree:
         limits.append(f"{skip_worktree} skip-worktree path(s) are compared as the index records them, "
                       "not as on disk")
@@ -221,8 +220,10 @@ def _coverage(repo: Repo, index_file: Path, config: GitConfig, workdir: Path) ->
         limits.append(f"{assume_unchanged} assume-unchanged path(s) are compared as the index records them, "
                       "not as on disk (`git ls-files -v` shows them in lowercase)")
     autocrlf = (config.get("core.autocrlf") or "false").lower() not in ("false", "no", "off", "0")
-    if not (files and (autocrlf or config.get("core.eol") or indexed_attributes
-                       or _attributes_read(repo, config, directories))):
+    files = _FILES.findall(entries) if directories and (
+        autocrlf or config.get("core.eol") or _indexes_attributes(listed)
+        or _attributes_read(repo, config, directories)) else []
+    if not files:
         return [], limits
     converted, missing_driver = _converted_paths(repo, files, config, autocrlf)
     for name, driver in missing_driver:
@@ -241,6 +242,20 @@ def _coverage(repo: Repo, index_file: Path, config: GitConfig, workdir: Path) ->
         limits.append(f"{len(converted)} file(s) pass through a filter or end-of-line conversion: compared with "
                       "git's checkout of the recorded content; their bytes before the checkpoint are not recorded")
     return differing, limits
+
+
+def _indexes_attributes(listed: bytes) -> bool:
+    """Whether a ``git ls-files -s -z`` listing holds a ``.gitattributes``
+    anywhere (git reads one from the index where the disk has none, a
+    skip-worktree one, say)."""
+    name = b".gitattributes\0"
+    at = listed.find(name)
+    while at >= 0:
+        entry = listed.rfind(b"\0", 0, at) + 1
+        if listed[at - 1:at] == b"/" or listed.find(b"\t", entry) == at - 1:
+            return True
+        at = listed.find(name, at + 1)
+    return False
 
 
 def _attributes_read(repo: Repo, config: GitConfig, directories: set[bytes]) -> bool:
@@ -493,11 +508,22 @@ def owner_access_problems(repo: Repo, index_file: Path,
             if mode is not None and not stat.S_ISLNK(mode) and mode & wanted != wanted:
                 problems.append((rel, stat.S_IMODE(mode)))
         return problems
-    listed = repo.git.with_index(index_file).run("ls-files", "-z").stdout
+    return listed_access_problems(repo.toplevel, repo.git.with_index(index_file).run("ls-files", "-z").stdout)
+
+
+def listed_access_problems(toplevel: Path, listed: bytes) -> list[tuple[str, int]]:
+    """:func:`owner_access_problems` of the paths in ``listed`` (``git ls-files
+    -z`` output, relative to ``toplevel``). It starts no process, so a restore
+    runs it in a thread beside its own git steps.
+
+    Raises:
+        OSError: ``toplevel`` cannot be opened.
+    """
+    problems: list[tuple[str, int]] = []
     checked_dirs: set[bytes] = set()
     # Plain bytes paths and one directory descriptor: pathlib costs more than
     # the lstat itself over 80k entries (benchmarks/bench_core.py).
-    top = os.open(repo.toplevel, os.O_RDONLY | os.O_DIRECTORY)
+    top = os.open(toplevel, os.O_RDONLY | os.O_DIRECTORY)
     try:
         for raw in listed.split(b"\0"):
             if not raw:

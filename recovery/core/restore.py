@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -58,7 +59,7 @@ from recovery.core.integrity import (
     check_switch,
     checkpoint_state,
     files_under,
-    owner_access_problems,
+    listed_access_problems,
     state_of,
     tree_diff,
     tree_paths,
@@ -419,7 +420,7 @@ def _run(
     write_intent(repo, intent)
     started = time.perf_counter()
     try:
-        repaired = _switch_worktree_and_index(repo, now, plan, config)
+        access = _switch_worktree_and_index(repo, now, plan, config)
     except _NothingChanged as exc:
         record_or_warn(repo, "restore", phase="end", verdict="error", target=target.short,
                  incident=intent.incident, error=exc.message)
@@ -435,6 +436,7 @@ def _run(
         write_intent(repo, replace(intent, phase=RestorePhase.HEAD))
         _move_head(repo, plan, target, now)
         _write_state_files(repo, plan.conflict_tree)
+        repaired = _repair_owner_access(repo.toplevel, access.problems())
     except RecoverError as exc:
         _stopped(repo, target, intent, exc)
     restore_s = time.perf_counter() - started
@@ -571,12 +573,12 @@ def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Se
     return mixed_git.text("write-tree")
 
 
-def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, config: GitConfig) -> list[str]:
+def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, config: GitConfig) -> _AccessWalk:
     """Steps 5-6 under git's ``index.lock``, held from before the first file
     changes until the new index is in place, as ``git checkout`` and ``reset
     --hard`` hold it: a ``git commit -a`` started meanwhile fails at once instead
-    of committing a half-switched tree (hostile testing). Returns the paths
-    whose owner access was repaired.
+    of committing a half-switched tree (hostile testing). Returns the owner-access
+    walk of the switched worktree, still running.
 
     Raises:
         _NothingChanged: the lock is taken or git refused before writing a file.
@@ -598,7 +600,7 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
                 raise _NothingChanged(f"a file changed while the restore ran ({exc.message})") from None
             raise
         _replace_special_files(repo, now)
-        repaired = _repair_owner_access(repo, now.index_file)
+        access = _AccessWalk(repo.toplevel, git.run("ls-files", "-z").stdout)
         # What the switch wrote, with its stat data, for the integrity check.
         shutil.copy2(now.index_file, now.index_file.parent / _SWITCHED)
         # -i: this merge writes no file, so git must not check the disk (a
@@ -613,7 +615,7 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
         # `--continue` removes once this process is gone.
         lock.unlink(missing_ok=True)
         raise
-    return repaired
+    return access
 
 
 def _keep_sparse(repo: Repo, now: Capture, plan: TargetState, config: GitConfig) -> None:
@@ -687,20 +689,55 @@ def _lock_index(repo: Repo) -> Path:
     return lock
 
 
-def _repair_owner_access(repo: Repo, index_file: Path) -> list[str]:
+class _AccessWalk:
+    """The owner-access walk of a switched worktree
+    (:func:`recovery.core.integrity.listed_access_problems`), run in a thread
+    while the git steps after the switch (the index build, the HEAD move) run:
+    at 80k files its ``lstat`` calls cost about 200 ms, which those steps hide.
+    """
+
+    def __init__(self, toplevel: Path, listed: bytes) -> None:
+        """Start walking the paths in ``listed`` (``git ls-files -z`` of the
+        switched index). The listing is taken by the caller: a git child
+        started from the thread would be killed when the thread ends
+        (``PR_SET_PDEATHSIG`` follows the thread that forked)."""
+        self._toplevel = toplevel
+        self._problems: list[tuple[str, int]] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._walk, args=(listed,), daemon=True)
+        self._thread.start()
+
+    def _walk(self, listed: bytes) -> None:
+        try:
+            self._problems = listed_access_problems(self._toplevel, listed)
+        except BaseException as exc:  # handed to problems(), in the restoring thread
+            self._error = exc
+
+    def problems(self) -> list[tuple[str, int]]:
+        """Wait for the walk: ``(path, mode)`` of what its owner cannot use.
+
+        Raises:
+            OSError: the walk could not open the top level.
+        """
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._problems
+
+
+def _repair_owner_access(toplevel: Path, problems: list[tuple[str, int]]) -> list[str]:
     """Give a restored file (or directory) that its owner cannot use the mode a
     fresh checkout would: git leaves a file whose content already matches alone,
     mode 000 included, and records no permission bits but the executable one.
     Files the owner can use keep their mode, deliberate 0600 included.
 
     Returns:
-        The paths it changed (the integrity check re-checks just those).
+        The paths of ``problems`` (the integrity check re-checks just those).
     """
     umask = os.umask(0)
     os.umask(umask)
-    problems = owner_access_problems(repo, index_file)
     for path, mode in problems:
-        full = repo.toplevel / path
+        full = toplevel / path
         if full.is_dir():
             wanted = 0o777 & ~umask
         else:

@@ -334,12 +334,13 @@ def test_restore_gives_back_access_to_an_unreadable_module(repo: GitRepo) -> Non
 def test_integrity_check_names_a_file_its_owner_cannot_read(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     import recovery.core.restore as restore_module
 
-    monkeypatch.setattr(restore_module, "_repair_owner_access", lambda r, index_file: None)
     repo.write("m.md", "x\n")
     repo.commit_all()
     r = Repo.discover(repo.path)
     cp = create_checkpoint(r, "manual")
     (repo.path / "m.md").chmod(0o000)
+    # As when the file is another user's and the restore does not run as root.
+    monkeypatch.setattr(restore_module, "_repair_owner_access", lambda top, problems: [p for p, _ in problems])
     with pytest.raises(IntegrityError, match="permissions: m.md has mode 0"):
         restore(r, cp)
 
@@ -634,16 +635,16 @@ def test_commit_during_the_switch_is_refused_by_the_index_lock(repo: GitRepo, mo
     repo.commit_all("new")
     head_before = repo.git("rev-parse", "HEAD")
     attempts: list[subprocess.CompletedProcess[str]] = []
-    real_repair = restore_module._repair_owner_access
+    real_replace = restore_module._replace_special_files
 
-    def commit_mid_switch(*args: object) -> list[str]:
+    def commit_mid_switch(*args: object) -> None:
         # The worktree already holds the checkpoint's files; the index does not yet.
         assert repo.read("f0.txt") == b"old 0\n"
         attempts.append(subprocess.run(["git", "commit", "-a", "-q", "-m", "mixed"], cwd=repo.path,
                                        capture_output=True, text=True))
-        return real_repair(*args)  # type: ignore[arg-type]
+        real_replace(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(restore_module, "_repair_owner_access", commit_mid_switch)
+    monkeypatch.setattr(restore_module, "_replace_special_files", commit_mid_switch)
     restore(r, cp)
 
     assert len(attempts) == 1
