@@ -28,7 +28,10 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TextIO
+
+TYPE_CHECKING = False  # typing's import costs every hook process 4 ms; mypy reads the name as typing's
+if TYPE_CHECKING:
+    from typing import TextIO
 
 PREFIX = "git-recover: "
 # How many lines of a listing are shown before "... and K more".
