@@ -88,6 +88,8 @@ class RestoreResult:
         verify_s: seconds taken by the integrity check.
         dry_run: nothing was changed.
         limits: what the integrity check could not prove (:attr:`StateVerdict.limits`).
+        access_given: ``(path, mode before)`` of each file or directory its
+            owner could not use, given the mode a fresh checkout would.
     """
 
     target: Checkpoint
@@ -99,6 +101,7 @@ class RestoreResult:
     verify_s: float = 0.0
     dry_run: bool = False
     limits: tuple[str, ...] = ()
+    access_given: tuple[tuple[str, int], ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -108,6 +111,11 @@ class RestoreResult:
     def change_lines(self) -> list[str]:
         """What changed: ``  STATUS path`` lines and the HEAD move, indented."""
         out = [f"  {line}" for line in summarize(self.changed_paths)] or ["  (no file changes)"]
+        if self.access_given:
+            # A mode change alone is no change of content, so no line above names it.
+            given = [f"{quote_path(path)} (was {mode:03o})" for path, mode in self.access_given]
+            more = f" and {len(given) - 5} more" if len(given) > 5 else ""
+            out.append(f"  owner access given back: {', '.join(given[:5])}{more}")
         return out + ([f"  {self.head_change}"] if self.head_change else [])
 
     def lines(self) -> list[str]:
@@ -436,7 +444,8 @@ def _run(
         write_intent(repo, replace(intent, phase=RestorePhase.HEAD))
         _move_head(repo, plan, target, now)
         _write_state_files(repo, plan.conflict_tree)
-        repaired = _repair_owner_access(repo.toplevel, access.problems())
+        access_given = access.problems()
+        repaired = _repair_owner_access(repo.toplevel, access_given)
     except RecoverError as exc:
         _stopped(repo, target, intent, exc)
     restore_s = time.perf_counter() - started
@@ -465,7 +474,7 @@ def _run(
             f"(the state before the restore is checkpoint {shown_safety.short}: `git recover undo`)"
         )
     return RestoreResult(target, shown_safety, changes, head_change, safety_s, restore_s, verdict.duration_s,
-                         limits=verdict.limits)
+                         limits=verdict.limits, access_given=tuple(access_given))
 
 
 def _plan(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], workdir: Path) -> TargetState:

@@ -329,6 +329,9 @@ def test_restore_gives_back_access_to_an_unreadable_module(repo: GitRepo) -> Non
     assert result.changed_paths == ()
     read = subprocess.run(as_nobody, capture_output=True)
     assert read.returncode == 0 and read.stdout == b"# core\n"
+    # Said, not done behind the user's back: no content changed, so no change line names it.
+    assert set(result.access_given) == {("modules", 0), ("modules/core.md", 0)}
+    assert "  owner access given back: modules (was 000), modules/core.md (was 000)" in result.lines()
 
 
 def test_integrity_check_names_a_file_its_owner_cannot_read(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
