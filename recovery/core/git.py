@@ -88,7 +88,11 @@ class GitCommandError(RecoverError):
         lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
         # The first "error:" line names the cause (`error: open("x"): Permission
         # denied`); the final "fatal:" line only says that the command failed.
-        errors = [line for line in lines if line.startswith("error:")]
+        # Without one, the "fatal:" line does, not the advice after it (a stale
+        # lock: "Unable to create '.../undo.lock': File exists.", then a
+        # paragraph ending "remove the file manually to continue.").
+        errors = [line for line in lines if line.startswith("error:")] or [
+            line for line in lines if line.startswith("fatal:")]
         reason = (errors or lines or ["no message"])[0 if errors else -1]
         if returncode < 0:
             try:

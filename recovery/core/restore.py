@@ -28,8 +28,10 @@ The order (docs/design.md has what a crash at each step leaves):
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -745,17 +747,55 @@ def _repair_owner_access(toplevel: Path, problems: list[tuple[str, int]]) -> lis
     """
     umask = os.umask(0)
     os.umask(umask)
-    for path, mode in problems:
-        full = toplevel / path
-        if full.is_dir():
-            wanted = 0o777 & ~umask
-        else:
-            wanted = (0o777 if mode & 0o100 else 0o666) & ~umask
-        try:
-            os.chmod(full, wanted | (0o700 if full.is_dir() else 0o600))
-        except OSError:
-            pass  # not ours to change: the integrity check names it
+    top = os.open(toplevel, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for path, mode in problems:
+            try:
+                _give_access(top, path, mode, umask)
+            except OSError:
+                pass  # not ours to change, or no longer what the walk found: the integrity check names it
+    finally:
+        os.close(top)
     return [path for path, _ in problems]
+
+
+def _give_access(top: int, path: str, mode: int, umask: int) -> None:
+    """chmod ``path`` (relative to the directory ``top``) to what a checkout
+    gives it, following no symbolic link on the way: the walk that found it ran
+    while other programs could replace a directory with a link to one outside
+    the worktree, which a chmod by path would change (hostile testing: run as
+    root, 2 of 15 restores raced into a directory in /tmp).
+
+    Raises:
+        OSError: a component is missing or a symbolic link, or the chmod failed.
+    """
+    # O_PATH (Linux) opens without read access: an owner may chmod a file it cannot read.
+    o_path = getattr(os, "O_PATH", os.O_RDONLY | os.O_NONBLOCK)
+    *directories, name = path.split("/")
+    fd = os.dup(top)
+    try:
+        for part in directories:
+            parent, fd = fd, os.open(part, o_path | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(parent)
+        leaf = os.open(name, o_path | os.O_NOFOLLOW, dir_fd=fd)
+        try:
+            kind = os.fstat(leaf).st_mode
+            is_dir = stat.S_ISDIR(kind)
+            if not (is_dir or stat.S_ISREG(kind)):
+                raise OSError(errno.ELOOP, "not a file or directory any more", path)
+            if is_dir:
+                wanted = 0o777 & ~umask | 0o700
+            else:
+                wanted = (0o777 if mode & 0o100 else 0o666) & ~umask | 0o600
+            if hasattr(os, "O_PATH"):
+                # fchmod refuses an O_PATH descriptor; its /proc link names the same inode.
+                os.chmod(f"/proc/self/fd/{leaf}", wanted)
+            else:
+                os.fchmod(leaf, wanted)
+        finally:
+            os.close(leaf)
+    finally:
+        os.close(fd)
 
 
 def _put_back_stages(repo: Repo, index_file: Path, conflict_tree: str) -> None:

@@ -4,7 +4,9 @@ path limits, refusals before any change, and the integrity check."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -332,6 +334,30 @@ def test_restore_gives_back_access_to_an_unreadable_module(repo: GitRepo) -> Non
     # Said, not done behind the user's back: no content changed, so no change line names it.
     assert set(result.access_given) == {("modules", 0), ("modules/core.md", 0)}
     assert "  owner access given back: modules (was 000), modules/core.md (was 000)" in result.lines()
+
+
+def test_owner_access_repair_follows_no_symbolic_link_out_of_the_worktree(tmp_path: Path) -> None:
+    # The walk found `v` and `v/keep` at mode 000; before the repair, another
+    # program swapped `v` for a link to a directory outside the worktree.
+    import recovery.core.restore as restore_module
+
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o700)
+    (outside / "keep").write_text("secret\n")
+    (outside / "keep").chmod(0o600)
+    outside.chmod(0o700)
+    top = tmp_path / "worktree"
+    top.mkdir()
+    (top / "v").symlink_to(outside)
+    (top / "f").write_text("x\n")
+    (top / "f").chmod(0o000)
+
+    given = restore_module._repair_owner_access(top, [("v", 0), ("v/keep", 0), ("f", 0)])
+
+    assert given == ["v", "v/keep", "f"]  # all re-checked by the integrity check
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o700
+    assert stat.S_IMODE((outside / "keep").stat().st_mode) == 0o600
+    assert stat.S_IMODE((top / "f").stat().st_mode) & 0o600 == 0o600  # the real one was repaired
 
 
 def test_integrity_check_names_a_file_its_owner_cannot_read(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
