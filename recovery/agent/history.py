@@ -79,7 +79,7 @@ def prompts(records: list[dict[str, Any]]) -> list[Prompt]:
 def sessions(state_dir: Path) -> list[tuple[str, float]]:
     """``(session id, last change as epoch seconds)`` of every recorded session, newest first."""
     try:
-        found = [(p.stem, p.stat().st_mtime) for p in session_dir(state_dir).glob("*.jsonl")]
+        found = [(p.stem, p.stat().st_mtime) for p in Path(session_dir(state_dir)).glob("*.jsonl")]
     except OSError:
         return []
     return sorted(found, key=lambda item: item[1], reverse=True)

@@ -32,13 +32,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 from recovery.agent.session import append, prompt_number
 from recovery.base.errors import EXIT_OK, RecoverError
 from recovery.core.fingerprint import checkpoint_new, unchanged
 
-TYPE_CHECKING = False  # typing's import costs the hot path; mypy reads the name as typing's
+# typing's and pathlib's imports cost the hot path (pathlib 5 ms of a 70 ms
+# hook): its paths are strings. mypy reads the name as typing's.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
@@ -100,19 +101,19 @@ def _dispatch(event: str, payload: dict[str, Any]) -> int:
     session = str(payload.get("session_id") or "unknown")
     prompt_id = payload.get("prompt_id")
     prompt_id = str(prompt_id) if prompt_id else None
-    state_dir = git_dir / "recovery"
+    state_dir = os.path.join(git_dir, "recovery")
     if event == "PostToolUse" or event == "PostToolUseFailure":
         _record_result(state_dir, session, payload, event == "PostToolUseFailure")
         return _agent_gates(toplevel, tool, payload) if event == "PostToolUse" else EXIT_OK
 
-    digest, sha = unchanged(toplevel, git_dir, common_dir)
+    fingerprint, sha = unchanged(toplevel, git_dir, common_dir)
     if event == "UserPromptSubmit":
         text = str(payload.get("prompt") or "")
         line = (text.strip().splitlines() or [""])[0][:_TARGET_MAX]
 
         def build_prompt(records: list[dict[str, Any]]) -> dict[str, Any]:
             n, _ = prompt_number(records, prompt_id)
-            cp = sha or _capture(toplevel, PROMPT_REASON, f"session {session} prompt {n}: {line}", digest)
+            cp = sha or _capture(toplevel, PROMPT_REASON, f"session {session} prompt {n}: {line}", fingerprint)
             return {"kind": "prompt", "n": n, "prompt_id": prompt_id, "line": line, "checkpoint": cp}
 
         append(state_dir, session, build_prompt)
@@ -121,7 +122,7 @@ def _dispatch(event: str, payload: dict[str, Any]) -> int:
 
     def build_tool(records: list[dict[str, Any]]) -> dict[str, Any]:
         n, _ = prompt_number(records, prompt_id)
-        cp = sha or _capture(toplevel, TOOL_REASON, f"session {session} prompt {n}: {tool} {target}", digest)
+        cp = sha or _capture(toplevel, TOOL_REASON, f"session {session} prompt {n}: {tool} {target}", fingerprint)
         return {"kind": "tool", "n": n, "prompt_id": prompt_id, "tool": tool, "target": target,
                 "tool_use_id": payload.get("tool_use_id"), "checkpoint": cp}
 
@@ -129,13 +130,15 @@ def _dispatch(event: str, payload: dict[str, Any]) -> int:
     return EXIT_OK
 
 
-def _capture(toplevel: Path, reason: str, message: str, digest: str | None) -> str:
+def _capture(toplevel: str, reason: str, message: str, fingerprint: bytes | None) -> str:
+    from pathlib import Path
+
     from recovery.core.repo import Repo
 
-    return checkpoint_new(Repo.discover(toplevel), reason, message, digest)
+    return checkpoint_new(Repo.discover(Path(toplevel)), reason, message, fingerprint)
 
 
-def locate(payload: dict[str, Any]) -> tuple[Path, Path, Path] | None:
+def locate(payload: dict[str, Any]) -> tuple[str, str, str] | None:
     """The worktree the agent works in: ``(top level, git dir, common dir)``,
     found from the files on disk without starting git, or ``None`` outside one.
 
@@ -146,28 +149,25 @@ def locate(payload: dict[str, Any]) -> tuple[Path, Path, Path] | None:
     gitrepository-layout(5)).
     """
     start = os.environ.get("CLAUDE_PROJECT_DIR") or payload.get("cwd") or os.getcwd()
-    here = Path(str(start)).absolute()
-    for top in (here, *here.parents):
-        dot = top / ".git"
-        if dot.is_dir():
+    top = os.path.abspath(str(start))
+    while True:
+        dot = os.path.join(top, ".git")
+        if os.path.isdir(dot):
             return top, dot, dot
-        if dot.is_file():
-            try:
-                text = dot.read_text().strip()
-            except OSError:
-                return None
+        if os.path.isfile(dot):
+            text = _read(dot).strip()
             if not text.startswith("gitdir:"):
                 return None
-            git_dir = (top / text.removeprefix("gitdir:").strip()).resolve()
-            try:
-                common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
-            except OSError:
-                common = git_dir
-            return top, git_dir, common
-    return None
+            git_dir = os.path.realpath(os.path.join(top, text.removeprefix("gitdir:").strip()))
+            common = _read(os.path.join(git_dir, "commondir")).strip()
+            return top, git_dir, os.path.realpath(os.path.join(git_dir, common)) if common else git_dir
+        parent = os.path.dirname(top)
+        if parent == top:
+            return None
+        top = parent
 
 
-def tool_target(tool: str, tool_input: Any, toplevel: Path) -> str:
+def tool_target(tool: str, tool_input: Any, toplevel: str) -> str:
     """What a tool call acts on, for its label: the file (relative to the top
     level when inside it) or the command line, shortened."""
     if not isinstance(tool_input, dict):
@@ -175,15 +175,15 @@ def tool_target(tool: str, tool_input: Any, toplevel: Path) -> str:
     if tool == "Bash":
         command = " ".join(str(tool_input.get("command") or "").split())
         return command if len(command) <= _TARGET_MAX else command[:_TARGET_MAX - 3] + "..."
-    path = tool_input.get("file_path") or tool_input.get("notebook_path") or ""
+    path = str(tool_input.get("file_path") or tool_input.get("notebook_path") or "")
     try:
-        return os.path.relpath(str(path), toplevel) if os.path.isabs(str(path)) and \
-            Path(str(path)).is_relative_to(toplevel) else str(path)
+        inside = os.path.isabs(path) and os.path.commonpath([path, toplevel]) == toplevel
+        return os.path.relpath(path, toplevel) if inside else path
     except ValueError:
-        return str(path)
+        return path
 
 
-def _record_result(state_dir: Path, session: str, payload: dict[str, Any], failed: bool) -> None:
+def _record_result(state_dir: str, session: str, payload: dict[str, Any], failed: bool) -> None:
     use_id = payload.get("tool_use_id")
     if not use_id:
         return
@@ -194,29 +194,36 @@ def _record_result(state_dir: Path, session: str, payload: dict[str, Any], faile
     append(state_dir, session, lambda _records: record)
 
 
-def _agent_gates(toplevel: Path, tool: str, payload: dict[str, Any]) -> int:
+def _agent_gates(toplevel: str, tool: str, payload: dict[str, Any]) -> int:
     """Run the gates of the ``agent`` stage after a tool call; a failure is
     said on stderr with exit 2, which the client feeds back to the agent."""
-    if not (toplevel / ".recover.toml").exists() and "git-recover" not in _read(toplevel / "pyproject.toml"):
+    if not os.path.exists(os.path.join(toplevel, ".recover.toml")) and \
+            "git-recover" not in _read(os.path.join(toplevel, "pyproject.toml")):
         return EXIT_OK  # no gate configuration: nothing to import, nothing to run
+    from pathlib import Path
+
     from recovery.agent.gates import run_agent_gates
 
-    reason = run_agent_gates(toplevel, f"{tool} {tool_target(tool, payload.get('tool_input'), toplevel)}")
+    reason = run_agent_gates(Path(toplevel), f"{tool} {tool_target(tool, payload.get('tool_input'), toplevel)}")
     if reason is None:
         return EXIT_OK
     print(reason, file=sys.stderr)
     return EXIT_FEEDBACK
 
 
-def _read(path: Path) -> str:
+def _read(path: str) -> str:
+    """The text of ``path``, ``""`` when it cannot be read."""
     try:
-        return path.read_text(errors="replace")
+        with open(path, errors="replace") as handle:
+            return handle.read()
     except OSError:
         return ""
 
 
-def _session_start(toplevel: Path) -> int:
+def _session_start(toplevel: str) -> int:
+    from pathlib import Path
+
     from recovery.agent.gates import session_summary
 
-    print(session_summary(toplevel))
+    print(session_summary(Path(toplevel)))
     return EXIT_OK

@@ -24,30 +24,33 @@ import fcntl
 import json
 import os
 import time
-from pathlib import Path
 
-TYPE_CHECKING = False  # typing's import costs the hot path; mypy reads the name as typing's
+TYPE_CHECKING = False  # typing's and pathlib's imports cost the hot path; mypy reads the name as typing's
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
+
+    # Paths as strings or path objects: the agent hook passes strings (pathlib's
+    # import is 5 ms of it), the readers of the records pass their Repo's paths.
+    StrPath = str | os.PathLike[str]
 
 SESSION_DIR = "agent"
 _SAFE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
-def session_dir(state_dir: Path) -> Path:
+def session_dir(state_dir: StrPath) -> str:
     """Where session records live under a worktree's state directory."""
-    return state_dir / SESSION_DIR
+    return os.path.join(state_dir, SESSION_DIR)
 
 
-def session_file(state_dir: Path, session_id: str) -> Path:
+def session_file(state_dir: StrPath, session_id: str) -> str:
     """The record file of ``session_id`` (an id that is not a plain token is
     hashed, so it can never name a path outside the directory)."""
     if not 0 < len(session_id) <= 128 or not set(session_id) <= _SAFE_CHARS or session_id.startswith("."):
         import hashlib
 
         session_id = "h-" + hashlib.sha256(session_id.encode()).hexdigest()[:32]
-    return session_dir(state_dir) / f"{session_id}.jsonl"
+    return os.path.join(session_dir(state_dir), f"{session_id}.jsonl")
 
 
 def _now() -> str:
@@ -56,7 +59,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}+00:00"
 
 
-def append(state_dir: Path, session_id: str,
+def append(state_dir: StrPath, session_id: str,
            build: Callable[[list[dict[str, Any]]], dict[str, Any] | None]) -> dict[str, Any] | None:
     """Append one record built from the session's records so far, atomically
     with respect to other hooks of the same session.
@@ -73,7 +76,7 @@ def append(state_dir: Path, session_id: str,
         OSError: the record file cannot be written.
     """
     path = session_file(state_dir, session_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -100,10 +103,11 @@ def _parse(data: bytes) -> list[dict[str, Any]]:
     return records
 
 
-def read(state_dir: Path, session_id: str) -> list[dict[str, Any]]:
+def read(state_dir: StrPath, session_id: str) -> list[dict[str, Any]]:
     """The records of ``session_id`` in order (empty when there are none)."""
     try:
-        return _parse(session_file(state_dir, session_id).read_bytes())
+        with open(session_file(state_dir, session_id), "rb") as handle:
+            return _parse(handle.read())
     except OSError:
         return []
 

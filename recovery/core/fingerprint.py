@@ -7,10 +7,13 @@ the index and hashes files; this check costs one ``git status`` and one
 ``lstat`` per path git lists (the agent hook's budget is twice Python's
 start-up plus one ``git status``).
 
-The fingerprint is a SHA-256 over ``git status --porcelain=v2 --branch
+The fingerprint is the output of ``git status --porcelain=v2 --branch
 --untracked-files=all`` (HEAD, branch, index blob ids and modes of every
-changed entry, every untracked file) and the size, mtime in nanoseconds, inode
-and mode of every path that output names: an edit of a file that was already
+changed entry, every untracked file) followed by the size, mtime in
+nanoseconds, inode and mode of every path that output names, kept and compared
+byte for byte. Not a digest of it: importing ``hashlib`` cost the agent hook
+7 ms of a 70 ms process, and a digest could only be weaker; the output grows
+with the change, not the tree. an edit of a file that was already
 modified changes its stat data, a rename-save its inode. Clean tracked files are
 not listed, and a clean file that changes shows up in the status output.
 What it cannot see: a file rewritten with the same size inside one mtime tick of
@@ -18,49 +21,54 @@ the previous fingerprint (the racy-git case; on a filesystem with nanosecond
 timestamps this needs two writes in the same nanosecond), and merge state files.
 
 The last fingerprint and the checkpoint it belongs to are kept in
-``<git-dir>/recovery/fingerprint``, shared by the watcher and the agent hooks,
-since any checkpoint of the current state serves both.
+``<git-dir>/recovery/fingerprint`` (a line ``<ref> <sha>``, then the
+fingerprint), shared by the watcher and the agent hooks, since any checkpoint
+of the current state serves both.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
 
 from recovery.core.git import Git
 
-TYPE_CHECKING = False  # typing's import costs the agent hook; mypy reads the name as typing's
+TYPE_CHECKING = False  # typing's and pathlib's imports cost the agent hook; mypy reads the name as typing's
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from recovery.core.repo import Repo
+
+    # The agent hook passes strings (pathlib's import is 5 ms of it), the watcher its Repo's paths.
+    StrPath = str | os.PathLike[str]
 
 FINGERPRINT_FILE = "fingerprint"
 
 
-def state_fingerprint(toplevel: Path, git_dir: Path) -> str | None:
-    """The fingerprint of the worktree's state now, as a hex digest.
+def state_fingerprint(toplevel: StrPath, git_dir: StrPath) -> bytes | None:
+    """The fingerprint of the worktree's state now.
 
     Args:
         toplevel: the worktree's top-level directory.
         git_dir: its git directory.
 
     Returns:
-        The digest, or ``None`` when ``git status`` failed (then the caller
+        The fingerprint, or ``None`` when ``git status`` failed (then the caller
         takes a checkpoint: not knowing is not "unchanged").
     """
-    env = {"GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(toplevel), "GIT_INDEX_FILE": str(git_dir / "index")}
+    env = {"GIT_DIR": os.fspath(git_dir), "GIT_WORK_TREE": os.fspath(toplevel),
+           "GIT_INDEX_FILE": os.path.join(git_dir, "index")}
     status = Git(toplevel, env).run("status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
                                     "--ignore-submodules=none", check=False)
     if status.returncode != 0:
         return None
-    digest = hashlib.sha256(status.stdout)
+    stats: list[str] = []
     for path in _status_paths(status.stdout):
         try:
-            st = os.lstat(toplevel / path)
-            digest.update(f"\0{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_mode}".encode())
+            st = os.lstat(os.path.join(toplevel, path))
+            stats.append(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_mode}")
         except OSError:
-            digest.update(b"\0-")
-    return digest.hexdigest()
+            stats.append("-")
+    return status.stdout + b"\0\0" + "\0".join(stats).encode()
 
 
 def _status_paths(out: bytes) -> list[str]:
@@ -82,37 +90,40 @@ def _status_paths(out: bytes) -> list[str]:
     return paths
 
 
-def last_captured(state_dir: Path, common_dir: Path) -> tuple[str, str] | None:
+def last_captured(state_dir: StrPath, common_dir: StrPath) -> tuple[bytes, str] | None:
     """``(fingerprint, checkpoint sha)`` of the last continuous checkpoint, or
     ``None`` when there is none, the record is unreadable, or its checkpoint's
     ref is gone (``gc`` dropped it: the state is no longer held, so it must be
     captured again)."""
     try:
-        digest, ref, sha = (state_dir / FINGERPRINT_FILE).read_text().split()[:3]
+        with open(os.path.join(state_dir, FINGERPRINT_FILE), "rb") as handle:
+            head, _, fingerprint = handle.read().partition(b"\n")
+        ref, sha = head.decode("utf-8", "surrogateescape").split(" ")
     except (OSError, ValueError):
         return None
     if not _ref_exists(common_dir, ref, sha):
         return None
-    return digest, sha
+    return fingerprint, sha
 
 
-def _ref_exists(common_dir: Path, ref: str, sha: str) -> bool:
+def _ref_exists(common_dir: StrPath, ref: str, sha: str) -> bool:
     """Whether ``ref`` points at ``sha``, read from the files git keeps refs in
     (loose ref, then ``packed-refs``; gitrepository-layout(5)) without starting git."""
     try:
-        return (common_dir / ref).read_text().strip() == sha
+        with open(os.path.join(common_dir, ref)) as loose:
+            return loose.read().strip() == sha
     except OSError:
         pass
     try:
-        with open(common_dir / "packed-refs", "rb") as packed:
+        with open(os.path.join(common_dir, "packed-refs"), "rb") as packed:
             return any(line.rstrip(b"\n") == f"{sha} {ref}".encode() for line in packed)
     except OSError:
         return False
 
 
-def remember(state_dir: Path, digest: str, ref: str, sha: str) -> None:
+def remember(state_dir: Path, fingerprint: bytes, ref: str, sha: str) -> None:
     """Record that checkpoint ``sha`` (ref ``ref``) holds the state whose fingerprint is
-    ``digest`` (taken *before* its capture, so a change made during the
+    ``fingerprint`` (taken *before* its capture, so a change made during the
     capture makes the next fingerprint differ). Written atomically, so a reader
     never sees half a record.
 
@@ -123,10 +134,10 @@ def remember(state_dir: Path, digest: str, ref: str, sha: str) -> None:
 
     state_dir.mkdir(parents=True, exist_ok=True)
     # Not fsynced: a record lost in a crash costs one extra capture, nothing more.
-    atomic_write(state_dir / FINGERPRINT_FILE, f"{digest} {ref} {sha}\n", durable=False)
+    atomic_write(state_dir / FINGERPRINT_FILE, f"{ref} {sha}\n".encode() + fingerprint, durable=False)
 
 
-def unchanged(toplevel: Path, git_dir: Path, common_dir: Path) -> tuple[str | None, str | None]:
+def unchanged(toplevel: StrPath, git_dir: StrPath, common_dir: StrPath) -> tuple[bytes | None, str | None]:
     """The state's fingerprint now, and the checkpoint that already holds it.
 
     Returns:
@@ -134,15 +145,15 @@ def unchanged(toplevel: Path, git_dir: Path, common_dir: Path) -> tuple[str | No
         the state has not changed since it, else ``None``; ``fingerprint`` is
         ``None`` when ``git status`` failed.
     """
-    digest = state_fingerprint(toplevel, git_dir)
-    last = last_captured(git_dir / "recovery", common_dir)
-    if digest is not None and last is not None and last[0] == digest:
-        return digest, last[1]
-    return digest, None
+    fingerprint = state_fingerprint(toplevel, git_dir)
+    last = last_captured(os.path.join(git_dir, "recovery"), common_dir)
+    if fingerprint is not None and last is not None and last[0] == fingerprint:
+        return fingerprint, last[1]
+    return fingerprint, None
 
 
-def checkpoint_new(repo: Repo, reason: str, message: str | None, digest: str | None) -> str:
-    """Take a checkpoint and remember it as the one holding ``digest``.
+def checkpoint_new(repo: Repo, reason: str, message: str | None, fingerprint: bytes | None) -> str:
+    """Take a checkpoint and remember it as the one holding ``fingerprint``.
 
     Returns:
         The new checkpoint's sha.
@@ -153,8 +164,8 @@ def checkpoint_new(repo: Repo, reason: str, message: str | None, digest: str | N
     from recovery.core.checkpoint import create_checkpoint
 
     cp = create_checkpoint(repo, reason, message)
-    if digest is not None:
-        remember(repo.state_dir, digest, cp.ref, cp.sha)
+    if fingerprint is not None:
+        remember(repo.state_dir, fingerprint, cp.ref, cp.sha)
     return cp.sha
 
 
@@ -174,7 +185,7 @@ def checkpoint_if_changed(repo: Repo, reason: str, message: str | None = None) -
     Raises:
         RecoverError: the capture failed; nothing was published.
     """
-    digest, sha = unchanged(repo.toplevel, repo.git_dir, repo.common_dir)
+    fingerprint, sha = unchanged(repo.toplevel, repo.git_dir, repo.common_dir)
     if sha is not None:
         return sha, False
-    return checkpoint_new(repo, reason, message, digest), True
+    return checkpoint_new(repo, reason, message, fingerprint), True
