@@ -13,16 +13,17 @@ spend, so a file is validated once per content: the SHA-256 of the schema and
 the file is remembered as an empty marker file under
 ``$XDG_CACHE_HOME/git-recover/valid-config/`` and a file whose hash has a marker
 is not validated again. A cache that cannot be written only costs time.
+
+The parser, the hash and the spelling suggestions are imported where they are
+used: a hook in a repository with neither file asks only
+:func:`has_project_file`, and those imports are about 5 ms of every commit.
 """
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import importlib
 import json
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,12 @@ class ProjectConfig:
         return f"{name}: {self.prefix}{key}"
 
 
+def has_project_file(toplevel: Path) -> bool:
+    """Whether ``toplevel`` holds a file :func:`load_project_config` reads; without
+    one every section is empty, which a hook can know without parsing anything."""
+    return (toplevel / RECOVER_TOML).is_file() or (toplevel / PYPROJECT).is_file()
+
+
 def load_project_config(toplevel: Path) -> ProjectConfig:
     """Find, parse and validate the project configuration under ``toplevel``.
 
@@ -100,6 +107,8 @@ def load_project_config(toplevel: Path) -> ProjectConfig:
 
 def _reject_misspelt_tool_table(tool: dict[str, Any]) -> None:
     """``[tool.git_recover]`` configures nothing; say so instead of ignoring it."""
+    import difflib
+
     close = difflib.get_close_matches(TOOL_TABLE, [str(k) for k in tool], n=1, cutoff=0.8)
     if close:
         raise UsageError(f"{PYPROJECT}: tool.{close[0]}: unknown table (did you mean 'tool.{TOOL_TABLE}'?)")
@@ -107,6 +116,8 @@ def _reject_misspelt_tool_table(tool: dict[str, Any]) -> None:
 
 def _validate_once(config: ProjectConfig, raw: bytes) -> None:
     """Validate ``config`` unless this exact content passed before (see the module doc)."""
+    import hashlib
+
     schema_bytes = SCHEMA_PATH.read_bytes()
     digest = hashlib.sha256(schema_bytes + b"\0" + config.prefix.encode() + b"\0" + raw).hexdigest()
     marker = _cache_dir() / digest
@@ -135,6 +146,8 @@ def validate(config: ProjectConfig, schema: dict[str, Any]) -> None:
         UsageError: naming the file, the dotted key and, for an unknown key, the
             nearest valid name.
     """
+    import difflib
+
     # Through importlib: the type stubs are not installed everywhere mypy runs.
     jsonschema = importlib.import_module("jsonschema")
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config.data),
@@ -175,6 +188,8 @@ def _read(path: Path) -> bytes:
 
 
 def _parse(path: Path, raw: bytes) -> dict[str, Any]:
+    import tomllib
+
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

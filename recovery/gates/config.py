@@ -33,6 +33,7 @@ from typing import Any
 
 from recovery.core.config import GitConfig
 from recovery.base.errors import UsageError
+from recovery.gates import GIT_PREFIX
 from recovery.gates.model import BUILTINS, POLICIES, SEVERITIES, STAGES, Gate
 from recovery.links.findings import FAIL_LEVELS
 from recovery.base.project_config import load_project_config
@@ -57,7 +58,6 @@ _BUILTIN_OPTIONS = {
 # git config keys a user may override per gate (recover.gate.<name>.<key>).
 MAX_TIMEOUT_S = 86400.0  # a day: longer is a hang, not a gate
 _OVERRIDABLE = {"command", "timeout", "severity", "stages", "required", "policy", "enabled"}
-_GIT_PREFIX = "recover.gate."
 DEFAULT_SOURCE = "default"
 
 
@@ -105,7 +105,7 @@ def load_gates(toplevel: Path, git_config: GitConfig) -> GateConfig:
             raise UsageError(f"{where}: expected a table")
         gate = _from_table(name, body, project.where)
         gate = _apply_overrides(gate, git_config)
-        if git_config.get_bool(f"{_GIT_PREFIX}{name}.enabled", True):
+        if git_config.get_bool(f"{GIT_PREFIX}{name}.enabled", True):
             gates.append(gate)
         else:
             disabled.append(name)
@@ -210,7 +210,7 @@ def _apply_overrides(gate: Gate, config: GitConfig) -> Gate:
     changes: dict[str, Any] = {}
     sources = dict(gate.sources)
     for key in sorted(_OVERRIDABLE - {"enabled"}):
-        git_key = f"{_GIT_PREFIX}{gate.name}.{key}"
+        git_key = f"{GIT_PREFIX}{gate.name}.{key}"
         raw = config.get(git_key)
         if raw is None:
             continue
@@ -238,9 +238,9 @@ def _apply_overrides(gate: Gate, config: GitConfig) -> Gate:
 def _reject_unknown_overrides(config: GitConfig, names: set[str]) -> None:
     """A typo in a git config override is an error, not a silent no-op."""
     for key in config.values:
-        if not key.startswith(_GIT_PREFIX):
+        if not key.startswith(GIT_PREFIX):
             continue
-        name, _, setting = key[len(_GIT_PREFIX):].rpartition(".")
+        name, _, setting = key[len(GIT_PREFIX):].rpartition(".")
         if name not in names:
             raise UsageError(f"git config {key}: no gate named {name!r} in the project configuration")
         if setting not in _OVERRIDABLE:

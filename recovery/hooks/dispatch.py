@@ -57,6 +57,8 @@ from recovery.core.journal import record_or_warn
 from recovery.core.model import Checkpoint
 from recovery.core.refs import resolve_commit
 from recovery.core.repo import Repo
+from recovery.base.project_config import has_project_file
+from recovery.gates import GIT_PREFIX
 
 if TYPE_CHECKING:
     from recovery.gates.config import GateConfig
@@ -160,7 +162,7 @@ def _pre_hook(run: HookRun) -> int:
     if rc != EXIT_OK or run.name == "pre-rebase":
         return rc
     gates = _hook_gates(repo, config)
-    if not gates.for_stage(run.name):
+    if gates is None or not gates.for_stage(run.name):
         return EXIT_OK
     from recovery.gates.policy import STAGE_LIMITS, Validation, validate
 
@@ -183,9 +185,18 @@ def _post_hook(run: HookRun) -> int:
     return _validate_after(repo, run)
 
 
-def _hook_gates(repo: Repo, config: GitConfig) -> GateConfig:
+def _hook_gates(repo: Repo, config: GitConfig) -> GateConfig | None:
     """The gates a hook may run: the project's, once the repository is trusted
-    (:mod:`recovery.gates.trust`)."""
+    (:mod:`recovery.gates.trust`). ``None`` when nothing defines a gate: no
+    project file, and no ``recover.gate.*`` git config (which names a gate the
+    file must define, an error otherwise); the gate modules, about 15 ms of
+    imports, are then not loaded on every commit (benchmarks/bench_core.py).
+
+    Raises:
+        UsageError: a bad gate configuration (:func:`recovery.gates.config.load_gates`).
+    """
+    if not has_project_file(repo.toplevel) and not any(key.startswith(GIT_PREFIX) for key in config.values):
+        return None
     from recovery.gates.config import load_gates
     from recovery.gates.trust import allowed_gates
 
@@ -195,7 +206,7 @@ def _hook_gates(repo: Repo, config: GitConfig) -> GateConfig:
 def _validate_after(repo: Repo, run: HookRun) -> int:
     config = GitConfig.load(repo.git)  # once, for the gates and the checkpoint
     gates = _hook_gates(repo, config)
-    if not gates.gates:
+    if gates is None or not gates.gates:
         return EXIT_OK
     spec = _post_spec(repo, run, gates)
     if spec is None:

@@ -235,3 +235,27 @@ def test_the_checkpoint_a_blocked_commit_named_survives_the_commit_made_anyway(h
     assert _tree_of(hooked, named.group(1), "a.py") == b"x = 1  # BAD\n"
     # The commit's own checkpoint exists too: nothing was lost to make room.
     assert checkpoints_by_reason(hooked, "post-commit")
+
+
+def test_a_hook_with_no_gate_configuration_loads_no_gate_module(repo: GitRepo) -> None:
+    """With neither project file nor a ``recover.gate.*`` key no gate can run: the
+    pre-commit hook checkpoints without importing the gate modules (about 15 ms
+    of every commit). One override key brings the whole check back, and with it
+    the error for a gate the project does not define."""
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("files")
+    repo.write("a.py", "x = 2  # work\n")
+    code = ("import sys; from recovery.cli.main import main; rc = main(['hook', 'pre-commit']); "
+            "print(rc, 'recovery.gates.config' in sys.modules)")
+
+    def hook() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", code], cwd=repo.path, capture_output=True, text=True)
+
+    proc = hook()
+    assert proc.stdout.split() == ["0", "False"], proc.stderr
+    [sha] = checkpoints_by_reason(repo, "pre-commit")
+    assert _tree_of(repo, sha, "a.py") == b"x = 2  # work\n"
+    repo.git("config", "recover.gate.nope.timeout", "3")
+    proc = hook()
+    assert proc.stdout.split()[0] != "0"
+    assert "git config recover.gate.nope.timeout: no gate named 'nope'" in proc.stderr
