@@ -141,6 +141,25 @@ def test_refuses_before_any_change_when_an_object_is_missing(repo: GitRepo) -> N
     assert not (repo.path / ".git/recovery/restore-intent.json").exists()
 
 
+def test_refuses_before_any_change_when_an_object_is_damaged(repo: GitRepo) -> None:
+    """A loose object cut short is refused by the check before the switch, not
+    found by git half-way through it (an existence check alone lets it through:
+    ``read-tree`` then stops with the worktree half-switched)."""
+    repo.write("a.txt", "precious\n")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    blob = repo.git("hash-object", "a.txt")
+    (repo.path / "a.txt").unlink()
+    loose = repo.path / ".git/objects" / blob[:2] / blob[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(loose.read_bytes()[:5])
+    repo.write("b.txt", "current work\n")
+    with pytest.raises(RecoverError, match=f"object\\(s\\) {blob} missing"):
+        restore(r, cp)
+    assert repo.read("b.txt") == b"current work\n"
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+
+
 def test_detached_checkpoint_restores_detached(repo: GitRepo) -> None:
     repo.git("checkout", "-q", "--detach")
     r = Repo.discover(repo.path)
