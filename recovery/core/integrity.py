@@ -392,7 +392,7 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
 
     started = time.perf_counter()
     git = repo.git.with_index(switched_index)
-    raw = repo.git.run("diff-tree", "-r", "-z", "--no-renames", now.worktree_tree, expected.worktree_tree).stdout
+    raw = raw_tree_diff(repo, now.worktree_tree, expected.worktree_tree)
     fields = raw.split(b"\0")
     # Entries with the skip-worktree bit were switched in the index alone (their
     # file is not the target's to write): git status does not look at them either.
@@ -469,8 +469,7 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
 def _split_gitlinks(repo: Repo, old: str, new: str) -> tuple[list[str], list[str]]:
     """Differences between two trees as ``STATUS path`` lines, with the paths
     where only a gitlink (a submodule's commit) differs set apart."""
-    out = repo.git.run("diff-tree", "-r", "-z", "--no-renames", old, new).stdout
-    fields = out.split(b"\0")
+    fields = raw_tree_diff(repo, old, new).split(b"\0")
     lines: list[str] = []
     gitlinks: list[str] = []
     for meta, raw in zip(fields[::2], fields[1::2]):
@@ -577,9 +576,33 @@ def files_under(directory: str | Path, toplevel: Path) -> list[str]:
 def tree_diff(repo: Repo, old: str, new: str) -> tuple[str, ...]:
     """``STATUS path`` lines between two trees (e.g. ``M notes.txt``), no rename
     detection; paths quoted as git quotes them (:func:`~recovery.base.output.quote_path`)."""
-    out = repo.git.run("diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new).stdout
-    parts = [p for p in out.split(b"\0") if p]
-    return tuple(f"{status.decode()} {quote_path(path)}" for status, path in zip(parts[::2], parts[1::2]))
+    fields = raw_tree_diff(repo, old, new).split(b"\0")
+    return tuple(f"{meta[-1:].decode()} {quote_path(path)}" for meta, path in zip(fields[::2], fields[1::2]))
+
+
+# The last few raw differences asked for, by (git directory, old tree, new tree).
+_RAW_DIFFS: dict[tuple[Path, str, str], bytes] = {}
+_RAW_DIFFS_KEPT = 4
+
+
+def raw_tree_diff(repo: Repo, old: str, new: str) -> bytes:
+    """``git diff-tree -r -z --no-renames old new``: per changed file,
+    ``:old_mode new_mode old_id new_id STATUS`` NUL path NUL.
+
+    Remembered for the process: a tree is named by its content, so two ids
+    always give the same answer, and a restore asks for its switch's pair three
+    times (the preflight, the list of changes, the integrity check), at 80k
+    files a git process and a pass over both trees each.
+
+    Raises:
+        GitCommandError: a tree is missing or damaged (nothing is remembered).
+    """
+    key = (repo.git_dir, old, new)
+    if key not in _RAW_DIFFS:
+        if len(_RAW_DIFFS) >= _RAW_DIFFS_KEPT:
+            del _RAW_DIFFS[next(iter(_RAW_DIFFS))]
+        _RAW_DIFFS[key] = repo.git.run("diff-tree", "-r", "-z", "--no-renames", old, new).stdout
+    return _RAW_DIFFS[key]
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ from recovery.core.integrity import (
     checkpoint_state,
     files_under,
     listed_access_problems,
+    raw_tree_diff,
     state_of,
     tree_diff,
     tree_paths,
@@ -645,8 +646,7 @@ def _keep_sparse(repo: Repo, now: Capture, plan: TargetState, config: GitConfig)
     cone = cone_excludes(repo, config)
     if not skipped and cone is None:
         return
-    out = repo.git.run("diff-tree", "-r", "-z", "--no-renames", now.worktree_tree, plan.worktree_tree).stdout
-    fields = out.split(b"\0")
+    fields = raw_tree_diff(repo, now.worktree_tree, plan.worktree_tree).split(b"\0")
     entries: dict[bytes, bytes] = {}
     for meta, path in zip(fields[::2], fields[1::2]):
         _, new_mode, _, new_sha, status = meta.lstrip(b":").split(b" ")
@@ -912,8 +912,8 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
         RecoverError: naming the paths or objects.
     """
     try:
-        raw = repo.git.run("diff-tree", "-r", "-z", "--no-renames", now.worktree_tree, plan.worktree_tree).stdout
-        index_raw = repo.git.run("diff-tree", "-r", "-z", "--no-renames", now.index_tree, plan.index_tree).stdout
+        raw = raw_tree_diff(repo, now.worktree_tree, plan.worktree_tree)
+        index_raw = raw_tree_diff(repo, now.index_tree, plan.index_tree)
     except GitCommandError as exc:
         raise RecoverError(f"the checkpoint is damaged ({exc.message}; see `git recover verify`); "
                            "nothing was changed") from None

@@ -3,6 +3,7 @@ path limits, refusals before any change, and the integrity check."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Callable
@@ -58,6 +59,25 @@ def test_round_trip_restores_bytes_modes_index_and_status(repo: GitRepo) -> None
     assert "M src/a.py" in result.changed_paths and "D stray.txt" in result.changed_paths
     undo(r)
     assert disk_state(repo.path) == mutated
+
+
+def test_a_restore_compares_its_two_trees_once(repo: GitRepo, tmp_path: Path) -> None:
+    """The preflight, the list of changes and the integrity check all need the
+    difference between the state replaced and the target: one ``diff-tree`` of
+    that pair (at 80k files a process and a pass over both trees each), and a
+    round trip that still restores every byte."""
+    _setup(repo)
+    cp = repo.recover("checkpoint").stdout.split()[1]
+    disk_before = disk_state(repo.path)
+    repo.write("src/a.py", "broken\n")
+    (repo.path / "wip/notes.md").unlink()
+    repo.write("stray.txt", "created after the checkpoint\n")
+    trace = tmp_path / "trace.json"
+    repo.recover("restore", cp, env={"GIT_TRACE2_EVENT": str(trace)})
+    pairs = [tuple(event["argv"][-2:]) for event in map(json.loads, trace.read_text().splitlines())
+             if event["event"] == "start" and "diff-tree" in event["argv"]]
+    assert pairs and len(pairs) == len(set(pairs)), pairs
+    assert disk_state(repo.path) == disk_before
 
 
 def test_current_branch_is_moved_back_and_kept_attached(repo: GitRepo) -> None:
