@@ -242,6 +242,8 @@ def _reject_unknown_overrides(config: GitConfig, names: set[str]) -> None:
             continue
         name, _, setting = key[len(GIT_PREFIX):].rpartition(".")
         if name not in names:
-            raise UsageError(f"git config {key}: no gate named {name!r} in the project configuration")
+            raise UsageError(f"git config {key}: no gate named {name!r} in the project configuration "
+                             f"(`git config --unset {key}` removes the override)")
         if setting not in _OVERRIDABLE:
-            raise UsageError(f"git config {key}: unknown key (known: {', '.join(sorted(_OVERRIDABLE))})")
+            raise UsageError(f"git config {key}: unknown key (known: {', '.join(sorted(_OVERRIDABLE))}; "
+                             f"`git config --unset {key}` removes it)")

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from recovery.base.errors import RecoverError
-from recovery.base.output import out
+from recovery.base.output import out, summarize
 from recovery.core.checkpoint import create_checkpoint
 from recovery.core.git import Git
 from recovery.core.repo import Repo
@@ -78,6 +78,8 @@ def _run(source: Path, path: Path) -> None:
         ignore.write("\n*.cache\n")
     (path / "build.cache").write_bytes(b"ignored: never captured, never touched\n")
     before = _manifest(path)
+    out(f"uncommitted work: {files[0].relative_to(path)} edited, WORK_IN_PROGRESS.md new (untracked), "
+        "build.cache new and ignored")
 
     cp = create_checkpoint(Repo.discover(path), "demo", "before the damage")
     out(f"checkpoint {cp.short}: {cp.capture_s * 1000:.0f} ms")
@@ -94,11 +96,14 @@ def _run(source: Path, path: Path) -> None:
 
     result = restore(Repo.discover(path), cp)
     lines = result.lines()
-    for line in lines[:1] + lines[-2:-1]:  # not "undo with": the demo repository is deleted
-        out(line)
+    out(lines[0])
+    for line in summarize(result.changed_paths, 5) + ([result.head_change] if result.head_change else []):
+        out(f"  {line}")
+    out(lines[-2])  # the timings and the verdict; not "undo with": the demo repository is deleted
     after = _manifest(path)
     same = before == after
-    out(f"independent check: {len(after)} files compared by SHA-256 against the pre-damage tree: "
+    out(f"independent check: every file outside .git ({len(after)}: the copied ones, the uncommitted work, "
+        f".gitignore and build.cache) compared by SHA-256 with the state before the damage: "
                f"{'identical' if same else 'DIFFERENT'}; ignored build.cache "
                f"{'untouched' if (path / 'build.cache').exists() else 'MISSING'}")
     if not same:
