@@ -332,7 +332,8 @@ def _verdict(value: float, limit: float, files: int) -> str:
 def _fsmonitor_target(big: Bench) -> str:
     f = big.median
     return (f"- `checkpoint` with fsmonitor (git's watchman hook, untracked cache) at {big.files:,} files, "
-            f"100 changed: {f('checkpoint fsmonitor') * 1000:.0f} ms against the floor capture "
+            f"100 changed, in a series of its own after the table's: {f('checkpoint fsmonitor') * 1000:.0f} ms "
+            "against the floor capture "
             f"{f('floor plain') * 1000:.0f} ms without fsmonitor, "
             f"{_verdict(f('checkpoint fsmonitor') / f('floor plain'), 0.5, big.files)}; the floor with fsmonitor takes "
             f"{f('floor fsmonitor') * 1000:.0f} ms ({f('checkpoint fsmonitor') / f('floor fsmonitor'):.2f}x); "
@@ -343,7 +344,8 @@ def _steps(steps: dict[str, list[tuple[str, float]]], files: int) -> list[str]:
     out = []
     for name, trace in steps.items():
         total = sum(t for _, t in trace)
-        out += ["", f"{name} at {files:,} files: {len(trace)} git processes, {total * 1000:.0f} ms in git: "
+        out += ["", f"{name} at {files:,} files: {len(trace)} git processes, their times summed {total * 1000:.0f} ms "
+                "(more than the whole when processes overlap, or a commit's includes its hooks'): "
                 + ", ".join(f"`{cmd}` {t * 1000:.0f}" for cmd, t in trace) + " (ms)."]
     return out
 
@@ -412,8 +414,8 @@ def render(benches: list[Bench], steps: dict[str, list[tuple[str, float]]],
     if memory:
         out.append("- Peak memory of our own process (KiB), small and large input: "
                    + "; ".join(f"{label}: `verify` {v:,}, `report` {r:,}" for label, v, r in memory)
-                   + " (bounded: the large input adds "
-                   + f"{memory[-1][1] - memory[0][1]:,} and {memory[-1][2] - memory[0][2]:,} KiB).")
+                   + " (bounded: the large input changes them by "
+                   + f"{memory[-1][1] - memory[0][1]:+,} and {memory[-1][2] - memory[0][2]:+,} KiB).")
     out += _steps(steps, big.files)
     return "\n".join(out) + "\n"
 
