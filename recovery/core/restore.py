@@ -66,6 +66,7 @@ from recovery.core.integrity import (
     state_of,
     tree_diff,
     tree_paths,
+    verify_objects,
 )
 from recovery.core.intent import clear_intent, now_iso, read_intent, write_intent
 from recovery.core.journal import record_or_warn
@@ -905,8 +906,17 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
       silently) or an untracked one over the size cap.
     * A nested repository (a gitlink now) would be replaced or removed: the
       checkpoint holds only its commit id, not its files or history.
-    * An object the switch needs is missing: a half-done switch could never be
-      finished by ``--continue``.
+    * An object the switch needs is missing or damaged: a half-done switch
+      could never be finished by ``--continue``.
+    * An object the safety checkpoint holds for a file or index entry the
+      switch replaces is damaged: git does not write an object it already has,
+      so a damaged copy in the object store stands in the safety checkpoint for
+      the file about to be overwritten, and ``undo`` could not bring it back
+      (hostile testing).
+
+    Every blob on either side of the switch is re-hashed
+    (:func:`recovery.core.integrity.verify_objects`, one ``cat-file`` process);
+    the target's trees and commits are checked for presence.
 
     Raises:
         RecoverError: naming the paths or objects.
@@ -917,21 +927,23 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
     except GitCommandError as exc:
         raise RecoverError(f"the checkpoint is damaged ({exc.message}; see `git recover verify`); "
                            "nothing was changed") from None
-    index_fields = index_raw.split(b"\0")
-    fields = raw.split(b"\0")
     in_now: set[str] | None = None
     blocked: list[str] = []
     nested: list[str] = []
-    needed = {plan.index_tree, *(sha for sha in (plan.head, plan.conflict_tree) if sha)}
-    for meta in index_fields[::2]:  # staged content the new index will point at
-        modes = meta.lstrip(b":").decode().split(" ")
-        if len(modes) == 5 and modes[1] not in ("000000", "160000"):
-            needed.add(modes[3])
+    needed: set[str] = set()  # blobs the switch and the new index read
+    replaced: dict[str, str] = {}  # blob the safety checkpoint holds -> a path the switch replaces
+    for diff in (index_raw, raw):
+        fields = diff.split(b"\0")
+        for meta, raw_path in zip(fields[::2], fields[1::2]):
+            old_mode, new_mode, old_sha, new_sha, _ = meta.lstrip(b":").decode().split(" ")
+            if new_mode not in ("000000", "160000"):
+                needed.add(new_sha)
+            if old_mode not in ("000000", "160000"):
+                replaced[old_sha] = raw_path.decode("utf-8", "surrogateescape")
+    fields = raw.split(b"\0")
     for meta, raw_path in zip(fields[::2], fields[1::2]):
-        old_mode, new_mode, _, new_sha, status = meta.lstrip(b":").decode().split(" ")
+        old_mode, new_mode, _, _, status = meta.lstrip(b":").decode().split(" ")
         path = raw_path.decode("utf-8", "surrogateescape")
-        if new_mode not in ("000000", "160000"):
-            needed.add(new_sha)
         if old_mode == "160000" and new_mode != "160000" and _has_files(repo.toplevel / path):
             nested.append(path)
         if status == "A":
@@ -949,14 +961,23 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
             f"the restore would overwrite file(s) that no checkpoint holds (ignored, or over the size cap): "
             f"{shown}; move them away and run the restore again"
         )
-    # The default format opens each object's header, so a damaged one is refused
-    # here, before any file changes, not by the switch half-way. --buffer: git
-    # writes its answers in blocks, not one flush per object (40,000 ids: 983 to 639 ms).
-    checked = repo.git.run("cat-file", "--batch-check", "--buffer",
-                           input="".join(f"{sha}\n" for sha in needed).encode()).text
-    missing = [line.split()[0] for line in checked.splitlines() if line.endswith(" missing")]
+    roots = [sha for sha in (plan.index_tree, plan.head, plan.conflict_tree) if sha]
+    # --buffer: git writes its answers in blocks, not one flush per id.
+    checked = repo.git.run("cat-file", "--batch-check", "--buffer", input="".join(f"{sha}\n" for sha in roots).encode()).text
+    report = verify_objects(repo, sorted(needed | set(replaced)))
+    unsafe = [sha for sha in report.missing + report.corrupt if sha in replaced and sha not in needed]
+    if unsafe:
+        shown = ", ".join(f"{sha[:10]} ({quote_path(replaced[sha])})" for sha in unsafe[:3])
+        raise RecoverError(f"the object store holds a damaged copy of what the restore would replace: {shown}; "
+                           "a safety checkpoint could not bring it back, so nothing was changed (`git fsck` "
+                           "names the damage; once the damaged object file is removed, git writes it again from "
+                           "your file)")
+    missing = [line.split()[0] for line in checked.splitlines() if line.endswith(" missing")] + list(report.missing)
     if missing:
         raise RecoverError(f"the checkpoint is damaged: object(s) {', '.join(missing[:3])} missing "
+                           "(see `git recover verify`); nothing was changed")
+    if report.corrupt:
+        raise RecoverError(f"the checkpoint is damaged: object(s) {', '.join(report.corrupt[:3])} corrupt "
                            "(see `git recover verify`); nothing was changed")
 
 

@@ -161,10 +161,12 @@ def test_refuses_before_any_change_when_an_object_is_missing(repo: GitRepo) -> N
     assert not (repo.path / ".git/recovery/restore-intent.json").exists()
 
 
-def test_refuses_before_any_change_when_an_object_is_damaged(repo: GitRepo) -> None:
-    """A loose object cut short is refused by the check before the switch, not
-    found by git half-way through it (an existence check alone lets it through:
-    ``read-tree`` then stops with the worktree half-switched)."""
+@pytest.mark.parametrize("damage", ["truncated", "another object's"])
+def test_refuses_before_any_change_when_an_object_is_damaged(repo: GitRepo, damage: str) -> None:
+    """A loose object of the target cut short, or holding another object's
+    bytes, is refused by the check before the switch, not found by git half-way
+    through it (``read-tree`` then stops with the worktree half-switched) or by
+    the integrity check after every file was switched."""
     repo.write("a.txt", "precious\n")
     r = Repo.discover(repo.path)
     cp = create_checkpoint(r, "manual")
@@ -172,11 +174,39 @@ def test_refuses_before_any_change_when_an_object_is_damaged(repo: GitRepo) -> N
     (repo.path / "a.txt").unlink()
     loose = repo.path / ".git/objects" / blob[:2] / blob[2:]
     loose.chmod(0o644)
-    loose.write_bytes(loose.read_bytes()[:5])
+    other = repo.git("rev-parse", "HEAD:README.md")
+    loose.write_bytes(loose.read_bytes()[:5] if damage == "truncated"
+                      else (repo.path / ".git/objects" / other[:2] / other[2:]).read_bytes())
     repo.write("b.txt", "current work\n")
-    with pytest.raises(RecoverError, match=f"object\\(s\\) {blob} missing"):
+    with pytest.raises(RecoverError, match=f"object\\(s\\) {blob} corrupt"):
         restore(r, cp)
     assert repo.read("b.txt") == b"current work\n"
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "another object's"])
+def test_refuses_when_the_safety_checkpoint_would_hold_a_damaged_object(repo: GitRepo, damage: str) -> None:
+    """git does not write an object it already has: a damaged copy of the
+    current file's content in the object store would stand in the safety
+    checkpoint for the file the restore overwrites, and `undo` could not bring
+    it back. The restore refuses, nothing changes, no checkpoint is written."""
+    repo.write("f.txt", "base\n")
+    repo.write("other.txt", "other\n")
+    repo.commit_all("base")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("f.txt", "precious work\n")
+    blob = repo.git("hash-object", "-w", "f.txt")
+    loose = repo.path / ".git/objects" / blob[:2] / blob[2:]
+    loose.chmod(0o644)
+    other = repo.git("rev-parse", "HEAD:other.txt")
+    loose.write_bytes(loose.read_bytes()[:12] if damage == "truncated"
+                      else (repo.path / ".git/objects" / other[:2] / other[2:]).read_bytes())
+    before = set(checkpoint_refs(repo))
+    with pytest.raises(RecoverError, match=f"damaged copy of what the restore would replace: {blob[:10]} \\(f.txt\\)"):
+        restore(r, cp)
+    assert repo.read("f.txt") == b"precious work\n"
+    assert set(checkpoint_refs(repo)) == before
     assert not (repo.path / ".git/recovery/restore-intent.json").exists()
 
 
