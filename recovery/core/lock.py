@@ -50,15 +50,29 @@ def repo_lock(repo: Repo, timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[None
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` still exists (a stale lock or work directory
-    of a killed git-recover is recognised by its dead owner)."""
+    """Whether process ``pid`` still runs (a stale lock or work directory of a
+    killed git-recover is recognised by its dead owner).
+
+    A zombie is dead: killed, it holds no file and writes nothing, but its pid
+    stays until its parent reaps it, which a parent that never calls ``wait``
+    or a container's PID 1 may never do (hostile testing: the first ``restore
+    --abort`` after a kill found the dead restore's ``index.lock`` "in use").
+    Linux's ``/proc/<pid>/stat`` tells (state ``Z``); elsewhere it exists.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # it exists, owned by someone else
-    return True
+        pass  # it exists, owned by someone else
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # "pid (comm) state ...": comm may hold spaces and parentheses.
+            return stat.read().rpartition(b")")[2].split()[:1] != [b"Z"]
+    except FileNotFoundError:
+        return False  # gone since the signal test
+    except OSError:
+        return True
 
 
 def lock_held_by(repo: Repo, pid: int) -> bool:

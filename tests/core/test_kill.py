@@ -100,11 +100,11 @@ def test_kill_at_each_step_then_continue(tmp_path: Path, step: str) -> None:
     _settle(repo, at_checkpoint, mutated)
 
 
-def test_kill_holding_index_lock_is_cleaned_by_continue(tmp_path: Path) -> None:
-    repo, cp, at_checkpoint, mutated = _big_repo(tmp_path / "r", 50)
+def _killed_holding_index_lock(cp: str) -> list[str]:
+    """The command of a restore to ``cp`` that kills itself after filling git's
+    ``index.lock`` with the new index, before the rename."""
     script = _KILL_AT.replace("real(*a, **k)\n", "real(*a, **k)\n").replace(
         "if step == name + \":after\":", "if step == 'never':")
-    # kill after git's index.lock was created by us but before the rename
     script = script.replace("import recovery.core.restore as r", "import recovery.core.restore as r\nimport shutil")
     script = script.replace("setattr(r, name, killer(name))", textwrap.dedent("""\
         real_copy = shutil.copyfileobj
@@ -112,10 +112,36 @@ def test_kill_holding_index_lock_is_cleaned_by_continue(tmp_path: Path) -> None:
             real_copy(src, dst, *a)
             os.kill(os.getpid(), signal.SIGKILL)
         r.shutil.copyfileobj = copy_then_die"""))
-    proc = subprocess.run([sys.executable, "-P", "-c", script, "_install_index:x", cp], cwd=repo.path, capture_output=True)
+    return [sys.executable, "-P", "-c", script, "_install_index:x", cp]
+
+
+def test_kill_holding_index_lock_is_cleaned_by_continue(tmp_path: Path) -> None:
+    repo, cp, at_checkpoint, mutated = _big_repo(tmp_path / "r", 50)
+    proc = subprocess.run(_killed_holding_index_lock(cp), cwd=repo.path, capture_output=True)
     assert proc.returncode == -signal.SIGKILL
     assert (repo.path / ".git/index.lock").exists()
     _settle(repo, at_checkpoint, mutated)
+
+
+def test_a_killed_restore_not_yet_reaped_does_not_hold_the_index(tmp_path: Path) -> None:
+    """A killed restore whose parent has not reaped it (a parent that never
+    waits, a container's PID 1) is a zombie: its pid exists, but it holds no
+    file and writes nothing, so the first ``--continue`` takes its index.lock
+    over and finishes."""
+    repo, cp, at_checkpoint, _ = _big_repo(tmp_path / "r", 50)
+    proc = subprocess.Popen(_killed_holding_index_lock(cp), cwd=repo.path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{proc.pid}/stat").read_bytes().rpartition(b")")[2].split()[0] != b"Z":
+            assert time.monotonic() < deadline, "the restore neither died nor finished"
+            time.sleep(0.02)
+        assert (repo.path / ".git/index.lock").exists()
+        repo.recover("restore", "--continue")
+        assert disk_state(repo.path) == at_checkpoint
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL  # the kill landed where it was meant to
 
 
 def test_kill_at_random_instants(tmp_path: Path) -> None:
