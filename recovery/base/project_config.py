@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,36 @@ class ProjectConfig:
 
 def has_project_file(toplevel: Path) -> bool:
     """Whether ``toplevel`` holds a file :func:`load_project_config` reads; without
-    one every section is empty, which a hook can know without parsing anything."""
-    return (toplevel / RECOVER_TOML).is_file() or (toplevel / PYPROJECT).is_file()
+    one every section is empty, which a hook can know without parsing anything.
+
+    Raises:
+        UsageError: an entry by one of those names is no readable file (see :func:`_present`).
+    """
+    return _present(toplevel / RECOVER_TOML) or _present(toplevel / PYPROJECT)
+
+
+def _present(path: Path) -> bool:
+    """Whether the configuration file ``path`` exists.
+
+    An entry by that name that is not a readable regular file is an error, not
+    an absent file: a directory, a symbolic link to nothing or in a loop, or a
+    file behind a directory the user cannot search would otherwise switch every
+    gate off without a word (hostile testing).
+
+    Raises:
+        UsageError: naming the file and what is wrong with it.
+    """
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        if os.path.lexists(path):
+            raise UsageError(f"{path.name}: a symbolic link to nothing") from None
+        return False
+    except OSError as exc:
+        raise UsageError(f"{path.name}: cannot read: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{path.name}: not a regular file")
+    return True
 
 
 def load_project_config(toplevel: Path) -> ProjectConfig:
@@ -83,12 +112,12 @@ def load_project_config(toplevel: Path) -> ProjectConfig:
             the schema (an unknown table or key, a value of the wrong type).
     """
     own = toplevel / RECOVER_TOML
-    if own.is_file():
+    if _present(own):
         raw = _read(own)
         config = ProjectConfig(_parse(own, raw), own, "")
     else:
         pyproject = toplevel / PYPROJECT
-        if not pyproject.is_file():
+        if not _present(pyproject):
             return ProjectConfig()
         raw = _read(pyproject)
         tool = _parse(pyproject, raw).get("tool", {})

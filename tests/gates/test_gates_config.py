@@ -199,3 +199,24 @@ def test_the_schema_names_the_values_the_code_knows() -> None:
     links = schema["properties"]["links"]["properties"]
     assert sorted(links) == sorted(KEYS) and tuple(links["profile"]["enum"]) == PROFILES
     assert sorted(schema["properties"]["metrics"]["properties"]["targets"]["properties"]) == sorted(DEFAULT_TARGETS_S)
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: p.mkdir(), ".recover.toml: not a regular file"),
+    (lambda p: p.symlink_to("gone.toml"), ".recover.toml: a symbolic link to nothing"),
+    (lambda p: p.symlink_to(p.name), ".recover.toml: cannot read: Too many levels of symbolic links"),
+])
+def test_a_config_entry_that_is_no_readable_file_blocks_the_commit(repo: GitRepo, make, message: str) -> None:
+    """A `.recover.toml` that is a directory or a symbolic link to nothing is no
+    absent file: every command that reads the configuration says so (exit 3),
+    and the commit hook blocks instead of running no gate."""
+    repo.write("a.txt", "a\n")
+    head = repo.commit_all("base")
+    repo.recover("install")
+    make(repo.path / ".recover.toml")
+    proc = repo.recover("gates", "list", check=False)
+    assert (proc.returncode, proc.stderr.strip()) == (3, f"git-recover: {message}")
+    repo.write("a.txt", "b\n")
+    proc = subprocess.run(["git", "commit", "-q", "-am", "x"], cwd=repo.path, capture_output=True, text=True)
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+    assert repo.git("rev-parse", "HEAD") == head
