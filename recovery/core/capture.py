@@ -480,7 +480,7 @@ def classify_untracked(listed: list[bytes], stderr: str, toplevel: Path, config:
         ``(paths to add, skipped, notes)``; a nested repository with a commit is
         added (as a gitlink, without the ``/``).
     """
-    cap = config.get_int(MAX_UNTRACKED_KEY, DEFAULT_MAX_UNTRACKED_BYTES)
+    cap = config.get_int(MAX_UNTRACKED_KEY, DEFAULT_MAX_UNTRACKED_BYTES, minimum=0)
     keep: list[bytes] = []
     # git lists what it could read and only warns about a directory it could
     # not open; that directory is not in the checkpoint, so say so.

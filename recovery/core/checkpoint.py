@@ -138,7 +138,7 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
     """
     config = config or GitConfig.load(repo.git)
     existing = list_checkpoints(repo)
-    attempts = max(1, config.get_int(ATTEMPTS_KEY, DEFAULT_ATTEMPTS))
+    attempts = config.get_int(ATTEMPTS_KEY, DEFAULT_ATTEMPTS, minimum=1)
     started = time.perf_counter()
     snap = _capture_settled(repo, workdir, config, attempts)
     patch_error = None

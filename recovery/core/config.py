@@ -54,11 +54,14 @@ class GitConfig:
         """The raw value of ``key`` (case-insensitive), or ``None`` when unset."""
         return self.values.get(key.lower())
 
-    def get_int(self, key: str, default: int) -> int:
-        """An integer with git's optional ``k``/``m``/``g`` suffix (powers of 1024).
+    def get_int(self, key: str, default: int, minimum: int | None = None) -> int:
+        """An integer with git's optional ``k``/``m``/``g`` suffix (powers of 1024),
+        at least ``minimum`` when given: a value the command line would refuse
+        must not pass in git config (``recover.gc.keep=0`` made ``gc`` drop all
+        but the newest checkpoint, hostile testing).
 
         Raises:
-            UsageError: the value is not an integer.
+            UsageError: the value is not an integer, or below ``minimum``.
         """
         raw = self.get(key)
         if raw is None:
@@ -67,9 +70,12 @@ class GitConfig:
         unit = text[-1:] if text[-1:] in _UNITS else ""
         number = text[: len(text) - len(unit)]
         try:
-            return int(number) * _UNITS[unit]
+            value = int(number) * _UNITS[unit]
         except ValueError:
             raise UsageError(f"bad integer in git config {key}={raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise UsageError(f"git config {key}={raw!r}: at least {minimum}")
+        return value
 
     def get_bool(self, key: str, default: bool) -> bool:
         """A boolean in git's spelling (true/yes/on/1, false/no/off/0).

@@ -87,12 +87,12 @@ class Retention:
         """The git config's rules, with the command line's ``keep``/``max_age_days`` on top.
 
         Raises:
-            UsageError: a value in git config is not a whole number.
+            UsageError: a value in git config is not a whole number, or too small.
         """
         return cls(
-            keep if keep is not None else config.get_int(KEEP_KEY, DEFAULT_KEEP),
-            max_age_days if max_age_days is not None else config.get_int(MAX_AGE_KEY, DEFAULT_MAX_AGE_DAYS),
-            config.get_int(MANUAL_MAX_AGE_KEY, DEFAULT_MANUAL_MAX_AGE_DAYS),
+            keep if keep is not None else config.get_int(KEEP_KEY, DEFAULT_KEEP, minimum=1),
+            max_age_days if max_age_days is not None else config.get_int(MAX_AGE_KEY, DEFAULT_MAX_AGE_DAYS, minimum=0),
+            config.get_int(MANUAL_MAX_AGE_KEY, DEFAULT_MANUAL_MAX_AGE_DAYS, minimum=0),
         )
 
 
@@ -243,8 +243,8 @@ def _due(repo: Repo, config: GitConfig, newest_number: int) -> bool:
         age_s = time.time() - stamp.stat().st_mtime
     except (OSError, ValueError):
         return True
-    return (age_s >= config.get_int(AUTO_INTERVAL_KEY, DEFAULT_AUTO_INTERVAL_S)
-            or newest_number - last_number >= config.get_int(AUTO_EVERY_KEY, DEFAULT_AUTO_EVERY))
+    return (age_s >= config.get_int(AUTO_INTERVAL_KEY, DEFAULT_AUTO_INTERVAL_S, minimum=0)
+            or newest_number - last_number >= config.get_int(AUTO_EVERY_KEY, DEFAULT_AUTO_EVERY, minimum=1))
 
 
 def _stamp(repo: Repo, number: int) -> None:

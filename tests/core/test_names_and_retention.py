@@ -9,6 +9,8 @@ import subprocess
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from recovery.core.checkpoint import create_checkpoint
 from recovery.core.gc import Retention, plan_gc
 from recovery.core.model import Checkpoint
@@ -271,3 +273,23 @@ def test_notes_git_recover_writes_itself_do_not_outrank_the_users_named_checkpoi
     newest = replace(_cp(20, now, "post-commit"), sha="c" * 40)
     plan = plan_gc(sorted([newest, *own, *mine], key=lambda c: c.time, reverse=True), Retention(keep=3), now=now)
     assert [cp.number for cp in plan.keep] == [20, 2, 1]  # the newest, then the two the user named
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("recover.gc.keep", "0"), ("recover.gc.maxAgeDays", "-1"),
+    ("recover.captureAttempts", "0"), ("recover.maxUntrackedSize", "-5"),
+])
+def test_a_git_config_value_the_command_line_would_refuse_is_refused(repo: GitRepo, key: str, value: str) -> None:
+    """`--keep 0` is refused; `recover.gc.keep=0` must not make `gc` drop every
+    checkpoint but the newest instead. One line, exit 3, nothing dropped."""
+    for i in range(3):
+        repo.write("f.txt", f"{i}\n")
+        repo.recover("checkpoint")
+    before = checkpoint_refs(repo)
+    repo.git("config", key, value)
+    repo.write("f.txt", "new state\n")
+    proc = repo.recover("gc" if key.startswith("recover.gc.") else "checkpoint", check=False)
+    assert proc.returncode == 3, proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert re.search(rf"git config {key}={value!r}: at least {1 if value == '0' else 0}$", line, re.IGNORECASE), line
+    assert checkpoint_refs(repo) == before
