@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from recovery.base.errors import UsageError
 from recovery.base.output import out
 from recovery.core.repo import Repo
 
@@ -31,12 +32,20 @@ def echo_json(data: Any) -> None:
 
 def toplevel_paths(repo: Repo, paths: tuple[str, ...]) -> tuple[str, ...]:
     """Pathspecs given relative to the current directory, made relative to the
-    top level (git's own rule for pathspecs; magic ``:``-pathspecs pass through)."""
+    top level (git's own rule for pathspecs; magic ``:``-pathspecs pass through).
+
+    Raises:
+        UsageError: a path lies outside the worktree (git would stop with a
+            fatal error half-way through the command).
+    """
     here = Path(os.getcwd())
     out = []
     for path in paths:
         if path.startswith(":"):
             out.append(path)
-        else:
-            out.append(os.path.relpath(here / path, repo.toplevel))
+            continue
+        relative = os.path.relpath(here / path, repo.toplevel)
+        if relative == ".." or relative.startswith("../"):
+            raise UsageError(f"{path}: outside the worktree {repo.toplevel}")
+        out.append(relative)
     return tuple(out)

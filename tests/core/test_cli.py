@@ -183,3 +183,13 @@ def test_list_counts_each_checkpoint_against_its_own_head_when_some_change_nothi
         cp = next(row for row in json.loads(repo.recover("list", "-a", "--json").stdout) if row["sha"] == sha)
         names = repo.git("diff-tree", "-r", "--name-only", f"{cp['head']}^{{tree}}", cp["worktree_tree"])
         assert len(names.split()) == n
+
+
+def test_a_restore_path_outside_the_worktree_is_a_usage_error(repo: GitRepo) -> None:
+    repo.write("a.txt", "work\n")
+    repo.recover("checkpoint")
+    repo.write("a.txt", "more work\n")
+    proc = repo.recover("restore", "last", "--", "../outside", check=False)
+    assert (proc.returncode, proc.stderr.strip()) == (3, f"git-recover: ../outside: outside the worktree {repo.path}")
+    assert repo.read("a.txt") == b"more work\n"
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
