@@ -339,7 +339,9 @@ def decode(sha: str, ref: str, message: str, now: datetime | None = None) -> Che
             capture_s=float(data.get("capture_s", 0.0)),
             number=int(data.get("number", 0)),
         )
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except KeyError as exc:
+        raise RecoverError(f"{ref} is not a git-recover checkpoint (its metadata lacks {clean(str(exc.args[0]))})") from None
+    except (ValueError, TypeError, IndexError) as exc:
         raise RecoverError(f"{ref} is not a git-recover checkpoint ({clean(str(exc))})") from None
 
 

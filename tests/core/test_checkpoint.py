@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from recovery.core.checkpoint import PatchNotApplied, create_checkpoint
+from recovery.core.model import METADATA_MARKER
 from recovery.core.refs import list_checkpoints
 from recovery.core.repo import Repo
 from tests.conftest import GitRepo, needs_root
@@ -500,3 +501,23 @@ def test_a_file_truncated_and_rewritten_during_captures_is_never_held_torn_in_si
         assert named or held == size, (held, cp["notes"])
     assert any(p.returncode != 0 or json.loads(p.stdout)["notes"] for p in outcomes), \
         "the writer never raced a capture: the test proved nothing"
+
+
+def test_metadata_without_a_field_is_named_in_words(repo: GitRepo) -> None:
+    """A checkpoint commit whose metadata lacks a field is skipped with a line
+    that names the field, not Python's KeyError text."""
+    create_checkpoint(Repo.discover(repo.path), "manual")
+    sha = repo.git("for-each-ref", "--format=%(objectname)", "refs/recovery/main/cp/")
+    message = repo.git("cat-file", "commit", sha).split("\n\n", 1)[1]
+    lines = message.splitlines()
+    [at] = [i for i, line in enumerate(lines) if line.startswith(METADATA_MARKER)]
+    data = json.loads(lines[at].removeprefix(METADATA_MARKER))
+    del data["index_commit"]
+    lines[at] = METADATA_MARKER + json.dumps(data)
+    tree = repo.git("rev-parse", f"{sha}^{{tree}}")
+    forged = subprocess.run(["git", "commit-tree", tree, "-p", "HEAD"], cwd=repo.path, input="\n".join(lines) + "\n",
+                            capture_output=True, text=True, check=True).stdout.strip()
+    repo.git("update-ref", f"refs/recovery/main/cp/{forged}", forged)
+    proc = repo.recover("list")
+    assert f"refs/recovery/main/cp/{forged} is not a git-recover checkpoint (its metadata lacks index_commit)" \
+        in proc.stderr, proc.stderr
