@@ -147,26 +147,13 @@ def test_refuses_to_replace_a_nested_repository(repo: GitRepo) -> None:
     assert nested.git("log", "--format=%s") == "nested work"
 
 
-def test_refuses_before_any_change_when_an_object_is_missing(repo: GitRepo) -> None:
-    repo.write("a.txt", "precious\n")
-    r = Repo.discover(repo.path)
-    cp = create_checkpoint(r, "manual")
-    blob = repo.git("hash-object", "a.txt")
-    (repo.path / "a.txt").unlink()
-    (repo.path / ".git/objects" / blob[:2] / blob[2:]).unlink()
-    repo.write("b.txt", "current work\n")
-    with pytest.raises(RecoverError, match=f"object\\(s\\) {blob} missing"):
-        restore(r, cp)
-    assert repo.read("b.txt") == b"current work\n"
-    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
-
-
-@pytest.mark.parametrize("damage", ["truncated", "another object's"])
-def test_refuses_before_any_change_when_an_object_is_damaged(repo: GitRepo, damage: str) -> None:
-    """A loose object of the target cut short, or holding another object's
-    bytes, is refused by the check before the switch, not found by git half-way
-    through it (``read-tree`` then stops with the worktree half-switched) or by
-    the integrity check after every file was switched."""
+@pytest.mark.parametrize(("damage", "said"), [("deleted", "missing"), ("truncated", "corrupt"),
+                                              ("another object's", "corrupt")])
+def test_refuses_before_any_change_when_an_object_is_damaged(repo: GitRepo, damage: str, said: str) -> None:
+    """A loose object of the target deleted, cut short, or holding another
+    object's bytes, is refused by the check before the switch, not found by git
+    half-way through it (``read-tree`` then stops with the worktree
+    half-switched) or by the integrity check after every file was switched."""
     repo.write("a.txt", "precious\n")
     r = Repo.discover(repo.path)
     cp = create_checkpoint(r, "manual")
@@ -175,10 +162,13 @@ def test_refuses_before_any_change_when_an_object_is_damaged(repo: GitRepo, dama
     loose = repo.path / ".git/objects" / blob[:2] / blob[2:]
     loose.chmod(0o644)
     other = repo.git("rev-parse", "HEAD:README.md")
-    loose.write_bytes(loose.read_bytes()[:5] if damage == "truncated"
-                      else (repo.path / ".git/objects" / other[:2] / other[2:]).read_bytes())
+    if damage == "deleted":
+        loose.unlink()
+    else:
+        loose.write_bytes(loose.read_bytes()[:5] if damage == "truncated"
+                          else (repo.path / ".git/objects" / other[:2] / other[2:]).read_bytes())
     repo.write("b.txt", "current work\n")
-    with pytest.raises(RecoverError, match=f"object\\(s\\) {blob} corrupt"):
+    with pytest.raises(RecoverError, match=f"object\\(s\\) {blob} {said}"):
         restore(r, cp)
     assert repo.read("b.txt") == b"current work\n"
     assert not (repo.path / ".git/recovery/restore-intent.json").exists()
