@@ -627,11 +627,17 @@ class ObjectReport:
         return not self.missing and not self.corrupt
 
 
-def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
+def verify_objects(repo: Repo, roots: list[str], trees_only: bool = False,
+                   seen: set[str] | None = None) -> ObjectReport:
     """Re-hash every object reachable from ``roots`` without walking history.
 
     Commits are followed to their trees (not to their parents), trees to their
     entries; gitlinks are skipped (their commits live in another repository).
+    With ``trees_only``, trees are followed to their subtrees alone: a blob is
+    re-hashed only when it is one of ``roots`` (a restore checks every tree it
+    reads and the blobs it writes or replaces, not every file of the tree).
+    ``seen``: ids already checked, not read again; every id checked is added
+    (two calls on trees that share most subtrees read each once).
     Every object comes through one long-lived ``git cat-file --batch-command`` and is
     hashed as it streams, so memory stays bounded by the largest tree, never by
     a blob's size (a 2 GB file is hashed 1 MiB at a time).
@@ -644,7 +650,8 @@ def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
         An :class:`ObjectReport`; an object git cannot inflate counts as corrupt.
     """
     started = time.perf_counter()
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
+    before = len(seen)
     missing: list[str] = []
     corrupt: list[str] = []
     errors: list[str] = []
@@ -662,7 +669,7 @@ def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
             try:
                 reader.ask(batch)
                 for oid in batch:
-                    _check_one(reader, oid, pending, missing, corrupt)
+                    _check_one(reader, oid, pending, missing, corrupt, trees_only)
                     done += 1
             except (EOFError, BrokenPipeError):
                 # git gave up on a damaged object: that one is corrupt; the rest
@@ -681,10 +688,11 @@ def verify_objects(repo: Repo, roots: list[str]) -> ObjectReport:
     # git answers "missing" for an object it has but cannot inflate, and names it on stderr.
     corrupt += [oid for oid in missing if oid in said]
     missing = [oid for oid in missing if oid not in said]
-    return ObjectReport(len(seen), tuple(missing), tuple(corrupt), time.perf_counter() - started)
+    return ObjectReport(len(seen) - before, tuple(missing), tuple(corrupt), time.perf_counter() - started)
 
 
-def _check_one(reader: ObjectReader, oid: str, pending: deque[str], missing: list[str], corrupt: list[str]) -> None:
+def _check_one(reader: ObjectReader, oid: str, pending: deque[str], missing: list[str], corrupt: list[str],
+               trees_only: bool) -> None:
     """Read, hash and (for commits and trees) follow one answer of ``reader``."""
     _, kind, size = reader.header()
     if kind is None:
@@ -704,15 +712,17 @@ def _check_one(reader: ObjectReader, oid: str, pending: deque[str], missing: lis
         if first.startswith(b"tree "):
             pending.append(first[5:].decode("ascii"))
     elif kind == "tree":
-        pending.extend(_tree_entries(b"".join(body), len(oid) // 2))
+        pending.extend(_tree_entries(b"".join(body), len(oid) // 2, trees_only))
 
 
-def _tree_entries(raw: bytes, id_bytes: int) -> Iterator[str]:
-    """The ids a tree object names (``<mode> <name>\\0<binary id>`` each), gitlinks left out."""
+def _tree_entries(raw: bytes, id_bytes: int, trees_only: bool) -> Iterator[str]:
+    """The ids a tree object names (``<mode> <name>\\0<binary id>`` each), gitlinks
+    left out; with ``trees_only``, its subtrees alone (mode ``40000``)."""
     at = 0
     while at < len(raw):
         cut = raw.index(b"\0", at)
         mode = raw[at:raw.index(b" ", at)]
-        if mode != b"160000":  # gitlink: a commit of another repository
+        # A gitlink (160000) names a commit of another repository.
+        if mode == b"40000" or (mode != b"160000" and not trees_only):
             yield raw[cut + 1:cut + 1 + id_bytes].hex()
         at = cut + 1 + id_bytes

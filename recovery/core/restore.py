@@ -179,7 +179,7 @@ def restore(
         if dry_run:
             now = capture(repo, workdir, config)
             plan = _plan(repo, now, target, paths, workdir)
-            _preflight(repo, now, plan)
+            _preflight(repo, now, plan, (target.worktree_tree, target.index_tree))
             return RestoreResult(target, None, tree_diff(repo, now.worktree_tree, plan.worktree_tree),
                                  _head_change(now, plan), dry_run=True)
         started = time.perf_counter()
@@ -190,7 +190,7 @@ def restore(
             # the way) changed nothing: no safety checkpoint, no journal entry,
             # so a typo is not counted as an interrupted restore.
             planned.append(_leave_racing(repo, snap, _plan(repo, snap, target, paths, workdir), workdir))
-            _preflight(repo, snap, planned[0])
+            _preflight(repo, snap, planned[0], (target.worktree_tree, target.index_tree))
 
         safety, now = take(repo, "restore-safety", f"before restore of {target.short}", workdir, config=config,
                            check=refuse_early)
@@ -897,7 +897,7 @@ def _refuse_if_busy(repo: Repo, resuming: bool = False) -> None:
             raise RecoverError(f"{lock} exists: another git process is using {what}; try again when it is done")
 
 
-def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
+def _preflight(repo: Repo, now: Capture, plan: TargetState, sources: Sequence[str] = ()) -> None:
     """Refuse, before anything changes, a restore that would lose what no
     checkpoint holds or could not finish.
 
@@ -914,9 +914,13 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
       the file about to be overwritten, and ``undo`` could not bring it back
       (hostile testing).
 
-    Every blob on either side of the switch is re-hashed
-    (:func:`recovery.core.integrity.verify_objects`, one ``cat-file`` process);
-    the target's trees and commits are checked for presence.
+    Every tree on either side of the switch and every blob it writes or
+    replaces is re-hashed (:func:`recovery.core.integrity.verify_objects`, one
+    ``cat-file`` process a side): a tree holding another tree's bytes would
+    otherwise make a path-limited restore write the wrong files and find them
+    "byte-identical" to a plan built from them (hostile testing). ``sources``:
+    the trees the plan was built from (a path-limited restore's checkpoint),
+    checked with the target's.
 
     Raises:
         RecoverError: naming the paths or objects.
@@ -961,24 +965,23 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState) -> None:
             f"the restore would overwrite file(s) that no checkpoint holds (ignored, or over the size cap): "
             f"{shown}; move them away and run the restore again"
         )
-    roots = [sha for sha in (plan.index_tree, plan.head, plan.conflict_tree) if sha]
-    # --buffer: git writes its answers in blocks, not one flush per id.
-    checked = repo.git.run("cat-file", "--batch-check", "--buffer", input="".join(f"{sha}\n" for sha in roots).encode()).text
-    report = verify_objects(repo, sorted(needed | set(replaced)))
-    unsafe = [sha for sha in report.missing + report.corrupt if sha in replaced and sha not in needed]
-    if unsafe:
-        shown = ", ".join(f"{sha[:10]} ({quote_path(replaced[sha])})" for sha in unsafe[:3])
+    # The current side first: its objects are what `undo` needs.
+    checked: set[str] = set()
+    current = verify_objects(repo, sorted(replaced) + [now.worktree_tree, now.index_tree], True, checked)
+    damaged = list(current.missing + current.corrupt)
+    if damaged:
+        shown = ", ".join(sha[:10] + (f" ({quote_path(replaced[sha])})" if sha in replaced else "")
+                          for sha in damaged[:3])
         raise RecoverError(f"the object store holds a damaged copy of what the restore would replace: {shown}; "
                            "a safety checkpoint could not bring it back, so nothing was changed (`git fsck` "
                            "names the damage; once the damaged object file is removed, git writes it again from "
-                           "your file)")
-    missing = [line.split()[0] for line in checked.splitlines() if line.endswith(" missing")] + list(report.missing)
-    if missing:
-        raise RecoverError(f"the checkpoint is damaged: object(s) {', '.join(missing[:3])} missing "
-                           "(see `git recover verify`); nothing was changed")
-    if report.corrupt:
-        raise RecoverError(f"the checkpoint is damaged: object(s) {', '.join(report.corrupt[:3])} corrupt "
-                           "(see `git recover verify`); nothing was changed")
+                           "your files)")
+    roots = [sha for sha in (plan.worktree_tree, plan.index_tree, plan.head, plan.conflict_tree, *sources) if sha]
+    target = verify_objects(repo, sorted(needed) + roots, True, checked)
+    for sha_list, what in ((target.missing, "missing"), (target.corrupt, "corrupt")):
+        if sha_list:
+            raise RecoverError(f"the checkpoint is damaged: object(s) {', '.join(sha_list[:3])} {what} "
+                               "(see `git recover verify`); nothing was changed")
 
 
 def _in_the_way(repo: Repo, path: str, in_now: set[str]) -> list[str]:

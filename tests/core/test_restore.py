@@ -200,6 +200,40 @@ def test_refuses_when_the_safety_checkpoint_would_hold_a_damaged_object(repo: Gi
     assert not (repo.path / ".git/recovery/restore-intent.json").exists()
 
 
+@pytest.mark.parametrize("case", ["target subtree, path-limited", "target subtree", "current subtree"])
+def test_a_tree_holding_another_trees_bytes_is_refused_before_any_change(repo: GitRepo, case: str) -> None:
+    """git reads a tree object without checking it against its name: one whose
+    file holds another tree's bytes made a path-limited restore write the wrong
+    files and call them byte-identical to a plan built from them. Every tree
+    either side of the switch is re-hashed first: nothing changes, no ref."""
+    repo.write("d/x.txt", "x\n")
+    repo.write("d/y.txt", "y\n")
+    r = Repo.discover(repo.path)
+    if case == "current subtree":
+        repo.commit_all("d")
+        cp = create_checkpoint(r, "manual")
+        repo.write("d/x.txt", "current work\n")
+        damaged = repo.git("rev-parse", "HEAD:d")  # the safety capture's index tree holds it
+    else:
+        cp = create_checkpoint(r, "manual")
+        damaged = repo.git("rev-parse", f"{cp.worktree_tree}:d")
+        for name in ("x.txt", "y.txt"):
+            (repo.path / "d" / name).unlink()
+        repo.write("README.md", "current work\n")
+    loose = repo.path / ".git/objects" / damaged[:2] / damaged[2:]
+    loose.chmod(0o644)
+    # Another tree that does not contain this one (a tree inside itself makes git recurse until it crashes).
+    other = (repo.git("hash-object", "-t", "tree", "-w", "/dev/null") if case == "current subtree"
+             else repo.git("rev-parse", "HEAD^{tree}"))
+    loose.write_bytes((repo.path / ".git/objects" / other[:2] / other[2:]).read_bytes())
+    disk, refs = disk_state(repo.path), set(checkpoint_refs(repo))
+    with pytest.raises(RecoverError, match=f"{damaged[:10]}"):
+        restore(r, cp, paths=("d",) if case.endswith("path-limited") else ())
+    assert disk_state(repo.path) == disk
+    assert set(checkpoint_refs(repo)) == refs
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+
+
 def test_detached_checkpoint_restores_detached(repo: GitRepo) -> None:
     repo.git("checkout", "-q", "--detach")
     r = Repo.discover(repo.path)
