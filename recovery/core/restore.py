@@ -936,24 +936,23 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState, sources: Sequence[st
     nested: list[str] = []
     needed: set[str] = set()  # blobs the switch and the new index read
     replaced: dict[str, str] = {}  # blob the safety checkpoint holds -> a path the switch replaces
-    for diff in (index_raw, raw):
+    for diff, on_disk in ((index_raw, False), (raw, True)):
         fields = diff.split(b"\0")
         for meta, raw_path in zip(fields[::2], fields[1::2]):
-            old_mode, new_mode, old_sha, new_sha, _ = meta.lstrip(b":").decode().split(" ")
+            old_mode, new_mode, old_sha, new_sha, status = meta.lstrip(b":").decode().split(" ")
+            path = raw_path.decode("utf-8", "surrogateescape")
             if new_mode not in ("000000", "160000"):
                 needed.add(new_sha)
             if old_mode not in ("000000", "160000"):
-                replaced[old_sha] = raw_path.decode("utf-8", "surrogateescape")
-    fields = raw.split(b"\0")
-    for meta, raw_path in zip(fields[::2], fields[1::2]):
-        old_mode, new_mode, _, _, status = meta.lstrip(b":").decode().split(" ")
-        path = raw_path.decode("utf-8", "surrogateescape")
-        if old_mode == "160000" and new_mode != "160000" and _has_files(repo.toplevel / path):
-            nested.append(path)
-        if status == "A":
-            if in_now is None:
-                in_now = tree_paths(repo, now.worktree_tree)
-            blocked += _in_the_way(repo, path, in_now)
+                replaced[old_sha] = path
+            if not on_disk:
+                continue  # the index alone changes: no file is written
+            if old_mode == "160000" and new_mode != "160000" and _has_files(repo.toplevel / path):
+                nested.append(path)
+            if status == "A":
+                if in_now is None:
+                    in_now = tree_paths(repo, now.worktree_tree)
+                blocked += _in_the_way(repo, path, in_now)
     if nested:
         raise RecoverError(
             f"the restore would replace nested repositories the checkpoint holds only as a commit id: "
@@ -967,7 +966,8 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState, sources: Sequence[st
         )
     # The current side first: its objects are what `undo` needs.
     checked: set[str] = set()
-    current = verify_objects(repo, sorted(replaced) + [now.worktree_tree, now.index_tree], True, checked)
+    current = verify_objects(repo, sorted(replaced) + [now.worktree_tree, now.index_tree], trees_only=True,
+                             seen=checked)
     damaged = list(current.missing + current.corrupt)
     if damaged:
         shown = ", ".join(sha[:10] + (f" ({quote_path(replaced[sha])})" if sha in replaced else "")
@@ -977,7 +977,7 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState, sources: Sequence[st
                            "names the damage; once the damaged object file is removed, git writes it again from "
                            "your files)")
     roots = [sha for sha in (plan.worktree_tree, plan.index_tree, plan.head, plan.conflict_tree, *sources) if sha]
-    target = verify_objects(repo, sorted(needed) + roots, True, checked)
+    target = verify_objects(repo, sorted(needed) + roots, trees_only=True, seen=checked)
     for sha_list, what in ((target.missing, "missing"), (target.corrupt, "corrupt")):
         if sha_list:
             raise RecoverError(f"the checkpoint is damaged: object(s) {', '.join(sha_list[:3])} {what} "
