@@ -508,6 +508,14 @@ def classify_untracked(listed: list[bytes], stderr: str, toplevel: Path, config:
         if stat.S_ISREG(info.st_mode) and cap >= 0 and info.st_size > cap:
             skipped.append(Skipped(path, "size", info.st_size))
             continue
+        if stat.S_ISREG(info.st_mode) and not os.access(toplevel / path, os.R_OK):
+            # One file its owner cannot read (a root-owned 0600 file a container
+            # left) made `update-index` fail and so every checkpoint of the
+            # worktree: leave it out loudly, as git leaves an unreadable
+            # directory out. A symbolic link is stored by its target's name, which
+            # needs no read permission.
+            skipped.append(Skipped(path, "unreadable-file", info.st_size))
+            continue
         keep.append(raw)
     return keep, tuple(skipped), tuple(notes)
 

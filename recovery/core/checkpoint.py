@@ -260,6 +260,8 @@ def _warn_skipped(path: str, reason: str, size_bytes: int) -> None:
     if reason == "special-file":
         warn(f"{quote_path(path)} is a FIFO, socket or device node, which git cannot store; NOT captured "
              "(a tracked path keeps the content its index entry has)")
+    elif reason == "unreadable-file":
+        warn(f"untracked {quote_path(path)} cannot be read by you and was NOT captured")
     elif reason == "unreadable":
         warn(f"untracked directory {quote_path(path)}/ could not be read and was NOT captured")
     elif reason == "size":

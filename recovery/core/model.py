@@ -91,7 +91,8 @@ class Skipped:
     Attributes:
         path: path relative to the worktree top level (``/``-separated).
         reason: ``size`` (over the cap), ``nested-repo-without-commits``,
-            ``unreadable`` (a directory git could not open) or ``special-file``
+            ``unreadable`` (a directory git could not open), ``unreadable-file``
+            (a file its owner may not read) or ``special-file``
             (a FIFO, socket or device node: git stores none of them; at a tracked
             path the checkpoint keeps the index's content).
         size_bytes: the file's size, 0 for directories.

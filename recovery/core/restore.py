@@ -961,7 +961,7 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState, sources: Sequence[st
     if blocked:
         shown = ", ".join(quote_path(p) for p in sorted(set(blocked))[:5])
         raise RecoverError(
-            f"the restore would overwrite file(s) that no checkpoint holds (ignored, or over the size cap): "
+            f"the restore would overwrite file(s) that no checkpoint holds (ignored, over the size cap, or unreadable): "
             f"{shown}; move them away and run the restore again"
         )
     # The current side first: its objects are what `undo` needs.

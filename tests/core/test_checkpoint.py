@@ -215,34 +215,76 @@ def test_sparse_checkout_file_outside_the_cone_does_not_block(repo: GitRepo) -> 
     assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:in/a.txt") == "edited"
 
 
-@needs_root
-def test_unreadable_untracked_directory_is_said_and_recorded(repo: GitRepo) -> None:
+def _hand_to_nobody(repo: GitRepo, root_only: list[str]) -> None:
+    """Make ``repo`` belong to ``nobody`` except the paths in ``root_only``
+    (root's, mode 0700 or 0600): those are what ``nobody`` may not read."""
     import pwd
-    import subprocess
-    import sys
 
     nobody = pwd.getpwnam("nobody")
     repo.git("config", "--global", "safe.directory", "*")  # root reads nobody's repo afterwards
     for p in list(repo.path.parents)[:-1][::-1]:
         if p.stat().st_mode & 0o005 != 0o005:
             p.chmod(p.stat().st_mode | 0o005)
-    repo.write("notes/todo.md", "readable\n")
-    repo.write("secret/key.txt", "root only\n")
     for dirpath, dirnames, filenames in os.walk(repo.path):
         for name in dirnames + filenames + ["."]:
             os.lchown(os.path.join(dirpath, name), nobody.pw_uid, nobody.pw_gid)
-    os.chown(repo.path / "secret", 0, 0)
-    (repo.path / "secret").chmod(0o700)
+    for rel in root_only:
+        path = repo.path / rel
+        os.chown(path, 0, 0)
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def _recover_as_nobody(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOME": str(repo.path), "GIT_CONFIG_COUNT": "1",
            "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
-    proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                           sys.executable, "-P", "-m", "recovery", "checkpoint"],
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           sys.executable, "-P", "-m", "recovery", *args],
                           cwd=repo.path, env=env, capture_output=True, text=True)
+
+
+@needs_root
+def test_unreadable_untracked_directory_is_said_and_recorded(repo: GitRepo) -> None:
+    repo.write("notes/todo.md", "readable\n")
+    repo.write("secret/key.txt", "root only\n")
+    _hand_to_nobody(repo, ["secret"])
+    proc = _recover_as_nobody(repo, "checkpoint")
     assert proc.returncode == 0, proc.stderr
     assert "secret/ could not be read and was NOT captured" in proc.stderr
     cp = list_checkpoints(Repo.discover(repo.path))[0]
     assert ("secret", "unreadable") in [(s.path, s.reason) for s in cp.skipped]
     assert "notes/todo.md" in repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree)
+
+
+@needs_root
+def test_unreadable_untracked_file_is_left_out_loudly_and_left_alone(repo: GitRepo) -> None:
+    """One root-owned 0600 file (a container's leftover) failed every
+    checkpoint of the worktree; it is left out, said, and no restore touches it."""
+    repo.write("notes/todo.md", "readable\n")
+    repo.write("db.sqlite", b"readable once\n")
+    holds_it = create_checkpoint(Repo.discover(repo.path), "manual")
+    repo.write("db.sqlite", b"root's bytes\0")
+    _hand_to_nobody(repo, ["db.sqlite"])
+    proc = _recover_as_nobody(repo, "checkpoint")
+    assert proc.returncode == 0, proc.stderr
+    assert "untracked db.sqlite cannot be read by you and was NOT captured" in proc.stderr
+    cp = list_checkpoints(Repo.discover(repo.path))[0]
+    assert [(s.path, s.reason, s.size_bytes) for s in cp.skipped] == [("db.sqlite", "unreadable-file", 13)]
+    assert cp.sha != holds_it.sha
+    files = repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree).splitlines()
+    assert "notes/todo.md" in files and "db.sqlite" not in files
+
+    (repo.path / "notes/todo.md").write_text("lost edit\n")
+    restored = _recover_as_nobody(repo, "restore", cp.short)
+    assert restored.returncode == 0, restored.stderr
+    assert (repo.path / "notes/todo.md").read_text() == "readable\n"
+    assert (repo.path / "db.sqlite").read_bytes() == b"root's bytes\0"
+    assert (repo.path / "db.sqlite").stat().st_uid == 0
+    # A checkpoint from before, when the file was readable, holds other bytes
+    # for it: nothing can bring the file back, so the restore refuses.
+    refused = _recover_as_nobody(repo, "restore", holds_it.short)
+    assert refused.returncode != 0 and "db.sqlite; move them away" in refused.stderr
+    assert "unreadable" in refused.stderr
+    assert (repo.path / "db.sqlite").read_bytes() == b"root's bytes\0"
 
 
 def test_show_untracked_files_no_is_honoured_and_said(repo: GitRepo) -> None:
