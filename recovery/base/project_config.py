@@ -27,9 +27,12 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from recovery.base.errors import UsageError
+
+TYPE_CHECKING = False  # typing costs every hook 3 ms to import; mypy reads the name as typing's
+if TYPE_CHECKING:
+    from typing import Any
 
 RECOVER_TOML = ".recover.toml"
 PYPROJECT = "pyproject.toml"
@@ -135,10 +138,18 @@ def load_project_config(toplevel: Path) -> ProjectConfig:
 
 
 def _reject_misspelt_tool_table(tool: dict[str, Any]) -> None:
-    """``[tool.git_recover]`` configures nothing; say so instead of ignoring it."""
+    """``[tool.git_recover]``, ``[tool.recover]`` or ``[tool.git.recover]``
+    configures nothing; say so instead of ignoring it (the gates would be off
+    without a word). The last two are the package's and the command's names,
+    too far from ``git-recover`` for a spelling match."""
     import difflib
 
-    close = difflib.get_close_matches(TOOL_TABLE, [str(k) for k in tool], n=1, cutoff=0.8)
+    names = [str(k) for k in tool]
+    close = difflib.get_close_matches(TOOL_TABLE, names, n=1, cutoff=0.8)
+    close += [name for name in names if name.lower() == "recover"]
+    git = tool.get("git")
+    if isinstance(git, dict) and "recover" in git:
+        close.append("git.recover")
     if close:
         raise UsageError(f"{PYPROJECT}: tool.{close[0]}: unknown table (did you mean 'tool.{TOOL_TABLE}'?)")
 

@@ -141,6 +141,10 @@ def test_values_that_pass_a_naive_check_are_refused(tmp_path) -> None:
      "pyproject.toml: tool.git-recover.gate: unknown table (did you mean 'gates'?)"),
     ("pyproject.toml", '[tool.git_recover.gates.x]\ncommand = ["false"]\n',
      "pyproject.toml: tool.git_recover: unknown table (did you mean 'tool.git-recover'?)"),
+    ("pyproject.toml", '[tool.recover.gates.x]\ncommand = ["false"]\n',
+     "pyproject.toml: tool.recover: unknown table (did you mean 'tool.git-recover'?)"),
+    ("pyproject.toml", '[tool.git.recover.gates.x]\ncommand = ["false"]\n',
+     "pyproject.toml: tool.git.recover: unknown table (did you mean 'tool.git-recover'?)"),
 ])
 def test_a_typo_never_turns_the_gates_off(repo: GitRepo, file: str, text: str, message: str) -> None:
     """A misspelt table or key is an error with the file, the key and the nearest
