@@ -1,7 +1,5 @@
 """``python -m recovery`` runs the CLI (tests use this to avoid depending on PATH)."""
 
-import sys
+from recovery.cli.main import run
 
-from recovery.cli.main import main
-
-sys.exit(main())
+run()

@@ -10,7 +10,12 @@ application in :mod:`recovery.cli.app`.
 
 from __future__ import annotations
 
+import os
 import sys
+
+TYPE_CHECKING = False  # typing's own constant without importing typing (mypy reads it as such)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 from recovery.base.errors import EXIT_ERROR, RecoverError
 from recovery.base.output import say
@@ -49,5 +54,28 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def run() -> NoReturn:
+    """Run :func:`main` as the whole process (the ``git-recover`` command and
+    ``python -m recovery``) and exit with its status, skipping the interpreter's
+    teardown.
+
+    Why: tearing down the modules a checkpoint imported took 8-18 ms of every
+    hook and agent hook on the 2-core development machine, a third to half of
+    git's own floor for a checkpoint at 1k files, and it frees nothing the
+    kernel does not. Everything this process writes is finished when
+    :func:`main` returns (files are written through ``with`` blocks, no
+    ``atexit`` handler is registered, every thread is a daemon); only Python's
+    own buffers of stdout and stderr remain, flushed here. If that flush fails
+    (a closed pipe), the normal exit reports it as Python always has.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
