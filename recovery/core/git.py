@@ -21,7 +21,11 @@ points at ``/dev/null`` (so not even ``reference-transaction`` fires on our
 ``update-ref``), and ``GIT_RECOVER_INTERNAL=1`` tells our own hook scripts to
 exit at once should anything still reach them. ``GIT_OPTIONAL_LOCKS=0`` keeps
 read-only commands from refreshing the user's real index behind their back
-(git-status(1), "BACKGROUND REFRESH").
+(git-status(1), "BACKGROUND REFRESH"). ``GIT_NO_REPLACE_OBJECTS=1``: an object
+id in a checkpoint means exactly its own bytes. With a ``refs/replace/`` entry
+for a tree, git read the replacement wherever that tree appeared: a restore
+found the object store "damaged" and refused, and a replacement tree that
+contains the tree it replaces made git recurse until it crashed (git-replace(1)).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ INTERNAL_ENV = "GIT_RECOVER_INTERNAL"
 _BASE_ENV = {
     INTERNAL_ENV: "1",
     "GIT_OPTIONAL_LOCKS": "0",
+    "GIT_NO_REPLACE_OBJECTS": "1",
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_EDITOR": ":",
 }

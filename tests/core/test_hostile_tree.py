@@ -201,3 +201,47 @@ def test_restore_next_to_a_racing_file_is_not_called_byte_identical(repo: GitRep
     assert "byte-identical" not in restored.stdout
     assert "identical as far as checked" in restored.stdout
     assert "not covered: app.log changed while being checked" in restored.stdout
+
+
+def _replace_tree(repo: GitRepo, tree: str, entries: str) -> None:
+    """Make ``refs/replace/<tree>`` point at a tree of ``entries`` (ls-tree lines)."""
+    replacement = repo.git("mktree", input=entries.encode())
+    repo.git("replace", "-f", tree, replacement)
+
+
+def test_a_replaced_tree_is_restored_as_its_own_bytes(repo: GitRepo) -> None:
+    """``git replace`` makes git read another object wherever a tree appears: a
+    checkpoint's tree id must still mean its own bytes. The restore refused,
+    calling the object store damaged; with the replacement followed it would
+    have written the replacement's files."""
+    repo.write("a/f", "real\n")
+    repo.write("a/g", "g\n")
+    repo.commit_all("base")
+    real = repo.git("rev-parse", "HEAD:a")
+    evil = repo.git("hash-object", "-w", "--stdin", input=b"replacement\n")
+    _replace_tree(repo, real, f"100644 blob {evil}\tf\n100644 blob {repo.git('rev-parse', 'HEAD:a/g')}\tg\n")
+    assert repo.git("cat-file", "-p", "HEAD:a/f") == "replacement"  # the replacement is in force for git
+    repo.write("README.md", "work\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    assert repo.git("--no-replace-objects", "rev-parse", f"{cp.worktree_tree}:a") == real
+
+    for name in ("f", "g"):
+        (repo.path / "a" / name).unlink()
+    restored = repo.recover("restore", cp.short)
+    assert "byte-identical" in restored.stdout
+    assert repo.read("a/f") == b"real\n" and repo.read("a/g") == b"g\n"
+
+
+def test_a_replacement_tree_that_contains_the_tree_it_replaces_blocks_no_checkpoint(repo: GitRepo) -> None:
+    """A replacement that holds the tree it replaces made git recurse until it
+    crashed (SIGSEGV) in the race check, and the checkpoint failed blaming
+    files that changed while being captured."""
+    repo.write("a/f", "1\n")
+    repo.commit_all("base")
+    real = repo.git("rev-parse", "HEAD:a")
+    _replace_tree(repo, real, f"040000 tree {real}\tx\n100644 blob {repo.git('rev-parse', 'HEAD:a/f')}\tf\n")
+    repo.write("a/f", "work\n")
+    proc = repo.recover("checkpoint")
+    assert "checkpoint" in proc.stdout, proc.stderr
+    cp = list_checkpoints(Repo.discover(repo.path))[0]
+    assert repo.git("--no-replace-objects", "cat-file", "blob", f"{cp.worktree_tree}:a/f") == "work"
