@@ -198,13 +198,29 @@ def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
         say(f"`{command}` exited {rc}: gates not run{where}")
         return rc
     if not gates.for_stage("run"):
+        _say_way_back(command, before)
         return EXIT_OK
     after = checkpoint_or_warn(repo, "post-run")
     plan = UndoPlan(f"`{command}`", "run", before.head, before.branch, after.head if after else None,
                     checkpoint=before) if before and not _same_state(before, after) else None
     spec = Validation("run", ("run",), base=before.head if before else None, interactive=sys.stderr.isatty(),
                       strongest=STAGE_LIMITS["run"], undo=plan)
-    return validate(repo, spec, gates, after).exit_code
+    code = validate(repo, spec, gates, after).exit_code
+    if code == EXIT_OK:
+        _say_way_back(command, before)
+    return code
+
+
+def _say_way_back(command: str, before: Checkpoint | None) -> None:
+    """Name the command that brings back the state before a completed ``run``.
+
+    Why: ``undo`` belongs to restores. After ``run -- reset --hard`` a user who
+    typed ``undo`` went back to an older restore's state, which could lie
+    commits behind, instead of to the state the reset replaced.
+    """
+    if before is not None:
+        say(f"`{command}` done; the state before it is checkpoint {before.short} (#{before.number}): "
+            f"git recover restore {before.short} brings it back (undo is for restores)")
 
 
 def _same_state(before: Checkpoint, after: Checkpoint | None) -> bool:

@@ -4,6 +4,7 @@ hooks installed and a gate that fails on the bytes ``BAD`` in a.py."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
@@ -167,8 +168,11 @@ def test_reset_hard_through_run_keeps_the_work(hooked: GitRepo) -> None:
     proc = hooked.recover("run", "--", "reset", "-q", "--hard", "HEAD~1")
     assert proc.returncode == 0
     assert hooked.read("a.py") == b"x = 1\n"
+    # run names the way back (undo would go to the latest restore's state, not this one)
     before = checkpoints_by_reason(hooked, "pre-run")[0]
-    hooked.recover("restore", before)
+    way_back = re.search(r"git recover restore (\w+) brings it back", proc.stderr)
+    assert way_back and before.startswith(way_back.group(1)), proc.stderr
+    hooked.recover("restore", way_back.group(1))
     assert hooked.read("a.py") == b"x = 42  # work in progress\n"
     assert hooked.read("new.txt") == b"untracked work\n"
 
