@@ -69,7 +69,11 @@ def prompts(records: list[dict[str, Any]]) -> list[Prompt]:
             if r.get("tool_use_id"):
                 by_use[str(r["tool_use_id"])] = call
         elif kind in ("done", "failed"):
-            found = by_use.get(str(r.get("tool_use_id")))
+            if r.get("tool_use_id"):
+                found = by_use.get(str(r["tool_use_id"]))
+            else:  # a client that sends no ids: the newest call of this tool still running
+                found = next((call for prompt in reversed(by_number.values()) for call in reversed(prompt.tools)
+                              if call.tool == r.get("tool") and call.outcome == "running"), None)
             if found is not None:
                 found.outcome = kind
                 found.error = r.get("error")

@@ -112,7 +112,7 @@ def _dispatch(event: str, payload: dict[str, Any]) -> int:
         line = (text.strip().splitlines() or [""])[0][:_TARGET_MAX]
 
         def build_prompt(records: list[dict[str, Any]]) -> dict[str, Any]:
-            n, _ = prompt_number(records, prompt_id)
+            n, _ = prompt_number(records, prompt_id, submitted=True)
             cp = sha or _capture(toplevel, PROMPT_REASON, f"session {session} prompt {n}: {line}", fingerprint)
             return {"kind": "prompt", "n": n, "prompt_id": prompt_id, "line": line, "checkpoint": cp}
 
@@ -184,10 +184,13 @@ def tool_target(tool: str, tool_input: Any, toplevel: str) -> str:
 
 
 def _record_result(state_dir: str, session: str, payload: dict[str, Any], failed: bool) -> None:
+    """Append the outcome of a tool call: by its ``tool_use_id``, or, from a
+    client that sends none, by its tool's name (it ends the newest call of that
+    tool still running; :func:`recovery.agent.history.prompts`)."""
     use_id = payload.get("tool_use_id")
-    if not use_id:
-        return
     record: dict[str, Any] = {"kind": "failed" if failed else "done", "tool_use_id": use_id}
+    if not use_id:
+        record["tool"] = str(payload.get("tool_name") or "?")
     if failed:
         error = str(payload.get("error") or "")
         record["error"] = (error.strip().splitlines() or [""])[0][:_TARGET_MAX]

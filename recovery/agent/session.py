@@ -112,17 +112,20 @@ def read(state_dir: StrPath, session_id: str) -> list[dict[str, Any]]:
         return []
 
 
-def prompt_number(records: list[dict[str, Any]], prompt_id: str | None) -> tuple[int, bool]:
+def prompt_number(records: list[dict[str, Any]], prompt_id: str | None,
+                  submitted: bool = False) -> tuple[int, bool]:
     """The number of the prompt ``prompt_id`` in a session, and whether it is new.
 
     A tool event whose prompt was never recorded (the hooks were installed in
     the middle of a prompt, or the client sent no ``prompt_id``) belongs to the
-    newest prompt when it has no id, else to a new one.
+    newest prompt when it has no id, else to a new one. A prompt's own
+    submission (``submitted``) without an id is always a new prompt: every
+    prompt of such a client was numbered 1.
     """
     numbers = {r.get("prompt_id"): int(r["n"]) for r in records
                if r.get("kind") in ("prompt", "tool") and isinstance(r.get("n"), int)}
     if prompt_id is not None and prompt_id in numbers:
         return numbers[prompt_id], False
-    if prompt_id is None and numbers:
+    if prompt_id is None and numbers and not submitted:
         return max(numbers.values()), False
     return max(numbers.values(), default=0) + 1, True

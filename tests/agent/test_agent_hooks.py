@@ -133,6 +133,24 @@ def test_prompts_are_numbered_by_git_recover(repo: GitRepo) -> None:
     assert bad.returncode == 3 and "has no prompt 9 (prompts 1-4)" in bad.stderr
 
 
+def test_a_client_that_sends_no_ids_gets_its_prompts_numbered_and_its_results_matched(repo: GitRepo) -> None:
+    """Without ``prompt_id`` every prompt was numbered 1, and without
+    ``tool_use_id`` every call stayed "running"."""
+    for i in (1, 2):
+        submitted = hook(repo, "UserPromptSubmit", base(repo, "UserPromptSubmit", prompt=f"prompt {i}"))
+        assert submitted.returncode == 0, submitted.stderr
+        repo.write(f"f{i}.txt", f"{i}\n")
+        call = {"tool_name": "Bash", "tool_input": {"command": f"make {i}"}}
+        assert hook(repo, "PreToolUse", base(repo, "PreToolUse", **call)).returncode == 0
+        assert hook(repo, "PostToolUse", base(repo, "PostToolUse", **call, tool_response={})).returncode == 0
+    data = json.loads(repo.recover("list", "--session", "--json").stdout)
+    assert [(p["number"], p["line"], [(t["target"], t["outcome"]) for t in p["tools"]]) for p in data["prompts"]] == [
+        (1, "prompt 1", [("make 1", "done")]), (2, "prompt 2", [("make 2", "done")])]
+    rewound = repo.recover("rewind", "2")
+    assert rewound.returncode == 0
+    assert repo.read("f1.txt") == b"1\n" and not (repo.path / "f2.txt").exists()
+
+
 def test_project_dir_is_found_from_a_subdirectory_without_the_variable(repo: GitRepo) -> None:
     sub = repo.path / "pkg/deep"
     sub.mkdir(parents=True)
