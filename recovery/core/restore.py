@@ -483,7 +483,35 @@ def _run(
 
 def _plan(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], workdir: Path) -> TargetState:
     """The state to reach: the checkpoint's, or for a path-limited restore the
-    current state with the named paths taken from the checkpoint."""
+    current state with the named paths taken from the checkpoint; either way
+    with what the checkpoint left out as it is now (:func:`_leave_skipped`)."""
+    return _leave_skipped(repo, now, target, _planned(repo, now, target, paths, workdir), workdir)
+
+
+# Why a checkpoint left an untracked path out when the path's absence from its
+# tree says nothing about the file (a FIFO at a tracked path keeps its index
+# entry, and is handled where the switch writes it).
+_LEFT_OUT = frozenset({"size", "unreadable", "unreadable-file", "nested-repo-without-commits"})
+
+
+def _leave_skipped(repo: Repo, now: Capture, target: Checkpoint, plan: TargetState, workdir: Path) -> TargetState:
+    """The plan with every untracked path the checkpoint left out (over the size
+    cap, unreadable, a nested repository without commits) as it is now. Its
+    absence from the checkpoint's tree means "not captured", not "absent": a
+    restore deleted such a file once it was readable again, and called the
+    result byte-identical. Said on stderr."""
+    left_out = [item.path for item in target.skipped if item.reason in _LEFT_OUT]
+    if not left_out:
+        return plan
+    note(f"{shown_paths(left_out)} not captured by checkpoint {target.short} (skipped when it was taken): "
+         "left as they are")
+    literal = [f":(literal){path}" for path in left_out]
+    return replace(plan, worktree_tree=_mix(repo, workdir, "skipped", plan.worktree_tree, now.worktree_tree,
+                                            literal))
+
+
+def _planned(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], workdir: Path) -> TargetState:
+    """:func:`_plan` before the checkpoint's skipped paths are left alone."""
     if not paths:
         return _safe_head(repo, now, checkpoint_state(repo, target))
     worktree_tree = _mix(repo, workdir, "worktree", now.worktree_tree, target.worktree_tree, paths)

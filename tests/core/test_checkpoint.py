@@ -218,20 +218,24 @@ def test_sparse_checkout_file_outside_the_cone_does_not_block(repo: GitRepo) -> 
 def _hand_to_nobody(repo: GitRepo, root_only: list[str]) -> None:
     """Make ``repo`` belong to ``nobody`` except the paths in ``root_only``
     (root's, mode 0700 or 0600): those are what ``nobody`` may not read."""
-    import pwd
-
-    nobody = pwd.getpwnam("nobody")
     repo.git("config", "--global", "safe.directory", "*")  # root reads nobody's repo afterwards
     for p in list(repo.path.parents)[:-1][::-1]:
         if p.stat().st_mode & 0o005 != 0o005:
             p.chmod(p.stat().st_mode | 0o005)
     for dirpath, dirnames, filenames in os.walk(repo.path):
         for name in dirnames + filenames + ["."]:
-            os.lchown(os.path.join(dirpath, name), nobody.pw_uid, nobody.pw_gid)
+            os.lchown(os.path.join(dirpath, name), *_nobody_ids())
     for rel in root_only:
         path = repo.path / rel
         os.chown(path, 0, 0)
         path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def _nobody_ids() -> tuple[int, int]:
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    return nobody.pw_uid, nobody.pw_gid
 
 
 def _recover_as_nobody(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
@@ -285,6 +289,14 @@ def test_unreadable_untracked_file_is_left_out_loudly_and_left_alone(repo: GitRe
     assert refused.returncode != 0 and "db.sqlite; move them away" in refused.stderr
     assert "unreadable" in refused.stderr
     assert (repo.path / "db.sqlite").read_bytes() == b"root's bytes\0"
+    # Handed back to its user and edited, the file is captured by the restore's
+    # safety checkpoint; the checkpoint that skipped it still leaves it alone.
+    os.chown(repo.path / "db.sqlite", *_nobody_ids())
+    (repo.path / "db.sqlite").write_bytes(b"readable again\n")
+    again = _recover_as_nobody(repo, "restore", cp.short)
+    assert again.returncode == 0, again.stderr
+    assert "db.sqlite not captured by checkpoint" in again.stderr
+    assert (repo.path / "db.sqlite").read_bytes() == b"readable again\n"
 
 
 def test_show_untracked_files_no_is_honoured_and_said(repo: GitRepo) -> None:

@@ -831,3 +831,26 @@ def test_integrity_check_sees_a_file_that_appeared_during_the_restore(
         repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(IntegrityError, match="worktree: A new/extra.txt"):
         _restore_while(repo, monkeypatch, lambda: repo.write("new/extra.txt", "appeared\n"))
+
+
+@pytest.mark.parametrize("paths", [(), ("big.bin",)], ids=["whole", "path-limited"])
+def test_a_file_the_checkpoint_left_out_is_left_as_it_is(repo: GitRepo, paths: tuple[str, ...]) -> None:
+    """A checkpoint that skipped a file (over the size cap here; unreadable
+    files and nested repositories alike) does not say the file was absent: once
+    a later capture holds it, a restore of that checkpoint deleted it and
+    called the result byte-identical."""
+    repo.git("config", "recover.maxUntrackedSize", "1k")
+    repo.write("big.bin", b"x" * 2048)
+    repo.write("README.md", "checkpointed\n")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    assert [(s.path, s.reason) for s in cp.skipped] == [("big.bin", "size")]
+    repo.git("config", "recover.maxUntrackedSize", "1m")  # the safety capture now holds it
+    repo.write("big.bin", b"y" * 2048)
+    repo.write("README.md", "later\n")
+
+    result = restore(r, cp, paths)
+    assert repo.read("big.bin") == b"y" * 2048
+    assert repo.read("README.md") == (b"checkpointed\n" if not paths else b"later\n")
+    assert result.verdict == "byte-identical"
+    assert not [line for line in result.changed_paths if "big.bin" in line]
