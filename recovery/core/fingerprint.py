@@ -9,12 +9,13 @@ start-up plus one ``git status``).
 
 The fingerprint is the output of ``git status --porcelain=v2 --branch
 --untracked-files=all`` (HEAD, branch, index blob ids and modes of every
-changed entry, every untracked file) followed by the size, mtime in
+changed entry, every untracked file) followed by the size, mtime and ctime in
 nanoseconds, inode and mode of every path that output names, kept and compared
 byte for byte. Not a digest of it: importing ``hashlib`` cost the agent hook
 7 ms of a 70 ms process, and a digest could only be weaker; the output grows
 with the change, not the tree. an edit of a file that was already
-modified changes its stat data, a rename-save its inode. Clean tracked files are
+modified changes its stat data, a rename-save its inode, a ``chown`` its ctime
+(a file the last checkpoint could not read, and so left out, may be readable now). Clean tracked files are
 not listed, and a clean file that changes shows up in the status output.
 What it cannot see: a file rewritten with the same size inside one mtime tick of
 the previous fingerprint (the racy-git case; on a filesystem with nanosecond
@@ -65,7 +66,7 @@ def state_fingerprint(toplevel: StrPath, git_dir: StrPath) -> bytes | None:
     for path in _status_paths(status.stdout):
         try:
             st = os.lstat(os.path.join(toplevel, path))
-            stats.append(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_mode}")
+            stats.append(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}:{st.st_mode}")
         except OSError:
             stats.append("-")
     return status.stdout + b"\0\0" + "\0".join(stats).encode()

@@ -238,12 +238,12 @@ def _nobody_ids() -> tuple[int, int]:
     return nobody.pw_uid, nobody.pw_gid
 
 
-def _recover_as_nobody(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
+def _recover_as_nobody(repo: GitRepo, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOME": str(repo.path), "GIT_CONFIG_COUNT": "1",
-           "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
+           "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*", "CLAUDE_PROJECT_DIR": str(repo.path)}
     return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                            sys.executable, "-P", "-m", "recovery", *args],
-                          cwd=repo.path, env=env, capture_output=True, text=True)
+                          cwd=repo.path, env=env, capture_output=True, text=True, input=stdin)
 
 
 @needs_root
@@ -297,6 +297,30 @@ def test_unreadable_untracked_file_is_left_out_loudly_and_left_alone(repo: GitRe
     assert again.returncode == 0, again.stderr
     assert "db.sqlite not captured by checkpoint" in again.stderr
     assert (repo.path / "db.sqlite").read_bytes() == b"readable again\n"
+
+
+@needs_root
+def test_a_skipped_file_made_readable_is_captured_before_the_next_tool_call(repo: GitRepo) -> None:
+    """``chown`` changes no size, mtime or mode: the agent hook took the state
+    for the one its last checkpoint holds (which had left the file out as
+    unreadable), and an ``rm`` that followed deleted bytes no checkpoint held."""
+    repo.write("notes.txt", "precious\n")
+    _hand_to_nobody(repo, ["notes.txt"])
+
+    def tool_call(command: str) -> None:
+        payload = {"hook_event_name": "PreToolUse", "session_id": "s1", "cwd": str(repo.path),
+                   "tool_name": "Bash", "tool_input": {"command": command}}
+        proc = _recover_as_nobody(repo, "agent-hook", "PreToolUse", stdin=json.dumps(payload))
+        assert proc.returncode == 0, proc.stderr
+
+    tool_call("ls")
+    first = list_checkpoints(Repo.discover(repo.path))
+    assert [(s.path, s.reason) for s in first[0].skipped] == [("notes.txt", "unreadable-file")]
+    os.chown(repo.path / "notes.txt", *_nobody_ids())
+    tool_call("rm notes.txt")
+    newest = list_checkpoints(Repo.discover(repo.path))[0]
+    assert newest.sha != first[0].sha
+    assert repo.git("cat-file", "blob", f"{newest.worktree_tree}:notes.txt") == "precious"
 
 
 def test_show_untracked_files_no_is_honoured_and_said(repo: GitRepo) -> None:
