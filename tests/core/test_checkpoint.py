@@ -238,8 +238,9 @@ def _nobody_ids() -> tuple[int, int]:
     return nobody.pw_uid, nobody.pw_gid
 
 
-def _recover_as_nobody(repo: GitRepo, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOME": str(repo.path), "GIT_CONFIG_COUNT": "1",
+def _recover_as_nobody(repo: GitRepo, *args: str, stdin: str | None = None,
+                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env or {}), "HOME": str(repo.path), "GIT_CONFIG_COUNT": "1",
            "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*", "CLAUDE_PROJECT_DIR": str(repo.path)}
     return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                            sys.executable, "-P", "-m", "recovery", *args],
@@ -321,6 +322,54 @@ def test_a_skipped_file_made_readable_is_captured_before_the_next_tool_call(repo
     newest = list_checkpoints(Repo.discover(repo.path))[0]
     assert newest.sha != first[0].sha
     assert repo.git("cat-file", "blob", f"{newest.worktree_tree}:notes.txt") == "precious"
+
+
+@needs_root
+def test_a_file_losing_its_read_permission_mid_capture_is_left_out_not_fatal(repo: GitRepo) -> None:
+    """A file readable when the untracked files were classified and not when
+    ``update-index`` opened it failed the whole checkpoint (12 of 40 in hostile
+    testing); it is left out as unreadable and the rest captured. The test
+    loops until a checkpoint ran ``update-index`` twice, the proof that the
+    mode flipped in between (more ``update-index`` runs than capture attempts:
+    the flips also change the file's ctime, which can make the capture retry)."""
+    import threading
+
+    repo.write("flip.txt", "flipping\n")
+    _hand_to_nobody(repo, ["flip.txt"])
+    flip = repo.path / "flip.txt"
+    stop = threading.Event()
+
+    def flipper() -> None:
+        while not stop.is_set():
+            flip.chmod(0o600)
+            flip.chmod(0o644)
+
+    thread = threading.Thread(target=flipper, daemon=True)
+    thread.start()
+    raced = 0
+    try:
+        for i in range(200):
+            repo.write("work.txt", f"{i}\n")
+            os.chown(repo.path / "work.txt", *_nobody_ids())
+            trace = repo.path.parent / f"trace-{i}.json"
+            trace.touch()
+            os.chown(trace, *_nobody_ids())
+            proc = _recover_as_nobody(repo, "checkpoint", env={"GIT_TRACE2_EVENT": str(trace)})
+            assert proc.returncode == 0, proc.stderr
+            cp = list_checkpoints(Repo.discover(repo.path))[0]
+            assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:work.txt") == str(i)
+            held = "flip.txt" in repo.git("ls-tree", "--name-only", cp.worktree_tree).split()
+            assert held != ([s.path for s in cp.skipped] == ["flip.txt"])
+            assert held or "flip.txt cannot be read by you" in proc.stderr
+            started = [e["argv"] for e in map(json.loads, trace.read_text().splitlines()) if e.get("event") == "start"]
+            if sum("update-index" in argv for argv in started) > sum("add" in argv for argv in started):
+                raced += 1
+                if raced == 3:
+                    break
+    finally:
+        stop.set()
+        thread.join()
+    assert raced, "the mode never flipped between classification and update-index: the test proved nothing"
 
 
 def test_show_untracked_files_no_is_honoured_and_said(repo: GitRepo) -> None:
