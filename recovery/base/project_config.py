@@ -123,11 +123,10 @@ def load_project_config(toplevel: Path) -> ProjectConfig:
         if not _present(pyproject):
             return ProjectConfig()
         raw = _read(pyproject)
-        tool = _parse(pyproject, raw).get("tool", {})
-        if not isinstance(tool, dict):
-            return ProjectConfig()
-        if TOOL_TABLE not in tool:
-            _reject_misspelt_tool_table(tool)
+        data = _parse(pyproject, raw)
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict) or TOOL_TABLE not in tool:
+            _reject_misplaced_tables(data)
             return ProjectConfig()
         table = tool[TOOL_TABLE]
         config = ProjectConfig(table if isinstance(table, dict) else {}, pyproject, f"tool.{TOOL_TABLE}.")
@@ -137,21 +136,50 @@ def load_project_config(toplevel: Path) -> ProjectConfig:
     return config
 
 
-def _reject_misspelt_tool_table(tool: dict[str, Any]) -> None:
-    """``[tool.git_recover]``, ``[tool.recover]`` or ``[tool.git.recover]``
-    configures nothing; say so instead of ignoring it (the gates would be off
-    without a word). The last two are the package's and the command's names,
-    too far from ``git-recover`` for a spelling match."""
-    import difflib
+def _reject_misplaced_tables(data: dict[str, Any]) -> None:
+    """A pyproject.toml whose git-recover configuration is where git-recover
+    does not read it is an error, not a project without gates (they would be
+    off without a word). Misplaced means: a ``tool`` table whose name, in lower
+    case without ``-_.``, starts with ``gitrecover`` (``git_recover``,
+    ``GIT-RECOVER``, ``git-recover-gates``); one whose name holds ``recover``
+    and whose content has a table of ours (``[tool.recover.gates.x]``,
+    ``[tool.git.recover.gates.x]``, ``[tool.recovery...]``); ``[tools...]`` for
+    ``[tool...]``; our tables at the top level (README's ``.recover.toml``
+    snippet pasted as it is; PEP 518 leaves the top level to the standard).
+    A near name alone is not enough: ``[tool.git-river]`` is another tool's.
 
-    names = [str(k) for k in tool]
-    close = difflib.get_close_matches(TOOL_TABLE, names, n=1, cutoff=0.8)
-    close += [name for name in names if name.lower() == "recover"]
-    git = tool.get("git")
-    if isinstance(git, dict) and "recover" in git:
-        close.append("git.recover")
-    if close:
-        raise UsageError(f"{PYPROJECT}: tool.{close[0]}: unknown table (did you mean 'tool.{TOOL_TABLE}'?)")
+    Raises:
+        UsageError: naming the table and where it belongs.
+    """
+    ours = _schema_tables()
+    for top in ("tool", "tools"):
+        tables = data.get(top)
+        if not isinstance(tables, dict):
+            continue
+        for name, table in _named_tables(tables):
+            squashed = name.lower().replace("-", "").replace("_", "").replace(".", "")
+            if (top == "tools" and "recover" in squashed) or squashed.startswith("gitrecover") or (
+                    "recover" in squashed and isinstance(table, dict) and ours & set(table)):
+                raise UsageError(f"{PYPROJECT}: {top}.{name}: unknown table (did you mean 'tool.{TOOL_TABLE}'?)")
+    for name in sorted(ours & set(data)):
+        raise UsageError(f"{PYPROJECT}: {name}: unknown table (in {PYPROJECT} git-recover's tables go under "
+                         f"[tool.{TOOL_TABLE}]: did you mean 'tool.{TOOL_TABLE}.{name}'?)")
+
+
+def _named_tables(tables: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``tables``' entries and, one level down, ``parent.child`` entries
+    (``[tool.git.recover]`` is the table ``recover`` inside ``git``)."""
+    named: list[tuple[str, Any]] = []
+    for name, table in tables.items():
+        named.append((str(name), table))
+        if isinstance(table, dict):
+            named += [(f"{name}.{child}", value) for child, value in table.items()]
+    return named
+
+
+def _schema_tables() -> set[str]:
+    """The top-level tables the configuration schema defines (``gates``...)."""
+    return set(json.loads(SCHEMA_PATH.read_bytes())["properties"])
 
 
 def _validate_once(config: ProjectConfig, raw: bytes) -> None:

@@ -145,6 +145,19 @@ def test_values_that_pass_a_naive_check_are_refused(tmp_path) -> None:
      "pyproject.toml: tool.recover: unknown table (did you mean 'tool.git-recover'?)"),
     ("pyproject.toml", '[tool.git.recover.gates.x]\ncommand = ["false"]\n',
      "pyproject.toml: tool.git.recover: unknown table (did you mean 'tool.git-recover'?)"),
+    ("pyproject.toml", '[tool.GIT-RECOVER.gates.x]\ncommand = ["false"]\n',
+     "pyproject.toml: tool.GIT-RECOVER: unknown table (did you mean 'tool.git-recover'?)"),
+    ("pyproject.toml", '[tool.git-recover-gates.x]\ncommand = ["false"]\n',
+     "pyproject.toml: tool.git-recover-gates: unknown table (did you mean 'tool.git-recover'?)"),
+    ("pyproject.toml", '[tool.recovery.gates.x]\ncommand = ["false"]\n',
+     "pyproject.toml: tool.recovery: unknown table (did you mean 'tool.git-recover'?)"),
+    ("pyproject.toml", '[tool.git.Recover.links]\nprofile = "framework"\n',
+     "pyproject.toml: tool.git.Recover: unknown table (did you mean 'tool.git-recover'?)"),
+    ("pyproject.toml", '[tools.git-recover.gates.x]\ncommand = ["false"]\n',
+     "pyproject.toml: tools.git-recover: unknown table (did you mean 'tool.git-recover'?)"),
+    ("pyproject.toml", '[gates.x]\ncommand = ["false"]\n',
+     "pyproject.toml: gates: unknown table (in pyproject.toml git-recover's tables go under [tool.git-recover]: "
+     "did you mean 'tool.git-recover.gates'?)"),
 ])
 def test_a_typo_never_turns_the_gates_off(repo: GitRepo, file: str, text: str, message: str) -> None:
     """A misspelt table or key is an error with the file, the key and the nearest
@@ -155,6 +168,16 @@ def test_a_typo_never_turns_the_gates_off(repo: GitRepo, file: str, text: str, m
         assert proc.returncode == 3, (args, proc.stdout, proc.stderr)
         assert message in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr and "no gates to run" not in proc.stdout
+
+
+@pytest.mark.parametrize("table", ["git-river", "git-grove", "git-crecord", "trecover", "recover"])
+def test_another_tools_table_with_a_near_name_is_not_ours(repo: GitRepo, table: str) -> None:
+    """A near name alone is not a misspelling: ``[tool.git-river]`` is another
+    tool's table, and refusing it blocked every commit of that project."""
+    repo.write("pyproject.toml", f'[project]\nname = "p"\n\n[tool.{table}]\nbranch = "main"\nverbose = true\n')
+    proc = repo.recover("gates", "list")
+    assert proc.returncode == 0, proc.stderr
+    assert "unknown table" not in proc.stderr
 
 
 def test_a_typo_blocks_the_commit_hook_instead_of_skipping_the_gates(repo: GitRepo) -> None:
