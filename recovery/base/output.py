@@ -62,8 +62,21 @@ def note(message: str) -> None:
 
 
 def out(line: str = "") -> None:
-    """One line of a command's result on stdout (no prefix: it is the output)."""
-    _write(sys.stdout, line + "\n")
+    """One line of a command's result on stdout (no prefix: it is the output).
+
+    Raises:
+        RecoverError: stdout cannot be written (a full disk): the command may
+            have done what it was asked, so the message says where to look,
+            where the bare error read as if it had failed.
+    """
+    try:
+        _write(sys.stdout, line + "\n")
+    except OSError as exc:
+        from recovery.base.errors import RecoverError
+
+        raise RecoverError(f"could not write the output ({exc.strerror or exc}); the output is incomplete, "
+                           "not necessarily the command's work: `git recover status` and `git recover list` "
+                           "show the state now") from None
 
 
 def _write(stream: TextIO, text: str) -> None:

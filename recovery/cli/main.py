@@ -17,7 +17,7 @@ TYPE_CHECKING = False  # typing's own constant without importing typing (mypy re
 if TYPE_CHECKING:
     from typing import NoReturn
 
-from recovery.base.errors import EXIT_ERROR, RecoverError
+from recovery.base.errors import EXIT_ERROR, EXIT_USAGE, RecoverError
 from recovery.base.output import say
 
 
@@ -66,8 +66,15 @@ def run() -> NoReturn:
     :func:`main` returns (files are written through ``with`` blocks, no
     ``atexit`` handler is registered, every thread is a daemon); only Python's
     own buffers of stdout and stderr remain, flushed here. If that flush fails
-    (a closed pipe), the normal exit reports it as Python always has.
+    (a closed pipe), the normal exit reports it as Python always has. With no
+    stdout at all, nothing is run (exit 3).
     """
+    if sys.stdout is None:
+        # Python found no file descriptor 1 (`>&-`): a command would do its work
+        # and then fail on its first line of output. Nothing is done instead.
+        if sys.stderr is not None:
+            say("standard output is closed; nothing was done (redirect it to /dev/null to discard it)")
+        os._exit(EXIT_USAGE)
     code = main()
     try:
         sys.stdout.flush()

@@ -102,3 +102,23 @@ def test_core_messages_quote_the_paths_they_name() -> None:
 
     race = CaptureRace(["plain.txt", "new\nline", "esc\x1b[2J"])
     assert race.message == 'files changed while being captured: plain.txt, "new\\nline", "esc\\033[2J"'
+
+
+def test_a_closed_stdout_does_nothing_and_a_full_one_says_the_work_may_be_done(repo: GitRepo) -> None:
+    """With stdout closed (``>&-``) a checkpoint was written and then the
+    command died with a traceback; on a full disk it said only "No space left
+    on device", which read as a failed command."""
+    repo.write("README.md", "work\n")
+    closed = subprocess.run([sys.executable, "-P", "-m", "recovery", "checkpoint"], cwd=repo.path,
+                            preexec_fn=lambda: os.close(1), stderr=subprocess.PIPE, text=True)
+    assert closed.returncode == 3
+    assert closed.stderr == "git-recover: standard output is closed; nothing was done " \
+                            "(redirect it to /dev/null to discard it)\n"
+    assert repo.git("for-each-ref", "refs/recovery/") == ""
+
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-P", "-m", "recovery", "checkpoint"], cwd=repo.path, stdout=full,
+                              stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "could not write the output (No space left on device); the output is incomplete" in proc.stderr
+    assert repo.git("for-each-ref", "refs/recovery/main/cp/") != ""
