@@ -134,7 +134,9 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
     not_compared = _not_compared(snap.racing, snap.skipped)
     if actual.worktree_tree != expected.worktree_tree:
         lines, submodules = _split_gitlinks(repo, expected.worktree_tree, actual.worktree_tree)
-        mismatches += [f"worktree: {line}" for line in lines if line.split(" ", 1)[1] not in snap.racing]
+        left_out = [item.path for item in snap.skipped if item.reason != "special-file"]
+        mismatches += [f"worktree: {line}" for line in lines
+                       if not _covered_by(line.split(" ", 1)[1], [*snap.racing, *left_out])]
         # read-tree does not check out submodules (as `git checkout` without
         # --recurse-submodules): their commit is a limit, not a failure.
         not_compared += [_submodule_elsewhere(path) for path in submodules]
@@ -172,12 +174,21 @@ def _byte_differences(converted: list[str], written: Collection[str] | None) -> 
 
 def _not_compared(racing: Iterable[str], skipped: Iterable[Skipped]) -> list[str]:
     """Limit sentences for the paths a check leaves out: ``racing`` (a program
-    kept writing them) and FIFOs, sockets and device nodes among ``skipped``."""
+    kept writing them) and ``skipped`` (a FIFO, socket or device node; a file
+    the capture of the live state left out, such as one the user may not read,
+    which was called deleted)."""
     racing = list(racing)
     limits = [f"{shown_paths(racing)} changed while being checked (a program is writing to them): "
               "not compared"] if racing else []
-    return limits + [f"{item.path} is a FIFO, socket or device node: not compared" for item in skipped
-                     if item.reason == "special-file"]
+    return limits + [f"{quote_path(item.path)} is a FIFO, socket or device node: not compared"
+                     if item.reason == "special-file" else
+                     f"{quote_path(item.path)} could not be captured ({item.reason}): not compared"
+                     for item in skipped]
+
+
+def _covered_by(path: str, left_out: Iterable[str]) -> bool:
+    """Whether ``path`` is one of ``left_out`` or lies under one of them."""
+    return any(path == other or path.startswith(other + "/") for other in left_out)
 
 
 def _submodule_elsewhere(path: str) -> str:

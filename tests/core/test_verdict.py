@@ -191,3 +191,16 @@ def test_a_file_the_restore_left_alone_is_not_failed_for_its_own_line_endings(re
     assert "keep.txt: left as they were" in restored.stdout
     assert repo.read("keep.txt") == b"a\n"  # untouched
     assert repo.read("t.txt") == b"l1\r\n"  # git's checkout of the recorded content, and said so
+
+
+def test_a_file_the_live_capture_leaves_out_is_not_called_deleted(repo: GitRepo) -> None:
+    """A file present on disk that the capture of the live state leaves out
+    (over the size cap here; unreadable alike) was reported as deleted by
+    ``verify --worktree``; it is named as not compared instead."""
+    repo.write("big.bin", b"b" * 2048)
+    create_checkpoint(Repo.discover(repo.path), "manual")
+    repo.git("config", "recover.maxUntrackedSize", "1k")
+    proc = repo.recover("verify", "--worktree")
+    assert "live state is identical as far as checked" in proc.stdout, proc.stdout
+    assert "not covered: big.bin could not be captured (size): not compared" in proc.stdout
+    assert "D big.bin" not in proc.stdout
