@@ -576,9 +576,16 @@ def tree_paths(repo: Repo, tree: str) -> set[str]:
 
 def files_under(directory: str | Path, toplevel: Path) -> list[str]:
     """Every file and symlink below ``directory``, relative to ``toplevel``;
-    symlinks are listed, never followed (a link to ``/`` is one entry)."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(directory):
+    symlinks are listed, never followed (a link to ``/`` is one entry). A
+    directory that cannot be listed is an entry itself: what it holds is
+    unknown, so no caller may count it as empty (a restore went half-way into
+    one a user could not open)."""
+    found: list[str] = []
+
+    def unlisted(exc: OSError) -> None:
+        found.append(os.path.relpath(exc.filename, toplevel))
+
+    for dirpath, dirnames, filenames in os.walk(directory, onerror=unlisted):
         names = filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
         found += [os.path.relpath(os.path.join(dirpath, n), toplevel) for n in names]
     return found

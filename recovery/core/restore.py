@@ -961,6 +961,7 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState, sources: Sequence[st
                            "nothing was changed") from None
     in_now: set[str] | None = None
     blocked: list[str] = []
+    unwritable: list[str] = []
     nested: list[str] = []
     needed: set[str] = set()  # blobs the switch and the new index read
     replaced: dict[str, str] = {}  # blob the safety checkpoint holds -> a path the switch replaces
@@ -975,6 +976,8 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState, sources: Sequence[st
                 replaced[old_sha] = path
             if not on_disk:
                 continue  # the index alone changes: no file is written
+            if not _writable_parent(repo.toplevel, path):
+                unwritable.append(path)
             if old_mode == "160000" and new_mode != "160000" and _has_files(repo.toplevel / path):
                 nested.append(path)
             if status == "A":
@@ -985,6 +988,12 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState, sources: Sequence[st
         raise RecoverError(
             f"the restore would replace nested repositories the checkpoint holds only as a commit id: "
             f"{', '.join(quote_path(p) for p in nested[:5])}; move them away (or restore other paths with `-- PATHS`)"
+        )
+    if unwritable:
+        raise RecoverError(
+            f"the restore would write, replace or delete files in directories you may not change: "
+            f"{', '.join(quote_path(p) for p in sorted(unwritable)[:5])}; git would stop half-way, so nothing "
+            "was changed (give the directories' owner write access, or restore other paths with `-- PATHS`)"
         )
     if blocked:
         shown = ", ".join(quote_path(p) for p in sorted(set(blocked))[:5])
@@ -1032,6 +1041,17 @@ def _in_the_way(repo: Repo, path: str, in_now: set[str]) -> list[str]:
     if os.path.lexists(full):
         return [path]
     return []
+
+
+def _writable_parent(toplevel: Path, path: str) -> bool:
+    """Whether git may create, replace or remove ``path``: its nearest existing
+    parent directory must be writable and searchable by us (git unlinks a file
+    it replaces). Checked before the switch: git stopped half-way, leaving an
+    interrupted restore that ``--continue`` could not finish either."""
+    parent = os.path.dirname(path)
+    while parent and not os.path.isdir(toplevel / parent):
+        parent = os.path.dirname(parent)
+    return os.access(toplevel / parent, os.W_OK | os.X_OK)
 
 
 def _has_files(directory: Path) -> bool:

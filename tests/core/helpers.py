@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import GitRepo
@@ -72,3 +74,39 @@ def trace2_counts(trace: Path) -> dict[str, int]:
         elif event.get("event") == "cmd_name" and event["sid"] in sids:
             counts["status processes"] = counts.get("status processes", 0) + 1
     return counts
+
+
+def hand_to_nobody(repo: GitRepo, root_only: list[str]) -> None:
+    """Make ``repo`` belong to ``nobody`` except the paths in ``root_only``
+    (root's, mode 0700 or 0600): those are what ``nobody`` may not read."""
+    repo.git("config", "--global", "safe.directory", "*")  # root reads nobody's repo afterwards
+    for p in list(repo.path.parents)[:-1][::-1]:
+        if p.stat().st_mode & 0o005 != 0o005:
+            p.chmod(p.stat().st_mode | 0o005)
+    for dirpath, dirnames, filenames in os.walk(repo.path):
+        for name in dirnames + filenames + ["."]:
+            os.lchown(os.path.join(dirpath, name), *nobody_ids())
+    for rel in root_only:
+        path = repo.path / rel
+        os.chown(path, 0, 0)
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def nobody_ids() -> tuple[int, int]:
+    """``(uid, gid)`` of the user ``nobody``."""
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    return nobody.pw_uid, nobody.pw_gid
+
+
+def recover_as_nobody(repo: GitRepo, *args: str, stdin: str | None = None,
+                      env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``git-recover ARGS`` in ``repo`` as ``nobody`` (root reads every
+    file, so a permission test run as root tests nothing); ``env`` is added to
+    the environment."""
+    full = {**os.environ, **(env or {}), "HOME": str(repo.path), "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*", "CLAUDE_PROJECT_DIR": str(repo.path)}
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           sys.executable, "-P", "-m", "recovery", *args],
+                          cwd=repo.path, env=full, capture_output=True, text=True, input=stdin)

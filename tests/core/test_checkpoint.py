@@ -16,7 +16,7 @@ from recovery.core.model import METADATA_MARKER
 from recovery.core.refs import list_checkpoints
 from recovery.core.repo import Repo
 from tests.conftest import GitRepo, needs_root
-from tests.core.helpers import checkpoint_refs, disk_state
+from tests.core.helpers import checkpoint_refs, disk_state, hand_to_nobody, nobody_ids, recover_as_nobody
 
 
 def test_captures_tracked_untracked_and_index_but_never_ignored(repo: GitRepo) -> None:
@@ -215,44 +215,12 @@ def test_sparse_checkout_file_outside_the_cone_does_not_block(repo: GitRepo) -> 
     assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:in/a.txt") == "edited"
 
 
-def _hand_to_nobody(repo: GitRepo, root_only: list[str]) -> None:
-    """Make ``repo`` belong to ``nobody`` except the paths in ``root_only``
-    (root's, mode 0700 or 0600): those are what ``nobody`` may not read."""
-    repo.git("config", "--global", "safe.directory", "*")  # root reads nobody's repo afterwards
-    for p in list(repo.path.parents)[:-1][::-1]:
-        if p.stat().st_mode & 0o005 != 0o005:
-            p.chmod(p.stat().st_mode | 0o005)
-    for dirpath, dirnames, filenames in os.walk(repo.path):
-        for name in dirnames + filenames + ["."]:
-            os.lchown(os.path.join(dirpath, name), *_nobody_ids())
-    for rel in root_only:
-        path = repo.path / rel
-        os.chown(path, 0, 0)
-        path.chmod(0o700 if path.is_dir() else 0o600)
-
-
-def _nobody_ids() -> tuple[int, int]:
-    import pwd
-
-    nobody = pwd.getpwnam("nobody")
-    return nobody.pw_uid, nobody.pw_gid
-
-
-def _recover_as_nobody(repo: GitRepo, *args: str, stdin: str | None = None,
-                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **(env or {}), "HOME": str(repo.path), "GIT_CONFIG_COUNT": "1",
-           "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*", "CLAUDE_PROJECT_DIR": str(repo.path)}
-    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                           sys.executable, "-P", "-m", "recovery", *args],
-                          cwd=repo.path, env=env, capture_output=True, text=True, input=stdin)
-
-
 @needs_root
 def test_unreadable_untracked_directory_is_said_and_recorded(repo: GitRepo) -> None:
     repo.write("notes/todo.md", "readable\n")
     repo.write("secret/key.txt", "root only\n")
-    _hand_to_nobody(repo, ["secret"])
-    proc = _recover_as_nobody(repo, "checkpoint")
+    hand_to_nobody(repo, ["secret"])
+    proc = recover_as_nobody(repo, "checkpoint")
     assert proc.returncode == 0, proc.stderr
     assert "secret/ could not be read and was NOT captured" in proc.stderr
     cp = list_checkpoints(Repo.discover(repo.path))[0]
@@ -268,8 +236,8 @@ def test_unreadable_untracked_file_is_left_out_loudly_and_left_alone(repo: GitRe
     repo.write("db.sqlite", b"readable once\n")
     holds_it = create_checkpoint(Repo.discover(repo.path), "manual")
     repo.write("db.sqlite", b"root's bytes\0")
-    _hand_to_nobody(repo, ["db.sqlite"])
-    proc = _recover_as_nobody(repo, "checkpoint")
+    hand_to_nobody(repo, ["db.sqlite"])
+    proc = recover_as_nobody(repo, "checkpoint")
     assert proc.returncode == 0, proc.stderr
     assert "untracked db.sqlite cannot be read by you and was NOT captured" in proc.stderr
     cp = list_checkpoints(Repo.discover(repo.path))[0]
@@ -279,22 +247,22 @@ def test_unreadable_untracked_file_is_left_out_loudly_and_left_alone(repo: GitRe
     assert "notes/todo.md" in files and "db.sqlite" not in files
 
     (repo.path / "notes/todo.md").write_text("lost edit\n")
-    restored = _recover_as_nobody(repo, "restore", cp.short)
+    restored = recover_as_nobody(repo, "restore", cp.short)
     assert restored.returncode == 0, restored.stderr
     assert (repo.path / "notes/todo.md").read_text() == "readable\n"
     assert (repo.path / "db.sqlite").read_bytes() == b"root's bytes\0"
     assert (repo.path / "db.sqlite").stat().st_uid == 0
     # A checkpoint from before, when the file was readable, holds other bytes
     # for it: nothing can bring the file back, so the restore refuses.
-    refused = _recover_as_nobody(repo, "restore", holds_it.short)
+    refused = recover_as_nobody(repo, "restore", holds_it.short)
     assert refused.returncode != 0 and "db.sqlite; move them away" in refused.stderr
     assert "unreadable" in refused.stderr
     assert (repo.path / "db.sqlite").read_bytes() == b"root's bytes\0"
     # Handed back to its user and edited, the file is captured by the restore's
     # safety checkpoint; the checkpoint that skipped it still leaves it alone.
-    os.chown(repo.path / "db.sqlite", *_nobody_ids())
+    os.chown(repo.path / "db.sqlite", *nobody_ids())
     (repo.path / "db.sqlite").write_bytes(b"readable again\n")
-    again = _recover_as_nobody(repo, "restore", cp.short)
+    again = recover_as_nobody(repo, "restore", cp.short)
     assert again.returncode == 0, again.stderr
     assert "db.sqlite not captured by checkpoint" in again.stderr
     assert (repo.path / "db.sqlite").read_bytes() == b"readable again\n"
@@ -306,18 +274,18 @@ def test_a_skipped_file_made_readable_is_captured_before_the_next_tool_call(repo
     for the one its last checkpoint holds (which had left the file out as
     unreadable), and an ``rm`` that followed deleted bytes no checkpoint held."""
     repo.write("notes.txt", "precious\n")
-    _hand_to_nobody(repo, ["notes.txt"])
+    hand_to_nobody(repo, ["notes.txt"])
 
     def tool_call(command: str) -> None:
         payload = {"hook_event_name": "PreToolUse", "session_id": "s1", "cwd": str(repo.path),
                    "tool_name": "Bash", "tool_input": {"command": command}}
-        proc = _recover_as_nobody(repo, "agent-hook", "PreToolUse", stdin=json.dumps(payload))
+        proc = recover_as_nobody(repo, "agent-hook", "PreToolUse", stdin=json.dumps(payload))
         assert proc.returncode == 0, proc.stderr
 
     tool_call("ls")
     first = list_checkpoints(Repo.discover(repo.path))
     assert [(s.path, s.reason) for s in first[0].skipped] == [("notes.txt", "unreadable-file")]
-    os.chown(repo.path / "notes.txt", *_nobody_ids())
+    os.chown(repo.path / "notes.txt", *nobody_ids())
     tool_call("rm notes.txt")
     newest = list_checkpoints(Repo.discover(repo.path))[0]
     assert newest.sha != first[0].sha
@@ -335,7 +303,7 @@ def test_a_file_losing_its_read_permission_mid_capture_is_left_out_not_fatal(rep
     import threading
 
     repo.write("flip.txt", "flipping\n")
-    _hand_to_nobody(repo, ["flip.txt"])
+    hand_to_nobody(repo, ["flip.txt"])
     flip = repo.path / "flip.txt"
     stop = threading.Event()
 
@@ -350,11 +318,11 @@ def test_a_file_losing_its_read_permission_mid_capture_is_left_out_not_fatal(rep
     try:
         for i in range(200):
             repo.write("work.txt", f"{i}\n")
-            os.chown(repo.path / "work.txt", *_nobody_ids())
+            os.chown(repo.path / "work.txt", *nobody_ids())
             trace = repo.path.parent / f"trace-{i}.json"
             trace.touch()
-            os.chown(trace, *_nobody_ids())
-            proc = _recover_as_nobody(repo, "checkpoint", env={"GIT_TRACE2_EVENT": str(trace)})
+            os.chown(trace, *nobody_ids())
+            proc = recover_as_nobody(repo, "checkpoint", env={"GIT_TRACE2_EVENT": str(trace)})
             assert proc.returncode == 0, proc.stderr
             cp = list_checkpoints(Repo.discover(repo.path))[0]
             assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:work.txt") == str(i)

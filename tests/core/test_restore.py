@@ -18,7 +18,8 @@ from recovery.core.refs import get_label, list_checkpoints, resolve
 from recovery.core.repo import Repo
 from recovery.core.restore import restore, undo
 from tests.conftest import GitRepo, needs_root
-from tests.core.helpers import checkpoint_refs, disk_state, porcelain, same_size_edit_keeping_mtime
+from tests.core.helpers import (checkpoint_refs, disk_state, hand_to_nobody, nobody_ids, porcelain, recover_as_nobody,
+                                 same_size_edit_keeping_mtime)
 
 
 def _setup(repo: GitRepo) -> None:
@@ -854,3 +855,48 @@ def test_a_file_the_checkpoint_left_out_is_left_as_it_is(repo: GitRepo, paths: t
     assert repo.read("README.md") == (b"checkpointed\n" if not paths else b"later\n")
     assert result.verdict == "byte-identical"
     assert not [line for line in result.changed_paths if "big.bin" in line]
+
+
+@needs_root
+def test_a_directory_the_user_cannot_open_in_the_way_is_refused_before_any_change(repo: GitRepo) -> None:
+    """A root-owned directory (mode 0700) where the checkpoint has a file
+    counted as empty: git stopped half-way ("cannot opendir") and left an
+    interrupted restore that --continue could not finish either."""
+    repo.write("ud2", "a file once\n")
+    repo.write("work.txt", "v1\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    (repo.path / "ud2").unlink()
+    repo.write("ud2/root-only.txt", "root's\n")
+    repo.write("work.txt", "v2\n")
+    hand_to_nobody(repo, ["ud2"])
+    proc = recover_as_nobody(repo, "restore", cp.short)
+    assert proc.returncode == 1
+    assert "would overwrite file(s) that no checkpoint holds" in proc.stderr and "ud2" in proc.stderr
+    assert repo.read("work.txt") == b"v2\n" and repo.read("ud2/root-only.txt") == b"root's\n"
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+
+
+@needs_root
+def test_a_file_in_a_directory_the_user_cannot_write_is_refused_before_any_change(repo: GitRepo) -> None:
+    """git unlinks a file it replaces: in a root-owned directory it overwrote
+    the files before, then failed ("unable to unlink"), half-way."""
+    repo.write("a.txt", "v1\n")
+    repo.write("rd/x.txt", "v1\n")
+    repo.commit_all("base")
+    repo.write("a.txt", "v2\n")
+    repo.write("rd/x.txt", "v2\n")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    repo.write("a.txt", "v3\n")
+    repo.write("rd/x.txt", "v3\n")
+    hand_to_nobody(repo, [])
+    os.chown(repo.path / "rd", 0, 0)
+    (repo.path / "rd").chmod(0o755)
+    (repo.path / "rd/x.txt").chmod(0o666)  # the file itself may be written; its directory may not
+    proc = recover_as_nobody(repo, "restore", cp.short)
+    assert proc.returncode == 1, proc.stdout
+    assert "in directories you may not change: rd/x.txt" in proc.stderr
+    assert repo.read("a.txt") == b"v3\n" and repo.read("rd/x.txt") == b"v3\n"
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+    limited = recover_as_nobody(repo, "restore", cp.short, "--", "a.txt")
+    assert limited.returncode == 0, limited.stderr
+    assert repo.read("a.txt") == b"v2\n"
