@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import sys
 
+from recovery.base.errors import EXIT_ERROR, EXIT_USAGE, RecoverError
+from recovery.base.output import say
+
 TYPE_CHECKING = False  # typing's own constant without importing typing (mypy reads it as such)
 if TYPE_CHECKING:
     from typing import NoReturn
-
-from recovery.base.errors import EXIT_ERROR, EXIT_USAGE, RecoverError
-from recovery.base.output import say
 
 
 def main(argv: list[str] | None = None) -> int:
