@@ -15,8 +15,9 @@ byte for byte. Not a digest of it: importing ``hashlib`` cost the agent hook
 7 ms of a 70 ms process, and a digest could only be weaker; the output grows
 with the change, not the tree. an edit of a file that was already
 modified changes its stat data, a rename-save its inode, a ``chown`` its ctime
-(a file the last checkpoint could not read, and so left out, may be readable now). Clean tracked files are
-not listed, and a clean file that changes shows up in the status output.
+(a file the last checkpoint could not read, and so left out, may be readable
+now). Clean tracked files are not listed, and a clean file that changes shows
+up in the status output.
 What it cannot see: a file rewritten with the same size inside one mtime tick of
 the previous fingerprint (the racy-git case; on a filesystem with nanosecond
 timestamps this needs two writes in the same nanosecond), and merge state files.

@@ -931,7 +931,10 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState, sources: Sequence[st
 
     * A file on disk that is not in the safety checkpoint would be overwritten:
       an ignored file (git 2.39's ``read-tree -m -u`` overwrites ignored files
-      silently) or an untracked one over the size cap.
+      silently), an untracked one over the size cap or unreadable, or whatever
+      a directory the user cannot open holds.
+    * A path the switch writes, replaces or deletes is in a directory the user
+      may not write: git would stop half-way (:func:`_writable_parent`).
     * A nested repository (a gitlink now) would be replaced or removed: the
       checkpoint holds only its commit id, not its files or history.
     * An object the switch needs is missing or damaged: a half-done switch
@@ -998,8 +1001,8 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState, sources: Sequence[st
     if blocked:
         shown = ", ".join(quote_path(p) for p in sorted(set(blocked))[:5])
         raise RecoverError(
-            f"the restore would overwrite file(s) that no checkpoint holds (ignored, over the size cap, or unreadable): "
-            f"{shown}; move them away and run the restore again"
+            f"the restore would overwrite file(s) that no checkpoint holds (ignored, over the size cap, or "
+            f"unreadable): {shown}; move them away and run the restore again"
         )
     # The current side first: its objects are what `undo` needs.
     checked: set[str] = set()
