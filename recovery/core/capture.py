@@ -84,14 +84,17 @@ _MAX_PATHSPECS = 1000
 UNLISTED_NOTE = "untracked files not captured: git config status.showUntrackedFiles=no"
 # git-config(1) "Values": the spellings of false (an empty value is true).
 _FALSE_WORDS = ("false", "no", "off", "0")
-_UNREADABLE_DIR = re.compile(r"could not open directory '(.+?)': ")
+# Greedy, to the line's last "': ": a directory named "src': old" cut at the
+# first one recorded "src" as skipped, and a restore then left the tracked
+# src/ deleted.
+_UNREADABLE_DIR = re.compile(r"could not open directory '(.+)': [^'\n]*$", re.MULTILINE)
 # What `git add -u` prints about a tracked path it could not use: perror(3)'s
 # "<path>: <strerror>" (exit status 0: the path silently keeps its index
 # content), an unsupported file type (a FIFO or device node), or a file that
 # vanished between lstat and open.
 _SPECIAL = re.compile(r"^error: (.+): can only add regular files, symbolic links or git-directories$", re.MULTILINE)
 _VANISHED = re.compile(r"^error: open\(\"(.+)\"\): No such file or directory$", re.MULTILINE)
-_DENIED = re.compile(r"^error: open\(\"(.+)\"\): Permission denied$", re.MULTILINE)
+_DENIED = re.compile(r"^error: (?:open|lstat)\(\"(.+)\"\): Permission denied$", re.MULTILINE)
 # git hashes a large file through mmap twice (its id, then its compressed
 # copy) and gives up when the two differ: the file was written in between.
 _UNSTABLE = "confused by unstable object source data"
@@ -486,6 +489,9 @@ def _update_index(git: Git, toplevel: Path, tracked: list[bytes], untracked: lis
         denied = {os.fsencode(path) for path in _DENIED.findall(result.stderr)} & set(pending)
         if not denied:
             raise GitCommandError(("update-index", "--add"), result.returncode, result.stderr)
+        # A directory that lost its search permission takes all its files at
+        # once: one git run each would be as many runs as it holds files.
+        denied |= {path for path in pending if not os.access(toplevel / os.fsdecode(path), os.R_OK)}
         pending = [path for path in pending if path not in denied]
         left_out += [Skipped(os.fsdecode(path), "unreadable-file", _size(toplevel / os.fsdecode(path)))
                      for path in sorted(denied)]
@@ -535,8 +541,11 @@ def classify_untracked(listed: list[bytes], stderr: str, toplevel: Path, config:
             continue
         try:
             info = os.lstat(toplevel / path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             continue  # deleted since it was listed: it is not part of the state any more
+        except OSError:
+            skipped.append(Skipped(path, "unreadable-file", 0))  # its directory lost its search permission
+            continue
         if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
             skipped.append(Skipped(path, "special-file"))  # git stores no FIFO, socket or device
             continue

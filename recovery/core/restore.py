@@ -477,8 +477,11 @@ def _run(
             f"integrity check FAILED after restoring {target.short}: {listed} "
             f"(the state before the restore is checkpoint {shown_safety.short}: `git recover undo`)"
         )
+    left_alone = _left_out_of(repo, target)
+    limits = verdict.limits + ((f"{shown_paths(left_alone)}: left as they were (checkpoint {target.short} "
+                                "did not capture them)",) if left_alone else ())
     return RestoreResult(target, shown_safety, changes, head_change, safety_s, restore_s, verdict.duration_s,
-                         limits=verdict.limits, access_given=tuple(access_given))
+                         limits=limits, access_given=tuple(access_given))
 
 
 def _plan(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], workdir: Path) -> TargetState:
@@ -500,7 +503,7 @@ def _leave_skipped(repo: Repo, now: Capture, target: Checkpoint, plan: TargetSta
     absence from the checkpoint's tree means "not captured", not "absent": a
     restore deleted such a file once it was readable again, and called the
     result byte-identical. Said on stderr."""
-    left_out = [item.path for item in target.skipped if item.reason in _LEFT_OUT]
+    left_out = _left_out_of(repo, target)
     if not left_out:
         return plan
     note(f"{shown_paths(left_out)} not captured by checkpoint {target.short} (skipped when it was taken): "
@@ -508,6 +511,22 @@ def _leave_skipped(repo: Repo, now: Capture, target: Checkpoint, plan: TargetSta
     literal = [f":(literal){path}" for path in left_out]
     return replace(plan, worktree_tree=_mix(repo, workdir, "skipped", plan.worktree_tree, now.worktree_tree,
                                             literal))
+
+
+def _left_out_of(repo: Repo, target: Checkpoint) -> list[str]:
+    """The untracked paths ``target`` skipped (see :data:`_LEFT_OUT`), except
+    any its worktree tree holds, or holds files under: a skipped record that
+    names a path the checkpoint has is wrong (once, a directory named
+    ``src': old`` was recorded as ``src``), and must not keep the checkpoint's
+    own files from being restored."""
+    left_out = [item.path for item in target.skipped if item.reason in _LEFT_OUT]
+    if not left_out:
+        return []
+    held = repo.git.run("ls-tree", "-r", "-z", "--name-only", target.worktree_tree, "--",
+                        *[f":(literal){path}" for path in left_out]).stdout.split(b"\0")
+    held_paths = [os.fsdecode(path) for path in held if path]
+    return [path for path in left_out
+            if not any(other == path or other.startswith(path + "/") for other in held_paths)]
 
 
 def _planned(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], workdir: Path) -> TargetState:
@@ -1048,13 +1067,25 @@ def _in_the_way(repo: Repo, path: str, in_now: set[str]) -> list[str]:
 
 def _writable_parent(toplevel: Path, path: str) -> bool:
     """Whether git may create, replace or remove ``path``: its nearest existing
-    parent directory must be writable and searchable by us (git unlinks a file
-    it replaces). Checked before the switch: git stopped half-way, leaving an
-    interrupted restore that ``--continue`` could not finish either."""
+    parent directory (a real one: git replaces a symbolic link, it never writes
+    through it) must be writable and searchable by us, since git unlinks a
+    file it replaces; in a sticky directory (``/tmp``'s mode) a file that is
+    there must be ours or the directory's. Checked before the switch: git
+    stopped half-way, leaving an interrupted restore that ``--continue`` could
+    not finish either."""
     parent = os.path.dirname(path)
-    while parent and not os.path.isdir(toplevel / parent):
+    while parent and not (os.path.isdir(toplevel / parent) and not os.path.islink(toplevel / parent)):
         parent = os.path.dirname(parent)
-    return os.access(toplevel / parent, os.W_OK | os.X_OK)
+    directory = toplevel / parent
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return False
+    try:
+        there = os.lstat(toplevel / path)
+        sticky = os.stat(directory)
+    except OSError:
+        return True  # nothing there to unlink (or git says why itself)
+    uid = os.geteuid()
+    return not sticky.st_mode & stat.S_ISVTX or uid in (0, there.st_uid, sticky.st_uid)
 
 
 def _has_files(directory: Path) -> bool:

@@ -340,6 +340,47 @@ def test_a_file_losing_its_read_permission_mid_capture_is_left_out_not_fatal(rep
     assert raced, "the mode never flipped between classification and update-index: the test proved nothing"
 
 
+@needs_root
+def test_a_directory_losing_its_search_permission_mid_capture_is_left_out_not_fatal(repo: GitRepo) -> None:
+    """A root-owned untracked directory flipping between 0700 and 0755 failed
+    21 of 40 checkpoints (Python's lstat, then git's lstat, refused). Each
+    checkpoint now holds the directory's files or records each one it left out."""
+    import threading
+
+    for i in range(20):
+        repo.write(f"d/f{i}.txt", f"{i}\n")
+    hand_to_nobody(repo, ["d"])
+    for child in (repo.path / "d").iterdir():
+        child.chmod(0o644)
+    stop = threading.Event()
+
+    def flipper() -> None:
+        while not stop.is_set():
+            (repo.path / "d").chmod(0o700)
+            (repo.path / "d").chmod(0o755)
+
+    thread = threading.Thread(target=flipper, daemon=True)
+    thread.start()
+    outcomes: set[str] = set()
+    try:
+        for i in range(150):
+            if "some" in outcomes and i >= 20:
+                break
+            repo.write("work.txt", f"{i}\n")
+            os.chown(repo.path / "work.txt", *nobody_ids())
+            proc = recover_as_nobody(repo, "checkpoint")
+            assert proc.returncode == 0, proc.stderr
+            cp = list_checkpoints(Repo.discover(repo.path))[0]
+            held = {p for p in repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree).split() if p.startswith("d/")}
+            skipped = {s.path for s in cp.skipped}
+            assert skipped == {"d"} or held | skipped == {f"d/f{n}.txt" for n in range(20)}, (held, skipped)
+            outcomes.add("dir" if skipped == {"d"} else "some" if skipped else "all")
+    finally:
+        stop.set()
+        thread.join()
+    assert "some" in outcomes, f"the mode never flipped between listing and hashing: {outcomes}"
+
+
 def test_show_untracked_files_no_is_honoured_and_said(repo: GitRepo) -> None:
     repo.git("config", "status.showUntrackedFiles", "no")
     repo.write("README.md", "tracked edit\n")

@@ -853,8 +853,10 @@ def test_a_file_the_checkpoint_left_out_is_left_as_it_is(repo: GitRepo, paths: t
     result = restore(r, cp, paths)
     assert repo.read("big.bin") == b"y" * 2048
     assert repo.read("README.md") == (b"checkpointed\n" if not paths else b"later\n")
-    assert result.verdict == "byte-identical"
     assert not [line for line in result.changed_paths if "big.bin" in line]
+    # Left alone, so not compared with anything the checkpoint saw: said, never "byte-identical".
+    assert result.limits == (f"big.bin: left as they were (checkpoint {cp.short} did not capture them)",)
+    assert result.verdict != "byte-identical"
 
 
 @needs_root
@@ -900,3 +902,81 @@ def test_a_file_in_a_directory_the_user_cannot_write_is_refused_before_any_chang
     limited = recover_as_nobody(repo, "restore", cp.short, "--", "a.txt")
     assert limited.returncode == 0, limited.stderr
     assert repo.read("a.txt") == b"v2\n"
+
+
+def test_a_skipped_record_naming_a_path_the_checkpoint_holds_does_not_stop_its_restore(repo: GitRepo) -> None:
+    """Metadata arrives with any fetch of refs/recovery/: a checkpoint whose
+    skipped list names ``src`` while its tree holds ``src/app.py`` (a capture
+    once recorded a directory named ``src': old`` so) must still restore
+    ``src/app.py``, not leave it deleted and call the result OK."""
+    repo.write("src/app.py", "app\n")
+    repo.commit_all("src")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    message = repo.git("cat-file", "commit", cp.sha).split("\n\n", 1)[1]
+    subject, _, meta = message.rpartition("git-recover-metadata: ")
+    data = json.loads(meta)
+    data["skipped"] = [{"path": "src", "reason": "unreadable", "size_bytes": 0}]
+    forged = repo.git("commit-tree", cp.worktree_tree, "-p", cp.head or "", "-p", cp.index_commit,
+                      "-m", subject + "git-recover-metadata: " + json.dumps(data))
+    repo.git("update-ref", f"refs/recovery/main/cp/{forged}", forged)
+    repo.git("rm", "-rq", "src")
+    repo.git("commit", "-qm", "wipe")
+    out = repo.recover("restore", forged[:10]).stdout
+    assert repo.read("src/app.py") == b"app\n"
+    assert "OK, byte-identical" in out
+
+
+@needs_root
+def test_a_directory_name_with_a_quote_colon_is_recorded_whole_and_the_tracked_neighbour_restored(
+        repo: GitRepo) -> None:
+    """git says "could not open directory 'src': old/': Permission denied": cut
+    at the first "': ", the record named ``src`` and a restore left the
+    tracked ``src/`` deleted while reporting OK."""
+    repo.write("src/app.py", "app\n")
+    repo.commit_all("src")
+    repo.write("src': old/x.txt", "root's\n")
+    hand_to_nobody(repo, ["src': old"])
+    proc = recover_as_nobody(repo, "checkpoint")
+    assert proc.returncode == 0, proc.stderr
+    cp = list_checkpoints(Repo.discover(repo.path))[0]
+    assert [(s.path, s.reason) for s in cp.skipped] == [("src': old", "unreadable")]
+    (repo.path / "src/app.py").unlink()
+    restored = recover_as_nobody(repo, "restore", cp.short)
+    assert restored.returncode == 0, restored.stderr
+    assert repo.read("src/app.py") == b"app\n"
+
+
+@needs_root
+def test_a_root_file_in_a_sticky_directory_is_refused_and_a_symlink_parent_is_not(repo: GitRepo) -> None:
+    """In a sticky directory (/tmp's mode 1777) only a file's owner may unlink
+    it: git stopped half-way there. A parent that is a symbolic link is
+    replaced by git, never written through: it was refused by mistake."""
+    repo.write("st/f1.txt", "v1\n")
+    repo.write("st/f2.txt", "v1\n")
+    repo.write("lnk/x.txt", "x\n")
+    repo.commit_all("base")
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    repo.write("st/f1.txt", "v2\n")
+    repo.write("st/f2.txt", "v2\n")
+    hand_to_nobody(repo, [])
+    os.chown(repo.path / "st", 0, 0)
+    (repo.path / "st").chmod(0o1777)
+    os.chown(repo.path / "st/f2.txt", 0, 0)
+    (repo.path / "st/f2.txt").chmod(0o666)
+    proc = recover_as_nobody(repo, "restore", cp.short)
+    assert proc.returncode == 1 and "in directories you may not change: st/f2.txt" in proc.stderr
+    assert repo.read("st/f1.txt") == b"v2\n"
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+
+    for name in ("f1.txt", "f2.txt"):
+        (repo.path / "st" / name).unlink()
+    repo.git("checkout", "-q", "--", "st")
+    hand_to_nobody(repo, [])
+    repo.git("rm", "-rq", "lnk")
+    os.symlink("/usr", repo.path / "lnk")
+    repo.git("add", "lnk")
+    repo.git("commit", "-qm", "link")
+    hand_to_nobody(repo, [])
+    back = recover_as_nobody(repo, "restore", cp.short)
+    assert back.returncode == 0, back.stderr
+    assert repo.read("lnk/x.txt") == b"x\n" and not (repo.path / "lnk").is_symlink()
