@@ -71,6 +71,8 @@ def out(line: str = "") -> None:
     """
     try:
         _write(sys.stdout, line + "\n")
+    except BrokenPipeError:
+        raise  # the reader left (`| head -1`): as quiet as before
     except OSError as exc:
         from recovery.base.errors import RecoverError
 

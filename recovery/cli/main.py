@@ -71,10 +71,15 @@ def run() -> NoReturn:
     """
     if sys.stdout is None:
         # Python found no file descriptor 1 (`>&-`): a command would do its work
-        # and then fail on its first line of output. Nothing is done instead.
-        if sys.stderr is not None:
-            say("standard output is closed; nothing was done (redirect it to /dev/null to discard it)")
-        os._exit(EXIT_USAGE)
+        # and then fail on its first line of output. Nothing is done instead;
+        # except by the hooks, whose protection must not depend on a stream
+        # they barely use.
+        if sys.argv[1:2] in (["hook"], ["agent-hook"]):
+            sys.stdout = open(os.devnull, "w")
+        else:
+            if sys.stderr is not None:
+                say("standard output is closed; nothing was done (redirect it to /dev/null to discard it)")
+            os._exit(EXIT_USAGE)
     code = main()
     try:
         sys.stdout.flush()

@@ -155,7 +155,12 @@ def unchanged(toplevel: StrPath, git_dir: StrPath, common_dir: StrPath) -> tuple
 
 
 def checkpoint_new(repo: Repo, reason: str, message: str | None, fingerprint: bytes | None) -> str:
-    """Take a checkpoint and remember it as the one holding ``fingerprint``.
+    """Take a checkpoint and remember it as the one holding ``fingerprint``,
+    unless it left a file out (over the size cap, unreadable, a nested
+    repository without commits): the fingerprint cannot tell when such a file
+    becomes capturable (the cap raised, a group joined, a first commit made),
+    so the next agent hook or watcher event captures again instead of reusing
+    a checkpoint that lacks it.
 
     Returns:
         The new checkpoint's sha.
@@ -166,7 +171,8 @@ def checkpoint_new(repo: Repo, reason: str, message: str | None, fingerprint: by
     from recovery.core.checkpoint import create_checkpoint
 
     cp = create_checkpoint(repo, reason, message)
-    if fingerprint is not None:
+    complete = all(item.reason == "special-file" for item in cp.skipped)  # a FIFO holds no data to miss
+    if fingerprint is not None and complete:
         remember(repo.state_dir, fingerprint, cp.ref, cp.sha)
     return cp.sha
 

@@ -151,6 +151,32 @@ def test_a_client_that_sends_no_ids_gets_its_prompts_numbered_and_its_results_ma
     assert repo.read("f1.txt") == b"1\n" and not (repo.path / "f2.txt").exists()
 
 
+def test_a_checkpoint_that_left_a_file_out_is_not_reused_by_the_next_tool_call(repo: GitRepo) -> None:
+    """Raising the size cap, as the warning advises, changes no file: the next
+    tool call reused the checkpoint that lacked the file, and a ``rm`` after
+    it lost the file. A checkpoint that left something out vouches for nothing."""
+    repo.git("config", "recover.maxUntrackedSize", "10")
+    repo.write("big.txt", "x" * 100)
+    assert pre_tool(repo, "p-1", "Bash", {"command": "ls"}, "t-1").returncode == 0
+    repo.git("config", "recover.maxUntrackedSize", "1k")
+    assert pre_tool(repo, "p-1", "Bash", {"command": "rm big.txt"}, "t-2").returncode == 0
+    newest = json.loads(repo.recover("list", "--all", "-n", "1", "--json").stdout)[0]
+    assert repo.git("cat-file", "blob", f"{newest['worktree_tree']}:big.txt") == "x" * 100
+
+
+def test_a_closed_stdout_does_not_turn_the_agent_hook_off(repo: GitRepo) -> None:
+    """Commands refuse to run with stdout closed; the agent hook, which barely
+    writes to it, must still checkpoint before the tool runs."""
+    repo.write("README.md", "work\n")
+    payload = base(repo, "PreToolUse", tool_name="Bash", tool_input={"command": "rm -rf ."}, tool_use_id="t-1")
+    proc = subprocess.run([sys.executable, "-P", "-m", "recovery", "agent-hook", "PreToolUse"],
+                          input=json.dumps(payload).encode(), cwd=repo.path, stderr=subprocess.PIPE,
+                          env={**os.environ, "CLAUDE_PROJECT_DIR": str(repo.path)},
+                          preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 0, proc.stderr
+    assert len(checkpoint_refs(repo)) == 1
+
+
 def test_project_dir_is_found_from_a_subdirectory_without_the_variable(repo: GitRepo) -> None:
     sub = repo.path / "pkg/deep"
     sub.mkdir(parents=True)

@@ -122,3 +122,11 @@ def test_a_closed_stdout_does_nothing_and_a_full_one_says_the_work_may_be_done(r
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "could not write the output (No space left on device); the output is incomplete" in proc.stderr
     assert repo.git("for-each-ref", "refs/recovery/main/cp/") != ""
+
+    # A reader that leaves early (`| head -1`) is no failure to report.
+    early = subprocess.Popen([sys.executable, "-P", "-m", "recovery", "list"], cwd=repo.path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert early.stdout is not None and early.stderr is not None
+    early.stdout.close()
+    assert b"could not write the output" not in early.stderr.read()
+    early.wait()
