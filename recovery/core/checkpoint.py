@@ -179,9 +179,14 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
 
 def _same_state(repo: Repo, cp: Checkpoint, snap: Capture) -> bool:
     """Whether ``snap`` holds exactly ``cp``'s state: HEAD, branch, index,
-    worktree and merge state (the trees name the bytes)."""
+    worktree and merge state (the trees name the bytes), and the same paths
+    left out for the same reasons. Equal trees with a file skipped now that
+    was not there before are a new state: calling it ``cp`` let the agent hook
+    vouch for ``cp`` as complete, and reuse it after the file became capturable."""
     if (cp.head, cp.branch, cp.index_tree, cp.worktree_tree) != (snap.head, snap.branch, snap.index_tree,
                                                                   snap.worktree_tree):
+        return False
+    if {(s.path, s.reason) for s in cp.skipped} != {(s.path, s.reason) for s in snap.skipped}:
         return False
     if cp.conflict_commit is None or snap.conflict is None:
         return cp.conflict_commit is None and snap.conflict is None

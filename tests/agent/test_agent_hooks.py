@@ -163,6 +163,19 @@ def test_a_checkpoint_that_left_a_file_out_is_not_reused_by_the_next_tool_call(r
     newest = json.loads(repo.recover("list", "--all", "-n", "1", "--json").stdout)[0]
     assert repo.git("cat-file", "blob", f"{newest['worktree_tree']}:big.txt") == "x" * 100
 
+    # The same when the skipped file appears after a complete checkpoint of
+    # the same trees (the capture then matched that checkpoint, which vouched
+    # for a state without the file).
+    (repo.path / "big.txt").unlink()
+    assert pre_tool(repo, "p-1", "Bash", {"command": "ls"}, "t-3").returncode == 0  # complete
+    repo.git("config", "recover.maxUntrackedSize", "10")
+    repo.write("later.txt", "y" * 100)
+    assert pre_tool(repo, "p-1", "Bash", {"command": "ls"}, "t-4").returncode == 0  # the same trees, later.txt skipped
+    repo.git("config", "recover.maxUntrackedSize", "1k")
+    assert pre_tool(repo, "p-1", "Bash", {"command": "rm later.txt"}, "t-5").returncode == 0
+    newest = json.loads(repo.recover("list", "--all", "-n", "1", "--json").stdout)[0]
+    assert repo.git("cat-file", "blob", f"{newest['worktree_tree']}:later.txt") == "y" * 100
+
 
 def test_a_closed_stdout_does_not_turn_the_agent_hook_off(repo: GitRepo) -> None:
     """Commands refuse to run with stdout closed; the agent hook, which barely
