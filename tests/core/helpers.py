@@ -87,9 +87,13 @@ def hand_to_nobody(repo: GitRepo, root_only: list[str]) -> None:
         for name in dirnames + filenames + ["."]:
             os.lchown(os.path.join(dirpath, name), *nobody_ids())
     for rel in root_only:
-        path = repo.path / rel
-        os.chown(path, 0, 0)
-        path.chmod(0o700 if path.is_dir() else 0o600)
+        give_to_root(repo, rel, 0o700 if (repo.path / rel).is_dir() else 0o600)
+
+
+def give_to_root(repo: GitRepo, rel: str, mode: int) -> None:
+    """Make ``repo``'s path ``rel`` root's, with ``mode``."""
+    os.chown(repo.path / rel, 0, 0)
+    (repo.path / rel).chmod(mode)
 
 
 def nobody_ids() -> tuple[int, int]:

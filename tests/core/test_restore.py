@@ -18,7 +18,7 @@ from recovery.core.refs import get_label, list_checkpoints, resolve
 from recovery.core.repo import Repo
 from recovery.core.restore import restore, undo
 from tests.conftest import GitRepo, needs_root
-from tests.core.helpers import (checkpoint_refs, disk_state, hand_to_nobody, nobody_ids, porcelain, recover_as_nobody,
+from tests.core.helpers import (checkpoint_refs, disk_state, give_to_root, hand_to_nobody, porcelain, recover_as_nobody,
                                  same_size_edit_keeping_mtime)
 
 
@@ -891,8 +891,7 @@ def test_a_file_in_a_directory_the_user_cannot_write_is_refused_before_any_chang
     repo.write("a.txt", "v3\n")
     repo.write("rd/x.txt", "v3\n")
     hand_to_nobody(repo, [])
-    os.chown(repo.path / "rd", 0, 0)
-    (repo.path / "rd").chmod(0o755)
+    give_to_root(repo, "rd", 0o755)
     (repo.path / "rd/x.txt").chmod(0o666)  # the file itself may be written; its directory may not
     proc = recover_as_nobody(repo, "restore", cp.short)
     assert proc.returncode == 1, proc.stdout
@@ -959,10 +958,8 @@ def test_a_root_file_in_a_sticky_directory_is_refused_and_a_symlink_parent_is_no
     repo.write("st/f1.txt", "v2\n")
     repo.write("st/f2.txt", "v2\n")
     hand_to_nobody(repo, [])
-    os.chown(repo.path / "st", 0, 0)
-    (repo.path / "st").chmod(0o1777)
-    os.chown(repo.path / "st/f2.txt", 0, 0)
-    (repo.path / "st/f2.txt").chmod(0o666)
+    give_to_root(repo, "st", 0o1777)
+    give_to_root(repo, "st/f2.txt", 0o666)
     proc = recover_as_nobody(repo, "restore", cp.short)
     assert proc.returncode == 1 and "in directories you may not change: st/f2.txt" in proc.stderr
     assert repo.read("st/f1.txt") == b"v2\n"
