@@ -136,7 +136,7 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         lines, submodules = _split_gitlinks(repo, expected.worktree_tree, actual.worktree_tree)
         left_out = [item.path for item in snap.skipped if item.reason != "special-file"]
         mismatches += [f"worktree: {line}" for line in lines
-                       if not _covered_by(line.split(" ", 1)[1], [*snap.racing, *left_out])]
+                       if not covered_by(line.split(" ", 1)[1], [*snap.racing, *left_out])]
         # read-tree does not check out submodules (as `git checkout` without
         # --recurse-submodules): their commit is a limit, not a failure.
         not_compared += [_submodule_elsewhere(path) for path in submodules]
@@ -186,9 +186,9 @@ def _not_compared(racing: Iterable[str], skipped: Iterable[Skipped]) -> list[str
                      for item in skipped]
 
 
-def _covered_by(path: str, left_out: Iterable[str]) -> bool:
-    """Whether ``path`` is one of ``left_out`` or lies under one of them."""
-    return any(path == other or path.startswith(other + "/") for other in left_out)
+def covered_by(path: str, prefixes: Iterable[str]) -> bool:
+    """Whether ``path`` is one of ``prefixes`` or lies under one of them (``/``-separated)."""
+    return any(path == other or path.startswith(other + "/") for other in prefixes)
 
 
 def _submodule_elsewhere(path: str) -> str:

@@ -60,6 +60,7 @@ from recovery.core.integrity import (
     StateVerdict,
     check_switch,
     checkpoint_state,
+    covered_by,
     files_under,
     listed_access_problems,
     raw_tree_diff,
@@ -525,8 +526,7 @@ def _left_out_of(repo: Repo, target: Checkpoint) -> list[str]:
     held = repo.git.run("ls-tree", "-r", "-z", "--name-only", target.worktree_tree, "--",
                         *[f":(literal){path}" for path in left_out]).stdout.split(b"\0")
     held_paths = [os.fsdecode(path) for path in held if path]
-    return [path for path in left_out
-            if not any(other == path or other.startswith(path + "/") for other in held_paths)]
+    return [path for path in left_out if not any(covered_by(other, [path]) for other in held_paths)]
 
 
 def _planned(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], workdir: Path) -> TargetState:
