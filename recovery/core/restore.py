@@ -352,6 +352,13 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         safety, now = take(repo, f"restore-{word}", f"state found by restore --{word}", workdir)
         safety_s = time.perf_counter() - started
         plan = _leave_racing(repo, now, plan, workdir)
+        # What the restore's own safety capture or its target left out stays as
+        # it is now: this capture may hold it (the size cap raised, the file made
+        # readable after the kill), and the switch deleted it with no checkpoint
+        # that `undo` reaches holding it.
+        left_alone_from = tuple({cp.sha: cp for cp in (target, original_safety)}.values())
+        for left in left_alone_from:
+            plan = _leave_skipped(repo, now, left, plan, workdir)
         _preflight(repo, now, plan)
         reported = original_safety
         ours = {(original_safety.head, original_safety.branch), (intent.target.head, intent.target.branch)}
@@ -372,7 +379,8 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         # Not before: a killed --abort must still find the original safety
         # checkpoint in the intent record.
         return _run(repo, resumed, now, target, safety, safety_s, workdir, config,
-                    safety if abort else reported, resuming=True, undo_after=safety if abort else None)
+                    safety if abort else reported, resuming=True, undo_after=safety if abort else None,
+                    left_alone_from=left_alone_from)
 
 
 def _git_dies_with_us(repo: Repo) -> Repo:
@@ -419,13 +427,16 @@ def _run(
     reported_safety: Checkpoint | None = None,
     resuming: bool = False,
     undo_after: Checkpoint | None = None,
+    left_alone_from: tuple[Checkpoint, ...] = (),
 ) -> RestoreResult:
     """Steps 3-8: intent, switch, check, clear.
 
     ``resuming``: a ``--continue``/``--abort``, whose worktree may be half-switched
     already; if git refuses its switch, the intent record must stay so that
     ``status`` still reports the interrupted restore. ``undo_after``: where
-    ``undo`` points once the switch is done (``--abort``).
+    ``undo`` points once the switch is done (``--abort``). ``left_alone_from``:
+    the checkpoints whose skipped paths the plan left as they were (default
+    ``target``), named in the result as not covered.
     """
     plan = intent.target
     changes = tree_diff(repo, now.worktree_tree, plan.worktree_tree)
@@ -478,7 +489,7 @@ def _run(
             f"integrity check FAILED after restoring {target.short}: {listed} "
             f"(the state before the restore is checkpoint {shown_safety.short}: `git recover undo`)"
         )
-    left_alone = _left_out_of(repo, target)
+    left_alone = sorted({path for cp in left_alone_from or (target,) for path in _left_out_of(repo, cp)})
     limits = verdict.limits + ((f"{shown_paths(left_alone)}: left as they were (checkpoint {target.short} "
                                 "did not capture them)",) if left_alone else ())
     return RestoreResult(target, shown_safety, changes, head_change, safety_s, restore_s, verdict.duration_s,

@@ -367,3 +367,23 @@ def test_git_child_dies_with_git_recover_and_first_continue_succeeds(tmp_path: P
     repo.recover("undo")
     assert disk_state(path) == mutated
     repo.git("fsck", "--no-dangling")
+
+
+@pytest.mark.parametrize("action", ["--continue", "--abort"])
+def test_a_file_the_restore_left_alone_survives_its_continue_and_abort(tmp_path: Path, action: str) -> None:
+    """An untracked file over the size cap is left alone by a restore. Killed
+    mid-switch, the restore was finished (or aborted) with a plan that lacked
+    the file; once the cap was raised the new capture held it, and the switch
+    deleted it with no checkpoint `undo` reaches holding it."""
+    repo, cp, _, _ = _big_repo(tmp_path / "r", 100)
+    repo.git("config", "recover.maxUntrackedSize", "100")
+    repo.write("big.bin", b"b" * 500)
+    proc = subprocess.run([sys.executable, "-P", "-c", _KILL_AT, "_move_head:before", cp], cwd=repo.path,
+                          capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    assert (repo.path / ".git/recovery/restore-intent.json").exists()
+    repo.git("config", "recover.maxUntrackedSize", "1k")
+    out = repo.recover("restore", action).stdout
+    assert repo.read("big.bin") == b"b" * 500
+    assert "not covered: big.bin: left as they were" in out
+    repo.git("fsck", "--no-dangling")
