@@ -29,6 +29,10 @@ def show(checkpoint_id: str, as_json: bool) -> None:
             raise RecoverError(f"the HEAD commit {cp.head} of checkpoint #{cp.number} is missing, so its changes "
                                f"cannot be listed (`git recover verify {cp.short}` names every missing object)") from None
         raise
+    # A tracked file the checkpoint left out (its user may not read it) is
+    # absent from its tree, not deleted: the "skipped" lines say what it is.
+    left_out = {f"D {quote_path(item.path)}" for item in cp.skipped}
+    changes = tuple(line for line in changes if line not in left_out)
     if as_json:
         echo_json({**cp.to_json(), "changes": list(changes)})
         return

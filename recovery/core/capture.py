@@ -22,7 +22,9 @@ snapshots of AI coding tools):
    are not ignored (``ls-files -o --exclude-standard``) through
    ``update-index --add``, skipping loudly what the size cap or a nested
    repository without commits rules out (a huge new file must not block every
-   snapshot: jj #3616). Where ``core.fsmonitor`` is set, one ``git status``
+   snapshot: jj #3616); a tracked file its user may not read is left out of
+   the worktree tree and recorded, not kept with its old content. Where
+   ``core.fsmonitor`` is set, one ``git status``
    run first names the changed and untracked paths and only those go through
    ``update-index`` (:func:`_list_changes`): the cost follows the change.
 5. A re-check: any file the capture hashed that was written after hashing began
@@ -90,11 +92,13 @@ _FALSE_WORDS = ("false", "no", "off", "0")
 _UNREADABLE_DIR = re.compile(r"could not open directory '(.+)': [^'\n]*$", re.MULTILINE)
 # What `git add -u` prints about a tracked path it could not use: perror(3)'s
 # "<path>: <strerror>" (exit status 0: the path silently keeps its index
-# content), an unsupported file type (a FIFO or device node), or a file that
-# vanished between lstat and open.
+# content), an unsupported file type (a FIFO or device node), a file that
+# vanished between lstat and open, one it may not open, and (after either of
+# the last two) that it could not index it.
 _SPECIAL = re.compile(r"^error: (.+): can only add regular files, symbolic links or git-directories$", re.MULTILINE)
 _VANISHED = re.compile(r"^error: open\(\"(.+)\"\): No such file or directory$", re.MULTILINE)
 _DENIED = re.compile(r"^error: (?:open|lstat)\(\"(.+)\"\): Permission denied$", re.MULTILINE)
+_NOT_INDEXED = re.compile(r"error: unable to index file '(.+)'")
 # git hashes a large file through mmap twice (its id, then its compressed
 # copy) and gives up when the two differ: the file was written in between.
 _UNSTABLE = "confused by unstable object source data"
@@ -139,8 +143,10 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
         CaptureRace: a file changed after it was hashed, or vanished while git
             read it (retry).
         GitCommandError: a git step failed; nothing has been published.
-        RecoverError: HEAD is damaged, or a tracked path cannot be read (its
-            owner's permissions): a checkpoint would record it stale.
+        RecoverError: HEAD is damaged, or a tracked path cannot be read for
+            another reason than its permissions (an I/O error): a checkpoint
+            would record it stale. A file its user may not read is left out
+            and recorded instead (:func:`_leave_out_unreadable`).
     """
     head, branch = read_head(repo.git)
     index_file = workdir / "index"
@@ -189,11 +195,12 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
             conflict = _capture_state_files(repo, git, None, 0, head)
 
         if changes is None:
-            special = _add_tracked(git)
-            untracked_skipped, notes = _add_untracked(git, repo.toplevel, config, untracked)
+            special, unreadable = _add_tracked(git, repo.toplevel)
+            left_out, notes = _add_untracked(git, repo.toplevel, config, untracked)
+            left_out = unreadable + left_out
         else:
-            special, untracked_skipped, notes = _add_changes(git, repo.toplevel, config, changes)
-        skipped = tuple(Skipped(path, "special-file") for path in special) + untracked_skipped
+            special, left_out, notes = _add_changes(git, repo.toplevel, config, changes)
+        skipped = tuple(Skipped(path, "special-file") for path in special) + left_out
         notes += _operation_notes(repo, conflict)
         worktree_tree = git.text("write-tree")
 
@@ -271,33 +278,117 @@ def _perror() -> re.Pattern[str]:
     return re.compile(rf"^(?!warning: |error: |fatal: |hint: )(.+): ({strerrors})$", re.MULTILINE)
 
 
-def _add_tracked(git: Git) -> list[str]:
-    """``add -u`` into the temporary index; returns the tracked paths that are
-    FIFOs, sockets or device nodes now (they keep their index entry).
+def _add_tracked(git: Git, toplevel: Path) -> tuple[list[str], tuple[Skipped, ...]]:
+    """``add -u`` into the temporary index.
+
+    ``--ignore-errors``: git goes on past a path it cannot add and names every
+    one, instead of stopping at the first (a FIFO where a file is tracked, a
+    file its user may not read); each is then accounted for below, and any
+    other error still fails the capture.
+
+    Returns:
+        ``(tracked paths that are FIFOs, sockets or device nodes now (they keep
+        their index entry), tracked files left out because their user may not
+        read them)``: see :func:`_leave_out_unreadable`.
 
     Raises:
         CaptureRace: a file vanished while git read it.
-        RecoverError: git could not read tracked paths (it says so only on
-            stderr, exit 0, and keeps their old content: a stale checkpoint).
+        RecoverError: git could not read tracked paths for another reason than
+            their permissions (it says so only on stderr, exit 0, and keeps
+            their old content: a stale checkpoint).
+        GitCommandError: any other failure.
     """
     # --sparse: a file present outside the sparse-checkout cone is on disk and
     # git status reports it, so it is part of the state (git-add(1), --sparse).
-    args = ["add", "-u", "--sparse"]
-    special: list[str] = []
-    while True:
-        result = git.run(*args, check=False)
-        _raise_if_racing(result.stderr)
-        _raise_unreadable(result.stderr)
-        found = [path for path in _SPECIAL.findall(result.stderr) if path not in special]
-        if result.returncode == 0 or not found:
-            break
-        # A FIFO or device node where a file is tracked: capture everything else
-        # rather than fail every checkpoint and restore (hostile testing).
-        special += found
-        args += [f":(exclude,literal){path}" for path in found]
-    if result.returncode != 0:
-        raise GitCommandError(tuple(args), result.returncode, result.stderr)
-    return special
+    args = ("add", "-u", "--sparse", "--ignore-errors")
+    result = git.run(*args, check=False)
+    _raise_if_racing(result.stderr)
+    denied = _denied(result.stderr)
+    special = _SPECIAL.findall(result.stderr)
+    # Exit status 1: some paths could not be added, the others were (git-add(1)).
+    if result.returncode != 0 and (result.returncode != 1 or _unexplained(result.stderr, special + denied)):
+        raise GitCommandError(args, result.returncode, result.stderr)
+    return special, _leave_out_unreadable(git, toplevel, denied)
+
+
+def _unexplained(stderr: str, paths: list[str]) -> list[str]:
+    """The ``error:`` and ``fatal:`` lines of ``git add --ignore-errors`` that
+    are not about one of ``paths`` (already accounted for as special or
+    unreadable files)."""
+    explained = set(paths)
+    unexplained = []
+    for line in stderr.splitlines():
+        if not line.startswith(("error: ", "fatal: ")):
+            continue
+        about = _SPECIAL.fullmatch(line) or _DENIED.fullmatch(line) or _NOT_INDEXED.fullmatch(line)
+        if about is None or about.group(1) not in explained:
+            unexplained.append(line)
+    return unexplained
+
+
+def _denied(stderr: str) -> list[str]:
+    """The tracked paths git said it may not read: ``open`` or ``lstat``
+    refused (``error: open("a.txt"): Permission denied``), or a perror(3)
+    line (``src/a.py: Permission denied``, a directory without search
+    permission; git keeps such an entry's old content, exit status 0).
+
+    Raises:
+        RecoverError: git could not read tracked paths for another reason (an
+            I/O error...): naming the paths and their error.
+    """
+    if not stderr:
+        return []
+    denied = _DENIED.findall(stderr)
+    other = []
+    for path, reason in _perror().findall(stderr):
+        if reason == os.strerror(errno.EACCES):
+            denied.append(path)
+        else:
+            other.append(f"{path} ({reason})")
+    if other:
+        raise RecoverError(f"checkpoint failed: cannot read tracked path(s) {shown_paths(other)}; a "
+                           "checkpoint would hold their old content, so none was written")
+    return denied
+
+
+def _leave_out_unreadable(git: Git, toplevel: Path, paths: list[str]) -> tuple[Skipped, ...]:
+    """Remove the tracked ``paths`` git may not read from the temporary index,
+    each recorded as ``unreadable-file``.
+
+    Why: their entries still hold the content the index had, which is not
+    what is on disk; a checkpoint must not call that the worktree. Failing
+    the whole capture instead (as before) left every later checkpoint failing
+    too, and an agent's tool calls went on with no checkpoint at all (hostile
+    testing). A restore leaves a path its checkpoint left out as it is.
+
+    Raises:
+        RecoverError: a path git named cannot be confirmed unreadable now (a
+            name with a newline, parsed wrong from git's lines): the capture
+            fails loudly rather than keep the stale entry git left.
+    """
+    if not paths:
+        return ()
+    unconfirmed = [path for path in paths if not _cannot_read(toplevel / path)]
+    if unconfirmed:
+        raise RecoverError(f"checkpoint failed: cannot read tracked path(s) {shown_paths(unconfirmed)}; a "
+                           "checkpoint would hold their old content, so none was written")
+    unique = sorted(set(paths))
+    git.run("update-index", "--force-remove", "-z", "--stdin",
+            input=b"".join(os.fsencode(path) + b"\0" for path in unique))
+    return tuple(Skipped(path, "unreadable-file", _size(toplevel / path)) for path in unique)
+
+
+def _cannot_read(path: Path) -> bool:
+    """Whether ``path`` is there and its user may not read it: a regular file
+    without read permission, or one in a directory without search permission
+    (its ``lstat`` is refused). A deleted file is not unreadable: it is gone."""
+    try:
+        info = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return stat.S_ISREG(info.st_mode) and not os.access(path, os.R_OK)
 
 
 def _raise_if_racing(stderr: str) -> None:
@@ -314,20 +405,6 @@ def _raise_if_racing(stderr: str) -> None:
         raise CaptureRace(vanished)
     if _UNSTABLE in stderr:
         raise CaptureRace(["a large file git was reading (git: " + _UNSTABLE + ")"])
-
-
-def _raise_unreadable(stderr: str) -> None:
-    """Raise when git said it could not read tracked paths (perror(3) lines on
-    stderr, exit status 0: those paths keep their old index content).
-
-    Raises:
-        RecoverError: naming the paths and their error.
-    """
-    unreadable = [f"{path} ({reason})" for path, reason in _perror().findall(stderr)] if stderr else []
-    if unreadable:
-        raise RecoverError(f"checkpoint failed: cannot read tracked path(s) {shown_paths(unreadable)}; a "
-                           "checkpoint would hold their old content, so none was written: give their owner "
-                           "read access")
 
 
 def _operation_notes(repo: Repo, conflict: ConflictState | None) -> tuple[str, ...]:
@@ -465,37 +542,42 @@ def _update_index(git: Git, toplevel: Path, tracked: list[bytes], untracked: lis
 
     ``--remove``: a file deleted after it was listed (vim's ``4913`` probe, an
     editor's swap file) is simply not part of the state; without it git fails
-    the whole capture on "does not exist". An untracked file that lost its read
-    permission after :func:`classify_untracked` looked (git stops at the first
-    one, writing nothing) is left out as :func:`classify_untracked` would have
-    left it, and the rest added again: hostile testing flipped a file's mode in
-    a loop and failed 12 of 40 checkpoints.
+    the whole capture on "does not exist". A file its user may not read (git
+    stops at the first one, writing nothing) is left out, and the rest added
+    again: an untracked one that lost its read permission after
+    :func:`classify_untracked` looked (hostile testing flipped a file's mode
+    in a loop and failed 12 of 40 checkpoints), or a changed tracked one
+    (:func:`_leave_out_unreadable`).
 
     Returns:
-        The untracked files left out that way.
+        The files left out that way.
 
     Raises:
         CaptureRace: a file vanished while git read it.
-        GitCommandError: git failed on anything else (a tracked path included).
+        GitCommandError: git failed on anything else.
     """
     pending = list(untracked)
+    changed = list(tracked)
     left_out: list[Skipped] = []
-    while tracked or pending:
+    denied_tracked: list[str] = []
+    while changed or pending:
         result = git.run("update-index", "--add", "--remove", "-z", "--stdin",
-                         input=b"\0".join(tracked + pending) + b"\0", check=False)
+                         input=b"\0".join(changed + pending) + b"\0", check=False)
         _raise_if_racing(result.stderr)
         if result.returncode == 0:
             break
-        denied = {os.fsencode(path) for path in _DENIED.findall(result.stderr)} & set(pending)
+        denied = {os.fsencode(path) for path in _DENIED.findall(result.stderr)} & set(changed + pending)
         if not denied:
             raise GitCommandError(("update-index", "--add"), result.returncode, result.stderr)
         # A directory that lost its search permission takes all its files at
         # once: one git run each would be as many runs as it holds files.
-        denied |= {path for path in pending if not os.access(toplevel / os.fsdecode(path), os.R_OK)}
-        pending = [path for path in pending if path not in denied]
+        denied |= {path for path in changed + pending if _cannot_read(toplevel / os.fsdecode(path))}
+        denied_tracked += [os.fsdecode(path) for path in changed if path in denied]
         left_out += [Skipped(os.fsdecode(path), "unreadable-file", _size(toplevel / os.fsdecode(path)))
-                     for path in sorted(denied)]
-    return tuple(left_out)
+                     for path in sorted(denied) if path in pending]
+        changed = [path for path in changed if path not in denied]
+        pending = [path for path in pending if path not in denied]
+    return _leave_out_unreadable(git, toplevel, denied_tracked) + tuple(left_out)
 
 
 def _size(path: Path) -> int:
@@ -577,6 +659,8 @@ class Changes:
         unlisted: ``True`` when the user told git not to show untracked files
             (``status.showUntrackedFiles=no``): none were looked for.
         stderr: what status said (directories it could not open).
+        unreadable: tracked paths status could not look at (a directory
+            without search permission).
     """
 
     tracked: list[bytes]
@@ -584,6 +668,7 @@ class Changes:
     directories: list[bytes]
     unlisted: bool
     stderr: str
+    unreadable: list[str]
 
 
 def _tracks_changes(config: GitConfig) -> bool:
@@ -632,7 +717,7 @@ def _list_changes(git: Git, toplevel: Path, config: GitConfig) -> Changes:
     result = git.with_env(GIT_OPTIONAL_LOCKS="1").run(
         "status", "--porcelain=v2", "-z", "--no-renames", "--ignore-submodules=dirty",
         f"--untracked-files={'no' if unlisted else 'normal'}")
-    _raise_unreadable(result.stderr)
+    unreadable = _denied(result.stderr)
     tracked: list[bytes] = []
     untracked: list[bytes] = []
     directories: list[bytes] = []
@@ -654,7 +739,7 @@ def _list_changes(git: Git, toplevel: Path, config: GitConfig) -> Changes:
         # A tracked file replaced by a directory is only "deleted" to status,
         # which does not look inside (its files are untracked all the same).
         directories += [path + b"/" for path in maybe_dirs if _is_directory(toplevel / os.fsdecode(path))]
-    return Changes(tracked, untracked, directories, unlisted, result.stderr)
+    return Changes(tracked, untracked, directories, unlisted, result.stderr, unreadable)
 
 
 def _is_directory(path: Path) -> bool:
@@ -674,11 +759,13 @@ def _add_changes(git: Git, toplevel: Path, config: GitConfig, changes: Changes
 
     Returns:
         ``(tracked paths that are FIFOs, sockets or devices now (they keep
-        their index entry), skipped untracked paths, notes)``.
+        their index entry), paths left out, notes)``: tracked files their user
+        may not read are left out as on the full path (:func:`_leave_out_unreadable`).
 
     Raises:
         CaptureRace: a file vanished while git read it.
         GitCommandError: ``ls-files`` or ``update-index`` failed.
+        RecoverError: as :func:`_leave_out_unreadable`.
     """
     listed = list(changes.untracked)
     stderr = changes.stderr
@@ -706,7 +793,8 @@ def _add_changes(git: Git, toplevel: Path, config: GitConfig, changes: Changes
             tracked.append(raw)
         else:
             special.append(os.fsdecode(raw))  # git stores no FIFO, socket or device: the entry stays
-    return special, skipped + _update_index(git, toplevel, tracked, keep), notes
+    unreadable = _leave_out_unreadable(git, toplevel, changes.unreadable)
+    return special, unreadable + skipped + _update_index(git, toplevel, tracked, keep), notes
 
 
 def _nested_repo_has_commit(path: Path) -> bool:

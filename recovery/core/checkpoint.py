@@ -266,7 +266,8 @@ def _warn_skipped(path: str, reason: str, size_bytes: int) -> None:
         warn(f"{quote_path(path)} is a FIFO, socket or device node, which git cannot store; NOT captured "
              "(a tracked path keeps the content its index entry has)")
     elif reason == "unreadable-file":
-        warn(f"untracked {quote_path(path)} cannot be read by you and was NOT captured")
+        warn(f"{quote_path(path)} cannot be read by you and was NOT captured; a restore of this checkpoint "
+             "leaves it as it is")
     elif reason == "unreadable":
         warn(f"untracked directory {quote_path(path)}/ could not be read and was NOT captured")
     elif reason == "size":

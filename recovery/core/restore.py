@@ -503,15 +503,16 @@ def _plan(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], wo
     return _leave_skipped(repo, now, target, _planned(repo, now, target, paths, workdir), workdir)
 
 
-# Why a checkpoint left an untracked path out when the path's absence from its
-# tree says nothing about the file (a FIFO at a tracked path keeps its index
-# entry, and is handled where the switch writes it).
+# Why a checkpoint left a path out when the path's absence from its tree says
+# nothing about the file: an untracked file or directory, or a tracked file its
+# user may not read ("unreadable-file"). A FIFO at a tracked path keeps its
+# index entry, and is handled where the switch writes it.
 _LEFT_OUT = frozenset({"size", "unreadable", "unreadable-file", "nested-repo-without-commits"})
 
 
 def _leave_skipped(repo: Repo, now: Capture, target: Checkpoint, plan: TargetState, workdir: Path) -> TargetState:
-    """The plan with every untracked path the checkpoint left out (over the size
-    cap, unreadable, a nested repository without commits) as it is now. Its
+    """The plan with every path the checkpoint left out (over the size cap,
+    unreadable, a nested repository without commits) as it is now. Its
     absence from the checkpoint's tree means "not captured", not "absent": a
     restore deleted such a file once it was readable again, and called the
     result byte-identical. Said on stderr."""
@@ -526,7 +527,7 @@ def _leave_skipped(repo: Repo, now: Capture, target: Checkpoint, plan: TargetSta
 
 
 def _left_out_of(repo: Repo, target: Checkpoint) -> list[str]:
-    """The untracked paths ``target`` skipped (see :data:`_LEFT_OUT`), except
+    """The paths ``target`` skipped (see :data:`_LEFT_OUT`), except
     any its worktree tree holds, or holds files under: a skipped record that
     names a path the checkpoint has is wrong (once, a directory named
     ``src': old`` was recorded as ``src``), and must not keep the checkpoint's

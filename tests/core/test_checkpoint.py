@@ -16,7 +16,8 @@ from recovery.core.model import METADATA_MARKER
 from recovery.core.refs import list_checkpoints
 from recovery.core.repo import Repo
 from tests.conftest import GitRepo, needs_root
-from tests.core.helpers import checkpoint_refs, disk_state, hand_to_nobody, nobody_ids, recover_as_nobody
+from tests.core.helpers import (checkpoint_refs, disk_state, hand_to_nobody, nobody_ids, recover_as_nobody,
+                                trace2_counts)
 
 
 def test_captures_tracked_untracked_and_index_but_never_ignored(repo: GitRepo) -> None:
@@ -239,7 +240,7 @@ def test_unreadable_untracked_file_is_left_out_loudly_and_left_alone(repo: GitRe
     hand_to_nobody(repo, ["db.sqlite"])
     proc = recover_as_nobody(repo, "checkpoint")
     assert proc.returncode == 0, proc.stderr
-    assert "untracked db.sqlite cannot be read by you and was NOT captured" in proc.stderr
+    assert "db.sqlite cannot be read by you and was NOT captured" in proc.stderr
     cp = list_checkpoints(Repo.discover(repo.path))[0]
     assert [(s.path, s.reason, s.size_bytes) for s in cp.skipped] == [("db.sqlite", "unreadable-file", 13)]
     assert cp.sha != holds_it.sha
@@ -266,6 +267,67 @@ def test_unreadable_untracked_file_is_left_out_loudly_and_left_alone(repo: GitRe
     assert again.returncode == 0, again.stderr
     assert "db.sqlite not captured by checkpoint" in again.stderr
     assert (repo.path / "db.sqlite").read_bytes() == b"readable again\n"
+
+
+@needs_root
+@pytest.mark.parametrize("fsmonitor", [False, True], ids=["full", "fsmonitor"])
+def test_a_changed_tracked_file_its_user_cannot_read_is_left_out_and_left_alone(repo: GitRepo,
+                                                                                fsmonitor: bool) -> None:
+    """A tracked file changed by root (0600, a container's or `sudo`'s edit)
+    made git stop at it, failing every checkpoint of the worktree: an agent's
+    tool calls then went on with no checkpoint at all. It is left out, said,
+    and no restore touches it; everything else is captured and restored."""
+    repo.write("notes.txt", "notes v1\n")
+    repo.write("secret.txt", "secret v1\n")
+    repo.commit_all("base")
+    if fsmonitor:  # the hook answers "everything may have changed"
+        hook = repo.write(".git/hooks/everything", "#!/bin/sh\nprintf 'token\\0/\\0'\n", mode=0o755)
+        repo.git("config", "core.fsmonitor", str(hook))
+    holds_it = create_checkpoint(Repo.discover(repo.path), "manual")
+    repo.write("notes.txt", "work in progress\n")
+    repo.write("secret.txt", "root's edit\n")
+    hand_to_nobody(repo, ["secret.txt"])
+    trace = repo.path.parent / "trace.json"
+    trace.touch()
+    os.chown(trace, *nobody_ids())
+
+    proc = recover_as_nobody(repo, "checkpoint", env={"GIT_TRACE2_EVENT": str(trace)})
+    assert proc.returncode == 0, proc.stderr
+    assert trace2_counts(trace).get("status processes", 0) == fsmonitor  # which path ran
+    assert "secret.txt cannot be read by you and was NOT captured" in proc.stderr
+    cp = list_checkpoints(Repo.discover(repo.path))[0]
+    assert [(s.path, s.reason, s.size_bytes) for s in cp.skipped] == [("secret.txt", "unreadable-file", 12)]
+    assert repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree).splitlines() == ["README.md", "notes.txt"]
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:notes.txt") == "work in progress"
+    shown = recover_as_nobody(repo, "show", cp.short)
+    assert "skipped:   secret.txt (unreadable-file, 12 bytes)" in shown.stdout
+    assert "D secret.txt" not in shown.stdout  # left out, not deleted
+
+    repo.write("notes.txt", "overwritten by an agent\n")
+    restored = recover_as_nobody(repo, "restore", cp.short)
+    assert restored.returncode == 0, restored.stderr
+    assert repo.read("notes.txt") == b"work in progress\n"
+    assert repo.read("secret.txt") == b"root's edit\n" and (repo.path / "secret.txt").stat().st_uid == 0
+    # The checkpoint from before holds other bytes for it, and nothing holds
+    # the bytes on disk: the restore refuses and changes nothing.
+    refused = recover_as_nobody(repo, "restore", holds_it.short)
+    assert refused.returncode != 0 and "secret.txt; move them away" in refused.stderr
+    assert repo.read("secret.txt") == b"root's edit\n" and repo.read("notes.txt") == b"work in progress\n"
+
+
+def test_a_path_git_calls_unreadable_that_is_readable_fails_the_capture(repo: GitRepo) -> None:
+    """A path parsed from git's lines that is not unreadable on disk (a name
+    with a newline cut at it) must not let git's stale entry for the real name
+    through: the capture fails loudly instead, and nothing is removed."""
+    from recovery.base.errors import RecoverError
+    from recovery.core.capture import _leave_out_unreadable
+
+    r = Repo.discover(repo.path)
+    index = repo.path / ".git" / "copy"
+    index.write_bytes((repo.path / ".git" / "index").read_bytes())
+    with pytest.raises(RecoverError, match="cannot read tracked path"):
+        _leave_out_unreadable(r.git.with_index(index), repo.path, ["README.md"])
+    assert "README.md" in r.git.with_index(index).text("ls-files")
 
 
 @needs_root
