@@ -86,10 +86,11 @@ _MAX_PATHSPECS = 1000
 UNLISTED_NOTE = "untracked files not captured: git config status.showUntrackedFiles=no"
 # git-config(1) "Values": the spellings of false (an empty value is true).
 _FALSE_WORDS = ("false", "no", "off", "0")
-# Greedy, to the line's last "': ": a directory named "src': old" cut at the
-# first one recorded "src" as skipped, and a restore then left the tracked
-# src/ deleted.
-_UNREADABLE_DIR = re.compile(r"could not open directory '(.+)': [^'\n]*$", re.MULTILINE)
+# To the "': " before the reason that ends the warning, across newlines: a
+# directory named "src': old" cut at the first "': " was recorded as "src" (a
+# restore then left the tracked src/ deleted), and one whose name holds a
+# newline was not recorded at all (a restore deleted it once it was readable).
+_UNREADABLE_DIR = re.compile(r"could not open directory '(.+?)': [^'\n]*$", re.MULTILINE | re.DOTALL)
 # What `git add -u` prints about a tracked path it could not use: perror(3)'s
 # "<path>: <strerror>" (exit status 0: the path silently keeps its index
 # content), an unsupported file type (a FIFO or device node), a file that

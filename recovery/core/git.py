@@ -262,7 +262,9 @@ class Running:
                 except BaseException:
                     proc.kill()  # never leave a git child behind (KeyboardInterrupt mid-call)
                     raise
-            self._result = Result(proc.returncode, out, err.decode("utf-8", "replace"))
+            # surrogateescape: git names paths raw in its messages, and a path
+            # parsed from them must name the same bytes on disk (os.fsencode).
+            self._result = Result(proc.returncode, out, err.decode("utf-8", "surrogateescape"))
         result = self._result
         if check and result.returncode != 0:
             raise GitCommandError(self.args, result.returncode, result.stderr)

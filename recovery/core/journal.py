@@ -113,7 +113,11 @@ def record(repo: Repo, event: str, **fields: Any) -> bool:
     if clash:
         raise ValueError(f"journal field names reserved: {', '.join(sorted(clash))}")
     line = {"time": _utc_now(), "event": event, "worktree": repo.worktree_key, **fields}
-    data = (json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
+    # backslashreplace: a path or git message holding bytes that are not UTF-8
+    # (surrogate escapes) is written as a JSON \udcXX escape, which reads back
+    # as the same string, instead of failing the write with a traceback.
+    data = (json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode(
+        "utf-8", "backslashreplace")
     return append_line(repo.state_dir, data, MAX_BYTES, KEEP_ROTATED)
 
 

@@ -18,8 +18,8 @@ from recovery.core.refs import get_label, list_checkpoints, resolve
 from recovery.core.repo import Repo
 from recovery.core.restore import restore, undo
 from tests.conftest import GitRepo, needs_root
-from tests.core.helpers import (checkpoint_refs, disk_state, give_to_root, hand_to_nobody, porcelain, recover_as_nobody,
-                                 same_size_edit_keeping_mtime)
+from tests.core.helpers import (checkpoint_refs, disk_state, give_to_root, hand_to_nobody, nobody_ids, porcelain,
+                                recover_as_nobody, same_size_edit_keeping_mtime)
 
 
 def _setup(repo: GitRepo) -> None:
@@ -943,6 +943,30 @@ def test_a_directory_name_with_a_quote_colon_is_recorded_whole_and_the_tracked_n
     restored = recover_as_nobody(repo, "restore", cp.short)
     assert restored.returncode == 0, restored.stderr
     assert repo.read("src/app.py") == b"app\n"
+
+
+@needs_root
+@pytest.mark.parametrize("name", [os.fsdecode(b"caf\xe9"), "two\nlines"], ids=["not-utf8", "newline"])
+def test_an_unreadable_directory_with_an_odd_name_is_recorded_and_left_alone(repo: GitRepo, name: str) -> None:
+    """git names the directory raw in a line-oriented warning: read with
+    replacement characters, or cut at the newline, the record named no path on
+    disk, and once the directory was readable again a restore of that
+    checkpoint deleted its files."""
+    repo.write("notes.txt", "v1\n")
+    (repo.path / name).mkdir()
+    (repo.path / name / "data.txt").write_text("kept\n")
+    hand_to_nobody(repo, [name])
+    proc = recover_as_nobody(repo, "checkpoint")
+    assert proc.returncode == 0, proc.stderr
+    cp = list_checkpoints(Repo.discover(repo.path))[0]
+    assert [(s.path, s.reason) for s in cp.skipped] == [(name, "unreadable")]
+    os.chown(repo.path / name, *nobody_ids())  # readable (and writable) by its user again
+    (repo.path / name).chmod(0o755)
+    repo.write("notes.txt", "v2\n")
+    restored = recover_as_nobody(repo, "restore", cp.short)
+    assert restored.returncode == 0, restored.stderr
+    assert repo.read("notes.txt") == b"v1\n"
+    assert (repo.path / name / "data.txt").read_text() == "kept\n"
 
 
 @needs_root

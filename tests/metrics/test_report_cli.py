@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 
@@ -84,3 +85,16 @@ def test_empty_journal_reports_no_data(repo: GitRepo) -> None:
     out = repo.recover("report").stdout
     assert "empty journal" in out and out.count("no data") == 7  # six failure types and the session state
     assert "Session state RPO (target < 60 s): no data (run `git recover drill`)" in out
+
+
+def test_a_field_with_bytes_that_are_not_utf8_is_journalled_and_read_back(repo: GitRepo) -> None:
+    """git names paths raw in its messages, and an error event carries the
+    message: a byte that is not UTF-8 (a surrogate escape here) failed the
+    journal write with a traceback instead of recording the event."""
+    from recovery.core.journal import read_events
+
+    r = Repo.discover(repo.path)
+    message = "git add failed: " + os.fsdecode(b"caf\xe9") + ": Permission denied"
+    assert record(r, "error", stage="pre-commit", error=message)
+    assert read_events(r)[-1].fields["error"] == message
+    assert b"\\udce9" in (r.state_dir / "journal.jsonl").read_bytes()
