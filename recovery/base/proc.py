@@ -38,15 +38,11 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 from recovery.base.errors import RecoverError
 from recovery.base.output import say
-
-TYPE_CHECKING = False  # typing costs every hook 3 ms to import; mypy reads the name as typing's
-if TYPE_CHECKING:
-    from typing import BinaryIO
 
 # Output kept in memory per program: the first HEAD_BYTES and the last TAIL_BYTES
 # (the failure summary of pytest and friends is at the end); the rest is counted.
@@ -57,8 +53,7 @@ _DRAIN_S = 0.5
 _CHUNK = 8192
 
 
-@dataclass(frozen=True)
-class ProcessOutcome:
+class ProcessOutcome(NamedTuple):
     """How a program run by :func:`run_process` ended.
 
     Attributes:

@@ -25,14 +25,10 @@ import importlib
 import json
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from recovery.base.errors import UsageError
-
-TYPE_CHECKING = False  # typing costs every hook 3 ms to import; mypy reads the name as typing's
-if TYPE_CHECKING:
-    from typing import Any
 
 RECOVER_TOML = ".recover.toml"
 PYPROJECT = "pyproject.toml"
@@ -41,8 +37,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "data" / "recover-config.
 _VALID_CACHE = "valid-config"
 
 
-@dataclass(frozen=True)
-class ProjectConfig:
+class ProjectConfig(NamedTuple):
     """The parsed configuration and where it came from.
 
     Attributes:
@@ -52,7 +47,7 @@ class ProjectConfig:
             (``""`` for ``.recover.toml``, ``"tool.git-recover."`` for pyproject.toml).
     """
 
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any]
     source: Path | None = None
     prefix: str = ""
 
@@ -121,13 +116,13 @@ def load_project_config(toplevel: Path) -> ProjectConfig:
     else:
         pyproject = toplevel / PYPROJECT
         if not _present(pyproject):
-            return ProjectConfig()
+            return ProjectConfig({})
         raw = _read(pyproject)
         data = _parse(pyproject, raw)
         tool = data.get("tool", {})
         if not isinstance(tool, dict) or TOOL_TABLE not in tool:
             _reject_misplaced_tables(data)
-            return ProjectConfig()
+            return ProjectConfig({})
         table = tool[TOOL_TABLE]
         config = ProjectConfig(table if isinstance(table, dict) else {}, pyproject, f"tool.{TOOL_TABLE}.")
         if not isinstance(table, dict):

@@ -40,9 +40,9 @@ import re
 import shutil
 import stat
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from recovery.base.fs import scratch_dir
 from recovery.base.output import quote_path
@@ -209,7 +209,7 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
         changed = [path for path in _changed_since_hashed(git, repo.toplevel, index_tree, worktree_tree, marker)
                    if path not in special]
         if changed:
-            raise CaptureRace(changed, replace(snap, racing=tuple(changed)))
+            raise CaptureRace(changed, snap._replace(racing=tuple(changed)))
         return snap
     finally:
         if untracked is not None:
@@ -247,7 +247,7 @@ def apply_patch(repo: Repo, snap: Capture, patch: Path, workdir: Path) -> Captur
         tree = patched.text("write-tree")
     except GitCommandError as exc:
         raise RecoverError(exc.message) from None
-    return replace(snap, worktree_tree=tree)
+    return snap._replace(worktree_tree=tree)
 
 
 def _numstat_paths(numstat: bytes) -> list[bytes]:
@@ -647,8 +647,7 @@ def classify_untracked(listed: list[bytes], stderr: str, toplevel: Path, config:
     return keep, tuple(skipped), tuple(notes)
 
 
-@dataclass(frozen=True)
-class Changes:
+class Changes(NamedTuple):
     """What ``git status`` found changed in the worktree (see :func:`_list_changes`).
 
     Attributes:

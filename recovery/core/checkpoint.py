@@ -33,7 +33,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -148,10 +147,10 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
         except RecoverError as exc:
             patch_error = (f"the worktree changes in {patch} could not be applied ({exc.message}): they are NOT "
                            "in this checkpoint, only in that file")
-            snap = replace(snap, notes=snap.notes + (patch_error,))
+            snap = snap._replace(notes=snap.notes + (patch_error,))
     capture_s = time.perf_counter() - started
     if snap.racing:
-        snap = replace(snap, notes=snap.notes + (
+        snap = snap._replace(notes=snap.notes + (
             f"racing: {shown_paths(list(snap.racing), 20)} kept changing while being captured "
             f"({attempts} attempts); the checkpoint holds them as last read, every other file as verified",))
     for item in snap.skipped:
@@ -169,7 +168,7 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
             and not _names_it(reason, message, newest)):
         record_or_warn(repo, "checkpoint", checkpoint=newest.short, reason=reason, unchanged=True,
                        capture_s=round(capture_s, 6))
-        return replace(newest, unchanged=True), snap
+        return newest._replace(unchanged=True), snap
     checkpoint = _publish(repo, snap, reason, message, capture_s, _next_number(repo, existing))
     _journal_checkpoint(repo, checkpoint)
     if patch_error:
@@ -305,7 +304,7 @@ def _publish(repo: Repo, snap: Capture, reason: str, message: str | None, captur
         "index_tree": snap.index_tree,
         "worktree_tree": snap.worktree_tree,
         "conflict_commit": conflict_commit,
-        "skipped": [asdict(item) for item in snap.skipped],
+        "skipped": [item._asdict() for item in snap.skipped],
         "number": number,
         "notes": list(snap.notes),
         "capture_s": round(capture_s, 6),
@@ -428,7 +427,7 @@ def from_last_capture(repo: Repo, reason: str, config: GitConfig | None = None) 
                 and newest.conflict_commit is None:
             record_or_warn(repo, "checkpoint", checkpoint=newest.short, reason=reason, unchanged=True,
                            capture_s=round(capture_s, 6), reused=True)
-            return replace(newest, unchanged=True)
+            return newest._replace(unchanged=True)
         checkpoint = _publish(repo, snap, reason, None, capture_s, _next_number(repo, existing))
         _journal_checkpoint(repo, checkpoint)
         _keep_capture(repo, checkpoint, kept)

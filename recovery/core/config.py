@@ -8,7 +8,6 @@ words git-config(1) documents ("Values" under CONFIGURATION FILE).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 from recovery.base.errors import UsageError
 from recovery.core.git import Git
@@ -23,17 +22,22 @@ _KEYS = (r"^(recover\.|status\.showuntrackedfiles$"
          r"|filter\.)")
 
 
-@dataclass
 class GitConfig:
     """The ``recover.*`` section of the effective git config, plus the git
     settings capture and restore depend on (``status.showUntrackedFiles``,
     ``core.fsmonitor``...), keys lower-cased.
 
+    A plain class, not a dataclass: every hook reads its config
+    (:mod:`recovery.core.model` says what ``dataclasses`` costs there).
+
     Args:
-        values: key (``recover.maxuntrackedsize``) to its last value.
+        values: key (``recover.maxuntrackedsize``) to its last value; none by default.
     """
 
-    values: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("values",)
+
+    def __init__(self, values: dict[str, str] | None = None) -> None:
+        self.values: dict[str, str] = values if values is not None else {}
 
     @classmethod
     def load(cls, git: Git) -> GitConfig:

@@ -35,8 +35,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from recovery.base.output import say, warn
 from recovery.base.errors import RecoverError
@@ -66,8 +66,7 @@ AUTO_STAMP = "gc-auto"
 EXCLUDE_DECORATION = "refs/recovery/"
 
 
-@dataclass(frozen=True)
-class Retention:
+class Retention(NamedTuple):
     """The rules :func:`plan_gc` applies.
 
     Attributes:
@@ -96,8 +95,7 @@ class Retention:
         )
 
 
-@dataclass(frozen=True)
-class GcPlan:
+class GcPlan(NamedTuple):
     """What retention decided.
 
     Attributes:

@@ -13,7 +13,6 @@ so it is either the old record or the new one, never half of one.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,7 +34,7 @@ def write_intent(repo: Repo, intent: Intent) -> None:
     """Replace the intent record atomically and durably."""
     path = intent_path(repo)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(asdict(intent), indent=1))
+    atomic_write(path, json.dumps({**intent._asdict(), "target": intent.target._asdict()}, indent=1))
 
 
 def read_intent(repo: Repo) -> Intent | None:

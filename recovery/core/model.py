@@ -17,23 +17,25 @@ next parent a commit whose tree is the index, and, while a merge or pick was in
 progress, a last parent whose tree holds the unmerged stages and state files.
 The message's last line carries the metadata as JSON, so everything needed to
 restore is in the object database, none of it in side files.
+
+The value types are :class:`typing.NamedTuple`, not dataclasses: every hook
+and checkpoint process imports them, and ``dataclasses`` (with the
+``inspect`` it imports) and the code it generates per class cost 13-15 ms of
+a 31-35 ms import, NamedTuple 3-4 ms (benchmarks/bench_core.py). Their
+``_replace`` and ``_asdict`` are ``dataclasses.replace`` and ``asdict``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum, StrEnum
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from recovery.base.errors import RecoverError
 from recovery.base.output import clean
-
-TYPE_CHECKING = False  # typing costs every hook 3 ms to import; mypy reads the name as typing's
-if TYPE_CHECKING:
-    from typing import Any
 
 METADATA_MARKER = "git-recover-metadata: "
 METADATA_FORMAT = 1
@@ -87,8 +89,7 @@ class ObjectFormat(Enum):
         return len(text) == self.hex_len and all(c in "0123456789abcdef" for c in text)
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
     """An untracked path left out of a capture, and why.
 
     Attributes:
@@ -106,8 +107,7 @@ class Skipped:
     size_bytes: int = 0
 
 
-@dataclass(frozen=True)
-class ConflictState:
+class ConflictState(NamedTuple):
     """An operation in progress: unmerged stages and the state files.
 
     Attributes:
@@ -122,8 +122,7 @@ class ConflictState:
     unmerged_paths: int
 
 
-@dataclass(frozen=True)
-class Capture:
+class Capture(NamedTuple):
     """The trees of one capture; nothing is published yet.
 
     Attributes:
@@ -151,8 +150,7 @@ class Capture:
     racing: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class TargetState:
+class TargetState(NamedTuple):
     """What HEAD, the index and the worktree must be after a restore.
 
     Attributes:
@@ -180,8 +178,7 @@ class RestorePhase(StrEnum):
     HEAD = "head"  # HEAD and the branch move; git holds their ref locks
 
 
-@dataclass(frozen=True)
-class Intent:
+class Intent(NamedTuple):
     """An unfinished restore: the intent record, written before the restore touches anything.
 
     Attributes:
@@ -205,8 +202,7 @@ class Intent:
     incident: str | None = None
 
 
-@dataclass(frozen=True)
-class Checkpoint:
+class Checkpoint(NamedTuple):
     """One published checkpoint.
 
     Attributes:
@@ -252,9 +248,9 @@ class Checkpoint:
     version: str = ""
     capture_s: float = 0.0
     number: int = 0
-    labels: tuple[str, ...] = field(default=(), compare=False)
-    unchanged: bool = field(default=False, compare=False)
-    number_derived: bool = field(default=False, compare=False)
+    labels: tuple[str, ...] = ()
+    unchanged: bool = False
+    number_derived: bool = False
 
     @property
     def short(self) -> str:
@@ -280,7 +276,8 @@ class Checkpoint:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (times as ISO 8601 UTC strings)."""
-        data = asdict(self)
+        data = self._asdict()
+        data["skipped"] = [item._asdict() for item in self.skipped]
         data["time"] = self.time.isoformat()
         data["short"] = self.short
         return data

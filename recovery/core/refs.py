@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 
 from recovery.base.errors import RecoverError, UsageError
 from recovery.base.output import warn
@@ -140,7 +139,7 @@ def list_checkpoints(repo: Repo, broken: list[str] | None = None) -> list[Checkp
     found.sort(key=lambda cp: (cp.time, cp.sha), reverse=True)
     numbers = legacy_numbers(found, recorded)
     return [
-        _with_labels(replace(cp, number=numbers[cp.sha], number_derived=True) if cp.sha in numbers else cp,
+        _with_labels(cp._replace(number=numbers[cp.sha], number_derived=True) if cp.sha in numbers else cp,
                      tuple(labels.get(cp.sha, ()))) for cp in found
     ]
 
@@ -233,7 +232,7 @@ def _parse_numbers(body: str) -> dict[str, int]:
 
 
 def _with_labels(cp: Checkpoint, labels: tuple[str, ...]) -> Checkpoint:
-    return replace(cp, labels=labels) if labels else cp
+    return cp._replace(labels=labels) if labels else cp
 
 
 def get_label(repo: Repo, label: str) -> Checkpoint | None:
@@ -316,7 +315,7 @@ def load(repo: Repo, sha: str) -> Checkpoint:
     cp = decode(sha, checkpoint_ref(repo, sha), body)
     if cp.number == 0:
         listed = next((found for found in list_checkpoints(repo) if found.sha == sha), None)
-        return replace(cp, number=listed.number, number_derived=True) if listed else cp
+        return cp._replace(number=listed.number, number_derived=True) if listed else cp
     return cp
 
 

@@ -9,16 +9,15 @@ and a checkpoint taken there must still read the user's real index.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from recovery.base.errors import RecoverError
 from recovery.core.git import Git
 from recovery.core.model import ObjectFormat
 
 
-@dataclass(frozen=True)
-class Repo:
+class Repo(NamedTuple):
     """One worktree of a git repository.
 
     Attributes:
@@ -37,7 +36,7 @@ class Repo:
     common_dir: Path
     index_file: Path
     worktree_key: str
-    git: Git = field(repr=False, compare=False)
+    git: Git
     object_format: ObjectFormat = ObjectFormat.SHA1
 
     @property

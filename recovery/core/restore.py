@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -387,7 +387,7 @@ def _git_dies_with_us(repo: Repo) -> Repo:
     """``repo`` with a runner whose git children die with this process: a
     restore killed alone must not leave a ``git read-tree`` writing files that
     the first ``--continue`` then trips over."""
-    return replace(repo, git=repo.git.dying_with_parent())
+    return repo._replace(git=repo.git.dying_with_parent())
 
 
 # The copy of the capture's index taken right after the switch (in the work directory).
@@ -457,7 +457,7 @@ def _run(
     except RecoverError as exc:
         _stopped(repo, target, intent, exc)
     try:
-        write_intent(repo, replace(intent, phase=RestorePhase.HEAD))
+        write_intent(repo, intent._replace(phase=RestorePhase.HEAD))
         _move_head(repo, plan, target, now)
         _write_state_files(repo, plan.conflict_tree)
         access_given = access.problems()
@@ -522,7 +522,7 @@ def _leave_skipped(repo: Repo, now: Capture, target: Checkpoint, plan: TargetSta
     note(f"{shown_paths(left_out)} not captured by checkpoint {target.short} (skipped when it was taken): "
          "left as they are")
     literal = [f":(literal){path}" for path in left_out]
-    return replace(plan, worktree_tree=_mix(repo, workdir, "skipped", plan.worktree_tree, now.worktree_tree,
+    return plan._replace(worktree_tree=_mix(repo, workdir, "skipped", plan.worktree_tree, now.worktree_tree,
                                             literal))
 
 
@@ -567,7 +567,7 @@ def _leave_racing(repo: Repo, now: Capture, plan: TargetState, workdir: Path) ->
     note(f"{shown_paths(list(now.racing))} kept changing (a program is writing to them): left as they are, "
          "not restored")
     literal = [f":(literal){path}" for path in now.racing]
-    return replace(plan, worktree_tree=_mix(repo, workdir, "racing", plan.worktree_tree, now.worktree_tree, literal))
+    return plan._replace(worktree_tree=_mix(repo, workdir, "racing", plan.worktree_tree, now.worktree_tree, literal))
 
 
 def _safe_head(repo: Repo, now: Capture, plan: TargetState) -> TargetState:
@@ -595,7 +595,7 @@ def _safe_head(repo: Repo, now: Capture, plan: TargetState) -> TargetState:
             name = plan.branch.removeprefix("refs/heads/")
             note(f"the checkpoint was taken before the first commit on {name}; {name} keeps its commits "
                  f"and HEAD stays at {now.head[:10]}: only the index and the files are restored")
-            return replace(plan, head=now.head)
+            return plan._replace(head=now.head)
         return plan
     value = resolve_commit(repo, plan.branch)
     elsewhere = _checked_out_elsewhere(repo, plan.branch)
@@ -607,7 +607,7 @@ def _safe_head(repo: Repo, now: Capture, plan: TargetState) -> TargetState:
                            f"switch to {name} first if you mean to empty it")
     why = f"is checked out in {elsewhere}" if elsewhere else "has moved since the checkpoint"
     note(f"branch {name} {why}; leaving it alone and detaching HEAD at {plan.head[:10]}")
-    return replace(plan, branch=None)
+    return plan._replace(branch=None)
 
 
 def _checked_out_elsewhere(repo: Repo, branch: str) -> str | None:

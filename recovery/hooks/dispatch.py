@@ -40,7 +40,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from recovery.core.capture import OPERATIONS_IN_PROGRESS
@@ -58,7 +57,7 @@ from recovery.core.repo import Repo
 from recovery.base.project_config import has_project_file
 from recovery.gates import GIT_PREFIX
 
-TYPE_CHECKING = False  # typing costs every hook 3 ms to import; mypy reads the name as typing's
+TYPE_CHECKING = False  # the gates' modules load only where gates run; mypy reads the name as typing's
 if TYPE_CHECKING:
     from recovery.gates.config import GateConfig
     from recovery.gates.policy import UndoPlan, Validation
@@ -77,23 +76,28 @@ _IN_PROGRESS = (*OPERATIONS_IN_PROGRESS, "BISECT_LOG")
 _REFUSED_WHILE_INTERRUPTED = {"pre-commit": "commit", "pre-merge-commit": "merge", "pre-rebase": "rebase"}
 
 
-@dataclass
 class HookRun:
     """One invocation of a hook.
+
+    A plain class, not a dataclass: this is every hook's own process
+    (:mod:`recovery.core.model` says what ``dataclasses`` costs there).
 
     Attributes:
         name: the hook name.
         args: git's arguments to the hook.
         chain: the foreign hook our script chains (``<hook>.pre-recover``), if any.
         stdin: the hook's stdin (pre-push, post-rewrite), read once.
-        chained_rc: the chained hook's exit status once it ran.
+        chained_rc: the chained hook's exit status once it ran (``None`` before).
     """
 
-    name: str
-    args: tuple[str, ...]
-    chain: Path | None
-    stdin: bytes | None = None
-    chained_rc: int | None = field(default=None)
+    __slots__ = ("name", "args", "chain", "stdin", "chained_rc")
+
+    def __init__(self, name: str, args: tuple[str, ...], chain: Path | None, stdin: bytes | None = None) -> None:
+        self.name = name
+        self.args = args
+        self.chain = chain
+        self.stdin = stdin
+        self.chained_rc: int | None = None
 
     def run_chain(self) -> int:
         """Run the chained foreign hook once (later calls return its status)."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from hashlib import sha1
 
@@ -550,7 +550,7 @@ def _load_many(repo: Repo, shas: Sequence[str], ref: str) -> list[Checkpoint]:
             continue
         sha, _, body = record.decode("utf-8", "surrogateescape").lstrip("\n").partition("\0")
         try:
-            found.append(replace(decode(sha, ref, body.rstrip("\0")), ref=ref))
+            found.append(decode(sha, ref, body.rstrip("\0"))._replace(ref=ref))
         except RecoverError:
             continue  # not a checkpoint: a replica holds nothing else, skip what is foreign
     return found

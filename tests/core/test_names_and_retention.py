@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -157,9 +156,9 @@ def test_automatic_checkpoints_thin_out_as_they_age() -> None:
     ages += [timedelta(days=3, hours=h) for h in (1, 2, 5)]         # one day: the newest kept
     ages += [timedelta(days=40)]                                    # beyond 30 days: dropped
     checkpoints = [_cp(len(ages) - i, now - age) for i, age in enumerate(ages)]
-    named = replace(_cp(100, now - timedelta(days=200), "manual"), sha="f" * 40)
-    old_named = replace(_cp(101, now - timedelta(days=400), "manual", "very old"), sha="e" * 40)
-    safety = replace(_cp(102, now - timedelta(days=2, hours=1), "restore-safety", "before restore"), sha="d" * 40)
+    named = _cp(100, now - timedelta(days=200), "manual")._replace(sha="f" * 40)
+    old_named = _cp(101, now - timedelta(days=400), "manual", "very old")._replace(sha="e" * 40)
+    safety = _cp(102, now - timedelta(days=2, hours=1), "restore-safety", "before restore")._replace(sha="d" * 40)
     plan = plan_gc(sorted([*checkpoints, named, old_named, safety], key=lambda c: c.time, reverse=True),
                    Retention(), now=now)
     kept_ages = sorted((now - cp.time for cp in plan.keep if cp.reason == "post-commit"))
@@ -262,15 +261,15 @@ def test_gc_keeps_a_conflict_checkpoint_holding_a_deleted_branch(repo: GitRepo) 
 
 def test_notes_git_recover_writes_itself_do_not_outrank_the_users_named_checkpoints() -> None:
     now = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
-    own = [replace(_cp(10 + i, now - timedelta(minutes=i), reason, note), sha=f"{10 + i:040x}")
+    own = [_cp(10 + i, now - timedelta(minutes=i), reason, note)._replace(sha=f"{10 + i:040x}")
            for i, (reason, note) in enumerate([
                ("before-merge", "derived: main before the merge, local changes carried"),
                ("agent-tool", "session s prompt 1: Edit a.py"),
                ("watch", "changes settled"),
                ("restore-safety", "before restore of 1234567890")])]
-    mine = [replace(_cp(1, now - timedelta(hours=2), "manual", "first"), sha="a" * 40),
-            replace(_cp(2, now - timedelta(hours=1), "deploy", "before the deploy"), sha="b" * 40)]
-    newest = replace(_cp(20, now, "post-commit"), sha="c" * 40)
+    mine = [_cp(1, now - timedelta(hours=2), "manual", "first")._replace(sha="a" * 40),
+            _cp(2, now - timedelta(hours=1), "deploy", "before the deploy")._replace(sha="b" * 40)]
+    newest = _cp(20, now, "post-commit")._replace(sha="c" * 40)
     plan = plan_gc(sorted([newest, *own, *mine], key=lambda c: c.time, reverse=True), Retention(keep=3), now=now)
     assert [cp.number for cp in plan.keep] == [20, 2, 1]  # the newest, then the two the user named
 
