@@ -313,7 +313,8 @@ def continue_restore(repo: Repo) -> RestoreResult:
     made after the crash); ``undo`` keeps pointing at the original safety checkpoint.
 
     Raises:
-        RecoverError: there is no interrupted restore; or as :func:`restore`.
+        UsageError: there is no interrupted restore.
+        RecoverError: as :func:`restore`.
     """
     return _resume(repo, abort=False)
 
@@ -325,7 +326,8 @@ def abort_restore(repo: Repo) -> RestoreResult:
     abort brings the half-switched state back, never a no-op.
 
     Raises:
-        RecoverError: there is no interrupted restore; or as :func:`restore`.
+        UsageError: there is no interrupted restore.
+        RecoverError: as :func:`restore`.
     """
     return _resume(repo, abort=True)
 
@@ -340,7 +342,9 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
                 raise
             intent = _intent_from_undo_label(repo)
         if intent is None:
-            raise RecoverError("no interrupted restore to resume")
+            # Like `git rebase --continue` with no rebase: the option does not
+            # apply here, a usage error, not a failure of the repository.
+            raise UsageError("no interrupted restore to resume (`git recover status` shows the state)")
         _release_stale_locks(repo, intent)
         _refuse_if_busy(repo, resuming=True)
         config = GitConfig.load(repo.git)

@@ -33,6 +33,17 @@ def test_bad_arguments_exit_3(repo: GitRepo) -> None:
     assert proc.returncode == 3 and "exclude each other" in proc.stderr
 
 
+def test_continue_or_abort_with_no_interrupted_restore_is_a_usage_error(repo: GitRepo) -> None:
+    """Like ``git rebase --continue`` with no rebase: the option does not apply,
+    so exit 3 (bad arguments), not 1 (a failure), and nothing is written."""
+    for option in ("--continue", "--abort"):
+        proc = repo.recover("restore", option, check=False)
+        assert proc.returncode == 3, proc.stderr
+        assert proc.stderr.strip() == ("git-recover: no interrupted restore to resume (`git recover status` "
+                                       "shows the state)")
+    assert repo.git("for-each-ref", "refs/recovery") == ""
+
+
 def test_unknown_checkpoint_is_clear(repo: GitRepo) -> None:
     proc = repo.recover("restore", "deadbeef", check=False)
     assert proc.returncode == 3
