@@ -14,11 +14,16 @@ from recovery.core.refs import get_label, list_checkpoints
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
-    """Show the newest checkpoint and its age (your recovery point), the last
-    good checkpoint, and whether a restore is in progress or was interrupted."""
+    """Show the newest checkpoint and its age (what `restore last` brings back),
+    a newer restore's safety checkpoint when there is one, the last good
+    checkpoint, and whether a restore is in progress or was interrupted."""
     repo = open_repo()
     checkpoints = list_checkpoints(repo)
     newest = checkpoints[0] if checkpoints else None
+    # `last` (and `list`) skip a restore's safety checkpoints: the line that
+    # names what `restore last` brings back must name the same one (a new user
+    # took a hidden safety checkpoint for their own newest).
+    last = next((cp for cp in checkpoints if not cp.is_safety), None)
     good = get_label(repo, "good")
     try:
         intent = read_intent(repo)
@@ -31,6 +36,7 @@ def status(as_json: bool) -> None:
             "checkpoints": len(checkpoints),
             "newest": newest.to_json() if newest else None,
             "newest_age_s": newest.age_s() if newest else None,
+            "last": last.to_json() if last else None,
             "good": good.to_json() if good else None,
             "interrupted_restore": intent.checkpoint if intent and not running else None,
             "restore_in_progress": intent.pid if intent and running else None,
@@ -39,9 +45,16 @@ def status(as_json: bool) -> None:
         return
     if newest is None:
         out("no checkpoints yet: nothing can be restored (take one with `git recover checkpoint`)")
-    else:
-        out(f"newest checkpoint: {newest.short} (#{newest.number}, {clean(newest.reason)}), {human_age(newest.age_s())} ago "
-            f"-- the recovery point if you lose work now; {len(checkpoints)} in all")
+    if last is not None:
+        out(f"newest checkpoint: {last.short} (#{last.number}, {clean(last.reason)}), {human_age(last.age_s())} ago "
+            f"-- what `git recover restore last` brings back (not what changed since); {len(checkpoints)} in all")
+    if newest is not None and newest.is_safety:
+        undo = get_label(repo, "undo")
+        back = "`git recover undo`" if undo is not None and undo.sha == newest.sha else (
+            f"`git recover restore {newest.short}`")
+        out(f"{'newer' if last else 'newest'}, taken by a restore before it changed anything: {newest.short} "
+            f"(#{newest.number}), "
+            f"{human_age(newest.age_s())} ago -- {back} brings that state back")
     if good is None:
         out("last good checkpoint: none yet (no checkpoint has passed the gates)")
     else:

@@ -87,6 +87,25 @@ def test_restore_prints_timing_and_verdict_then_undo(repo: GitRepo) -> None:
     assert repo.read("f.txt") == b"bad\n"
 
 
+def test_status_names_what_restore_last_brings_back_and_a_newer_safety_checkpoint(repo: GitRepo) -> None:
+    """`last` skips a restore's safety checkpoints; status called the newest
+    checkpoint, a hidden safety one, "the recovery point", and a new user took
+    it for their own."""
+    repo.write("f.txt", "mine\n")
+    mine = repo.recover("checkpoint", "-m", "mine").stdout.split()[1]
+    repo.write("f.txt", "lost?\n")
+    repo.recover("restore", "last")
+    safety = json.loads(repo.recover("status", "--json").stdout)
+    assert safety["newest"]["reason"] == "restore-safety" and safety["last"]["short"] == mine
+    status = repo.recover("status").stdout.splitlines()
+    assert status[0].startswith(f"newest checkpoint: {mine} (#1, manual)")
+    assert "what `git recover restore last` brings back" in status[0]
+    assert status[1].startswith(f"newer, taken by a restore before it changed anything: {safety['newest']['short']} (#2)")
+    assert status[1].endswith("-- `git recover undo` brings that state back")
+    repo.recover("undo")
+    assert repo.read("f.txt") == b"lost?\n"
+
+
 def test_restore_paths_after_double_dash(repo: GitRepo) -> None:
     repo.write("a.txt", "a1\n")
     repo.write("b.txt", "b1\n")
