@@ -306,8 +306,11 @@ def _add_tracked(git: Git, toplevel: Path) -> tuple[list[str], tuple[Skipped, ..
     _raise_if_racing(result.stderr)
     denied = _denied(result.stderr)
     special = _SPECIAL.findall(result.stderr)
-    # Exit status 1: some paths could not be added, the others were (git-add(1)).
-    if result.returncode != 0 and (result.returncode != 1 or _unexplained(result.stderr, special + denied)):
+    # Exit status 1: some paths could not be added, the others were (git-add(1));
+    # accepted only when git named each of them and each is accounted for.
+    explained = special + denied
+    if result.returncode != 0 and (result.returncode != 1 or not explained
+                                   or _unexplained(result.stderr, explained)):
         raise GitCommandError(args, result.returncode, result.stderr)
     return special, _leave_out_unreadable(git, toplevel, denied)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from recovery.base.errors import RecoverError
 from recovery.core.checkpoint import create_checkpoint
 from recovery.core.git import Git, Result
 from recovery.core.refs import list_checkpoints
@@ -126,6 +127,30 @@ def test_file_that_vanishes_before_git_adds_it_does_not_fail_the_capture(repo: G
     assert vanished == [True]
     files = repo.git("ls-tree", "-r", "--name-only", cp.worktree_tree).splitlines()
     assert "4913" not in files and "notes.txt" in files
+
+
+@pytest.mark.parametrize("stderr", ["", "error: something git has never said\n",
+                                    "error: open(\"elsewhere.txt\"): Permission denied\n"],
+                         ids=["silent", "unknown", "another-path"])
+def test_add_failing_for_a_reason_not_accounted_for_fails_the_capture(repo: GitRepo, monkeypatch: pytest.MonkeyPatch,
+                                                                     stderr: str) -> None:
+    """``add --ignore-errors`` exits 1 for paths it could not add and still
+    writes the others: that is accepted only when git named every one and
+    each is accounted for (a special or unreadable file); anything else would
+    leave a stale entry in a checkpoint called complete."""
+    repo.write("README.md", "edited\n")
+    real_run = Git.run
+
+    def run(self: Git, *args: str, **kwargs: object) -> Result:
+        if args[:2] == ("add", "-u"):
+            return Result(1, b"", stderr)
+        return real_run(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Git, "run", run)
+    r = Repo.discover(repo.path)
+    with pytest.raises(RecoverError, match="checkpoint failed: "):
+        create_checkpoint(r, "manual")
+    assert list_checkpoints(r) == []
 
 
 _WRITER = """
