@@ -19,6 +19,18 @@ python=${PYTHON:-python3}
   || { echo "install.sh: git-recover needs Python 3.11 or newer ($python is older)" >&2; exit 1; }
 command -v git >/dev/null || { echo "install.sh: git is not installed" >&2; exit 1; }
 
+# The fsmonitor tests and benchmark run git's own watchman hook against a real
+# watchman (Debian's package): installed where this user may, else they skip
+# and say so.
+if [ "${1:-}" = --dev ] && ! command -v watchman >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq watchman; } >/dev/null \
+      || echo "install.sh: could not install watchman; the fsmonitor tests will skip" >&2
+  else
+    echo "note: watchman is not installed; the fsmonitor tests will skip" >&2
+  fi
+fi
+
 [ -x "$here/.venv/bin/python" ] || "$python" -m venv "$here/.venv"
 # shellcheck disable=SC2086 # $target is "-e DIR[test]" or "DIR", split on purpose
 "$here/.venv/bin/python" -m pip install --quiet --disable-pip-version-check $target
