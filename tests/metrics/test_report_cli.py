@@ -34,7 +34,22 @@ def test_text_report_measures_a_real_restore(repo: GitRepo) -> None:
     assert re.search(r"^Quality gate\s+< 120 s\s+1\s", out, re.M), out
     assert re.search(r"^Atomic rollback\s+< 60 s\s+1\s.*met$", out, re.M), out
     assert "Restores: 1 ok, 0 failed" in out
+    assert re.search(r"^MTTR: \d+\.\d+ s over 1 recovered failures$", out, re.M), out
     assert "Data-loss events: 0 (must be 0)" in out
+
+
+def test_restores_asked_for_are_no_recovered_failures(repo: GitRepo) -> None:
+    """Two restores nobody's failure asked for: timed as atomic rollbacks, and
+    the MTTR line says so rather than "over 0 recovered failures" under them."""
+    repo.write("f.txt", "v1\n")
+    repo.recover("checkpoint")
+    for content in ("v2\n", "v3\n"):
+        repo.write("f.txt", content)
+        repo.recover("restore", "last")
+    out = repo.recover("report").stdout
+    assert re.search(r"^Atomic rollback\s+< 60 s\s+2\s", out, re.M), out
+    assert ("MTTR: no detected failure recovered yet (every verified restore, asked for or not, is timed under "
+            "Atomic rollback)") in out
 
 
 def test_json_report_is_parseable_and_consistent(repo: GitRepo) -> None:
