@@ -254,7 +254,10 @@ def validate(repo: Repo, spec: Validation, gates: GateConfig,
                 duration_s=round(result.duration_s, 6), tree=result.tree, required=result.gate.required,
                 policy=result.gate.policy, cached=result.cached)
     if spec.strongest is not None:
-        report(results, spec.interactive)
+        # A post-hook checks again what a pre-hook of the same operation ran
+        # moments before on the same tree (post-commit, post-rewrite after
+        # --amend): its cached passes were that same line a second time.
+        report(results, spec.interactive, cached_passes=not spec.stage.startswith("post-"))
     key = _loop_key(spec.undo, checkpoint)
     decision = decide(results, spec, key is not None and recorded(repo.state_dir / UNDONE_FILE, key))
     if decision.action == "pass":
@@ -371,10 +374,13 @@ def _mark_good(repo: Repo, checkpoint: Checkpoint) -> None:
         say(f"warning: could not mark checkpoint {checkpoint.short} good: {exc.message}")
 
 
-def report(results: Sequence[GateResult], interactive: bool) -> None:
+def report(results: Sequence[GateResult], interactive: bool, cached_passes: bool = True) -> None:
     """Print one line per gate to stderr, and a failed gate's kept output when it
-    was not already streamed."""
+    was not already streamed; a pass taken from the cache only when
+    ``cached_passes``."""
     for result in results:
+        if result.cached and result.status == "pass" and not cached_passes:
+            continue
         tag = "cached" if result.cached else f"{result.duration_s:.2f} s"
         note = " (optional)" if not result.gate.required else ""
         say(f"gate {result.gate.name}{note}: {result.status} [{tag}] {result.reason}".rstrip())
