@@ -26,6 +26,7 @@ def verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
     listed = list_checkpoints(repo, broken)
     targets = listed if every else [resolve(repo, checkpoint_id or "last")]
     failed = bool(broken)
+    differs = False
     for ref in broken:
         out(f"{ref}: {colour('commit missing or corrupt', 'red')}; the checkpoint cannot be restored "
             f"(remove the ref with `git update-ref -d {ref}`)")
@@ -52,9 +53,14 @@ def verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
             for limit in verdict.limits:
                 out(f"  not covered: {limit}")
         else:
-            failed = True
+            differs = True
             out(f"live state {colour('differs', 'red')} from {cp.short}:")
             for line in summarize(verdict.mismatches):
                 out(f"  {line}")
+    # Two findings, said apart: a user read "verification failed" after an
+    # intact checkpoint and a live state that had moved on as damage.
     if failed:
-        raise RecoverError("verification failed", EXIT_FINDINGS)
+        raise RecoverError("verification failed: objects are missing or corrupt" + (
+            "; the live state differs too" if differs else ""), EXIT_FINDINGS)
+    if differs:
+        raise RecoverError("the checkpoint is intact; the live state differs from it (listed above)", EXIT_FINDINGS)

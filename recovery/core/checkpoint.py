@@ -494,7 +494,8 @@ def drop_superseded(repo: Repo, newer: Checkpoint) -> Checkpoint | None:
 
 
 def checkpoint_or_warn(repo: Repo, reason: str, patch: Path | None = None,
-                       reuse: bool = False, config: GitConfig | None = None) -> Checkpoint | None:
+                       reuse: bool = False, config: GitConfig | None = None,
+                       message: str | None = None) -> Checkpoint | None:
     """Checkpoint ``repo``; on failure print why and return ``None``. A checkpoint
     failure never blocks the user's git operation (docs/gates.md): the hooks,
     `run` and the gates take theirs through here.
@@ -506,6 +507,7 @@ def checkpoint_or_warn(repo: Repo, reason: str, patch: Path | None = None,
             changed since (:func:`recovery.core.checkpoint.from_last_capture`),
             capture only otherwise: one capture per commit.
         config: the git config, when the caller has read it.
+        message: the checkpoint's note (``git recover run`` names its command).
 
     Raises:
         PatchNotApplied: the checkpoint was written without ``patch``; the
@@ -516,7 +518,7 @@ def checkpoint_or_warn(repo: Repo, reason: str, patch: Path | None = None,
             reused = from_last_capture(repo, reason, config)
             if reused is not None:
                 return reused
-        return create_checkpoint(repo, reason, patch=patch, config=config)
+        return create_checkpoint(repo, reason, message, patch=patch, config=config)
     except PatchNotApplied:
         raise
     except RecoverError as exc:

@@ -112,8 +112,9 @@ class GcPlan(NamedTuple):
 
 # Reasons whose checkpoints carry a note git-recover wrote itself: a restore's
 # safety checkpoint, the state derived before an undone operation, the agent
-# hooks' prompt and tool lines, the watcher. Nobody named those.
-_OWN_NOTES = ("restore-", "before-", "agent-", "watch")
+# hooks' prompt and tool lines, the watcher, the command `git recover run` ran.
+# Nobody named those.
+_OWN_NOTES = ("restore-", "before-", "agent-", "watch", "pre-run")
 
 
 def is_named(cp: Checkpoint) -> bool:

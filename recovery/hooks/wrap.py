@@ -77,8 +77,8 @@ def _refuse_unprotected(repo: Repo, git_args: Sequence[str]) -> list[str]:
             raise UsageError(f"alias `{git_args[0]}` starts with git's global options; git recover run refuses them")
     command, rest = args[0], args[1:]
     if command == "stash" and rest[:1] in (["drop"], ["clear"]):
-        raise UsageError(f"git stash {rest[0]} deletes stash entries, which no checkpoint holds; "
-                         "run it without git recover run if you mean it")
+        raise UsageError(f"git stash {rest[0]} deletes stash entries, which checkpoints do not keep (only one "
+                         "taken before the stash holds its changes); run it without git recover run if you mean it")
     if command == "worktree" and rest[:1] == ["remove"] and ("--force" in rest or "-f" in rest):
         raise UsageError("git worktree remove --force deletes another worktree's changes, which no checkpoint "
                          "of this one holds; run it without git recover run if you mean it")
@@ -189,7 +189,9 @@ def run_wrapped(repo: Repo, git_args: Sequence[str]) -> int:
     config = GitConfig.load(repo.git)
     gates = allowed_gates(repo, config, load_gates(repo.toplevel, config))
     command = "git " + shlex.join(git_args)
-    before = checkpoint_or_warn(repo, "pre-run")
+    # The command as its note: several `run`s in a row left checkpoints that
+    # `list` told apart by nothing but their time.
+    before = checkpoint_or_warn(repo, "pre-run", message=f"before {command}")
     _refuse_clean_losses(repo, expanded, before)
     rc = run_foreground(["git", *git_args], Path.cwd(), {**user_env(), RUN_ENV: "1"})
     if rc != EXIT_OK:

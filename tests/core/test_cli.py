@@ -157,6 +157,9 @@ def test_verify_worktree(repo: GitRepo) -> None:
     repo.write("README.md", "changed\n")
     proc = repo.recover("verify", "--worktree", check=False)
     assert proc.returncode == 2 and "worktree: M README.md" in proc.stdout
+    # An intact checkpoint and a live state that moved on is no damage: said apart.
+    assert "all intact" in proc.stdout
+    assert proc.stderr == "git-recover: the checkpoint is intact; the live state differs from it (listed above)\n"
 
 
 def test_gc_keeps_newest_good_and_undo(repo: GitRepo) -> None:

@@ -4,6 +4,7 @@ hooks installed and a gate that fails on the bytes ``BAD`` in a.py."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -172,6 +173,12 @@ def test_reset_hard_through_run_keeps_the_work(hooked: GitRepo) -> None:
     before = checkpoints_by_reason(hooked, "pre-run")[0]
     way_back = re.search(r"git recover restore (\w+) brings it back", proc.stderr)
     assert way_back and before.startswith(way_back.group(1)), proc.stderr
+    # `list` names the command each `run` checkpoint was taken before; gc
+    # does not take that note for a name the user gave.
+    listed = json.loads(hooked.recover("list", "--json").stdout)
+    assert [c["message"] for c in listed if c["sha"] == before] == ["before git reset -q --hard 'HEAD~1'"]
+    assert '"before git reset -q --hard \'HEAD~1\'"' in hooked.recover("list").stdout
+    assert not any(c["sha"] == before for c in json.loads(hooked.recover("list", "--manual", "--json").stdout))
     hooked.recover("restore", way_back.group(1))
     assert hooked.read("a.py") == b"x = 42  # work in progress\n"
     assert hooked.read("new.txt") == b"untracked work\n"
