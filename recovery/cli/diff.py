@@ -31,4 +31,6 @@ def diff(checkpoint_id: str, other_id: str | None, stat: bool, name_status: bool
         args.append("--stat")
     if name_status:
         args.append("--name-status")
-    out(repo.git.run(*args, old, new).text)
+    text = repo.git.run(*args, old, new).text
+    if text:  # no difference prints nothing, as `git diff` does
+        out(text)

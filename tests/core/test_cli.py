@@ -67,6 +67,8 @@ def test_checkpoint_list_show_diff_status(repo: GitRepo) -> None:
     assert show.splitlines()[0].startswith("checkpoint #1 " + short)
     diff = repo.recover("diff", short, "--name-status").stdout
     assert diff.strip() == "A\tnew.txt"
+    for option in ("--stat", "--name-status"):  # no difference prints nothing, as git diff does
+        assert repo.recover("diff", short, short, option).stdout == ""
     status = repo.recover("status").stdout
     assert f"newest checkpoint: {short} (#1, manual)" in status and "INTERRUPTED" not in status
     repo.write(".recover.toml", f"[gates.ok]\ncommand = {json.dumps([sys.executable, '-c', 'pass'])}\n")
