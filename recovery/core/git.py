@@ -54,8 +54,12 @@ _BASE_ENV = {
 # core.fsync=committed: objects and refs reach the disk before a ref naming them
 # is published (git's default leaves refs unsynced); the batch method syncs the
 # loose objects of one command with a single flush (git-config(1), core.fsyncMethod).
+# core.checkStat=default and core.trustctime=true: a capture must see every
+# change the stat data can show. With the user's `checkStat=minimal` or
+# `trustctime=false`, a same-size edit that put the mtime back looked clean,
+# and a restore's safety checkpoint held the old bytes (hostile testing).
 _BASE_ARGS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsync=committed",
-              "-c", "core.fsyncMethod=batch")
+              "-c", "core.fsyncMethod=batch", "-c", "core.checkStat=default", "-c", "core.trustctime=true")
 # prctl(2) option: the signal the kernel sends a child when its parent dies.
 _PR_SET_PDEATHSIG = 1
 # Forced last, over the caller's environment: see the module docstring.
