@@ -86,18 +86,17 @@ _MAX_PATHSPECS = 1000
 UNLISTED_NOTE = "untracked files not captured: git config status.showUntrackedFiles=no"
 # git-config(1) "Values": the spellings of false (an empty value is true).
 _FALSE_WORDS = ("false", "no", "off", "0")
-# To the "': " before the reason that ends the warning, across newlines: a
-# directory named "src': old" cut at the first "': " was recorded as "src" (a
-# restore then left the tracked src/ deleted), and one whose name holds a
-# newline was not recorded at all (a restore deleted it once it was readable).
-_UNREADABLE_DIR = re.compile(r"could not open directory '(.+?)': [^'\n]*$", re.MULTILINE | re.DOTALL)
+# git's warning about a directory it could not open: "could not open directory
+# '<path>/': <strerror>", the path raw (see _unreadable_dirs).
+_UNREADABLE_DIR = "could not open directory '"
 # What `git add -u` prints about a tracked path it could not use: perror(3)'s
 # "<path>: <strerror>" (exit status 0: the path silently keeps its index
 # content), an unsupported file type (a FIFO or device node), a file that
 # vanished between lstat and open, one it may not open, and (after either of
 # the last two) that it could not index it.
 _SPECIAL = re.compile(r"^error: (.+): can only add regular files, symbolic links or git-directories$", re.MULTILINE)
-_VANISHED = re.compile(r"^error: open\(\"(.+)\"\): No such file or directory$", re.MULTILINE)
+_VANISHED = re.compile(r"^(?:error: open\(\"(.+)\"\)|(?:fatal|error): unable to stat '(.+)'): No such file or directory$",
+                       re.MULTILINE)
 _DENIED = re.compile(r"^error: (?:open|lstat)\(\"(.+)\"\): Permission denied$", re.MULTILINE)
 _NOT_INDEXED = re.compile(r"error: unable to index file '(.+)'")
 # git hashes a large file through mmap twice (its id, then its compressed
@@ -270,13 +269,52 @@ def _numstat_paths(numstat: bytes) -> list[bytes]:
     return paths
 
 
+def _strerrors() -> str:
+    """A regular expression alternation of every strerror(3) text."""
+    return "|".join(re.escape(os.strerror(code)) for code in sorted(errno.errorcode))
+
+
 @cache
 def _perror() -> re.Pattern[str]:
     """The pattern of perror(3)'s lines (see above), compiled on first use: its
     alternation of every strerror(3) text costs about 5 ms to compile, which
     every checkpoint would pay at import while ``add -u`` almost never says anything."""
-    strerrors = "|".join(re.escape(os.strerror(code)) for code in sorted(errno.errorcode))
-    return re.compile(rf"^(?!warning: |error: |fatal: |hint: )(.+): ({strerrors})$", re.MULTILINE)
+    return re.compile(rf"^(?!warning: |error: |fatal: |hint: )(.+): ({_strerrors()})$", re.MULTILINE)
+
+
+@cache
+def _directory_end() -> re.Pattern[str]:
+    """Where a path in git's "could not open directory" warning can end: a
+    ``/`` (git names directories with one), then ``': <strerror>`` and the end
+    of a line. Compiled on first use, as :func:`_perror`."""
+    return re.compile(rf"/': (?:{_strerrors()})$", re.MULTILINE)
+
+
+def _unreadable_dirs(stderr: str, toplevel: Path) -> list[str]:
+    """The directories git said it could not open, by their exact names.
+
+    git prints the path raw, so a name may hold ``': `` and newlines, and
+    could end at any ``/': <strerror>`` after the warning's start. Cut at the
+    first one, a directory named ``src': old`` was recorded as ``src`` (a
+    restore then left the tracked ``src/`` deleted), and one named
+    ``x': y<newline>z`` as ``x`` (a restore deleted its files once it was
+    readable). So each possible end is tried in order and the first that names
+    a directory on disk that cannot be opened wins; then the first that names a
+    directory at all (it may have become readable since: left alone all the
+    same). A name that is no directory any more (it vanished while git
+    walked) is not part of the state and is not recorded.
+    """
+    found: list[str] = []
+    start = stderr.find(_UNREADABLE_DIR)
+    while start >= 0:
+        rest = stderr[start + len(_UNREADABLE_DIR):]
+        names = [rest[:end.start()] for end in _directory_end().finditer(rest)]
+        directories = [name for name in names if _is_directory(toplevel / name)]
+        closed = [name for name in directories if not os.access(toplevel / name, os.R_OK | os.X_OK)]
+        if closed or directories:
+            found.append((closed or directories)[0])
+        start = stderr.find(_UNREADABLE_DIR, start + 1)
+    return found
 
 
 def _add_tracked(git: Git, toplevel: Path) -> tuple[list[str], tuple[Skipped, ...]]:
@@ -366,17 +404,22 @@ def _leave_out_unreadable(git: Git, toplevel: Path, paths: list[str]) -> tuple[S
     testing). A restore leaves a path its checkpoint left out as it is.
 
     Raises:
-        RecoverError: a path git named cannot be confirmed unreadable now (a
-            name with a newline, parsed wrong from git's lines): the capture
-            fails loudly rather than keep the stale entry git left.
+        RecoverError: a path git named is not a tracked path, or is not
+            unreadable now: a name with a newline, parsed wrong from git's
+            lines (``x<newline>d/f`` read as ``d/f``, which an unreadable
+            untracked ``d`` made look confirmed: the real entry kept its old
+            content, hostile testing). The capture fails loudly rather than
+            keep the stale entry git left.
     """
     if not paths:
         return ()
-    unconfirmed = [path for path in paths if not _cannot_read(toplevel / path)]
+    unique = sorted(set(paths))
+    spec = ["--", *(f":(literal){path}" for path in unique)] if len(unique) <= _MAX_PATHSPECS else []
+    tracked = {os.fsdecode(path) for path in git.run("ls-files", "-z", *spec).stdout.split(b"\0") if path}
+    unconfirmed = [path for path in unique if path not in tracked or not _cannot_read(toplevel / path)]
     if unconfirmed:
         raise RecoverError(f"checkpoint failed: cannot read tracked path(s) {shown_paths(unconfirmed)}; a "
                            "checkpoint would hold their old content, so none was written")
-    unique = sorted(set(paths))
     git.run("update-index", "--force-remove", "-z", "--stdin",
             input=b"".join(os.fsencode(path) + b"\0" for path in unique))
     return tuple(Skipped(path, "unreadable-file", _size(toplevel / path)) for path in unique)
@@ -397,14 +440,16 @@ def _cannot_read(path: Path) -> bool:
 
 def _raise_if_racing(stderr: str) -> None:
     """Raise when git said a file changed under it while it read it: one that
-    vanished between its ``lstat`` and ``open``, or a large file written while
-    git hashed it (git names no path then).
+    vanished between its ``lstat`` and ``open``, or between git listing and
+    stating it (deleted and created again: ``unable to stat``, a fatal error
+    that failed 11 of 40 checkpoints without a retry), or a large file written
+    while git hashed it (git names no path then).
 
     Raises:
         CaptureRace: the caller retries with backoff (hostile testing: a 2 MB
             file rewritten every millisecond failed 32 of 40 checkpoints at once).
     """
-    vanished = _VANISHED.findall(stderr)
+    vanished = [opened or stated for opened, stated in _VANISHED.findall(stderr)]
     if vanished:
         raise CaptureRace(vanished)
     if _UNSTABLE in stderr:
@@ -611,7 +656,7 @@ def classify_untracked(listed: list[bytes], stderr: str, toplevel: Path, config:
     keep: list[bytes] = []
     # git lists what it could read and only warns about a directory it could
     # not open; that directory is not in the checkpoint, so say so.
-    skipped = [Skipped(m.group(1).rstrip("/"), "unreadable") for m in _UNREADABLE_DIR.finditer(stderr)]
+    skipped = [Skipped(name, "unreadable") for name in _unreadable_dirs(stderr, toplevel)]
     notes: list[str] = []
     for raw in listed:
         if not raw:

@@ -268,7 +268,8 @@ def _warn_skipped(path: str, reason: str, size_bytes: int) -> None:
         warn(f"{quote_path(path)} cannot be read by you and was NOT captured; a restore of this checkpoint "
              "leaves it as it is")
     elif reason == "unreadable":
-        warn(f"untracked directory {quote_path(path)}/ could not be read and was NOT captured")
+        # Not "untracked": git says so of a tracked directory it cannot open too.
+        warn(f"directory {quote_path(path)}/ could not be read: what it holds was NOT captured")
     elif reason == "size":
         warn(f"untracked {quote_path(path)} ({size_bytes} bytes) is over the size cap and was "
              "NOT captured; raise git config recover.maxUntrackedSize to include it")

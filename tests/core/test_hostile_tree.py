@@ -153,6 +153,28 @@ def test_add_failing_for_a_reason_not_accounted_for_fails_the_capture(repo: GitR
     assert list_checkpoints(r) == []
 
 
+def test_a_file_recreated_while_add_stats_it_makes_the_capture_retry(repo: GitRepo,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tracked file deleted and created again while ``add -u`` walked: git
+    dies with "unable to stat" (exit 128), which failed 11 of 40 checkpoints
+    with no retry (hostile testing). It is a race: the capture retries."""
+    repo.write("README.md", "edited\n")
+    real_run = Git.run
+    adds: list[int] = []
+
+    def run(self: Git, *args: str, **kwargs: object) -> Result:
+        if args[:2] == ("add", "-u"):
+            adds.append(1)
+            if len(adds) == 1:
+                return Result(128, b"", "fatal: unable to stat 'README.md': No such file or directory\n")
+        return real_run(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Git, "run", run)
+    cp = create_checkpoint(Repo.discover(repo.path), "manual")
+    assert len(adds) == 2
+    assert repo.git("cat-file", "blob", f"{cp.worktree_tree}:README.md") == "edited"
+
+
 _WRITER = """
 import sys, time
 path = sys.argv[1]

@@ -946,12 +946,13 @@ def test_a_directory_name_with_a_quote_colon_is_recorded_whole_and_the_tracked_n
 
 
 @needs_root
-@pytest.mark.parametrize("name", [os.fsdecode(b"caf\xe9"), "two\nlines"], ids=["not-utf8", "newline"])
+@pytest.mark.parametrize("name", [os.fsdecode(b"caf\xe9"), "two\nlines", "x': y\nz", os.fsdecode(b"both': \xff\nr': s")],
+                         ids=["not-utf8", "newline", "quote-colon-newline", "all-of-them"])
 def test_an_unreadable_directory_with_an_odd_name_is_recorded_and_left_alone(repo: GitRepo, name: str) -> None:
     """git names the directory raw in a line-oriented warning: read with
-    replacement characters, or cut at the newline, the record named no path on
-    disk, and once the directory was readable again a restore of that
-    checkpoint deleted its files."""
+    replacement characters, or cut at the newline or at a "': " before it, the
+    record named no path on disk, and once the directory was readable again a
+    restore of that checkpoint deleted its files."""
     repo.write("notes.txt", "v1\n")
     (repo.path / name).mkdir()
     (repo.path / name / "data.txt").write_text("kept\n")
