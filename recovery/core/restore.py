@@ -496,8 +496,26 @@ def _run(
     left_alone = sorted({path for cp in left_alone_from or (target,) for path in _left_out_of(repo, cp)})
     limits = verdict.limits + ((f"{shown_paths(left_alone)}: left as they were (checkpoint {target.short} "
                                 "did not capture them)",) if left_alone else ())
+    unrestored = _not_restored(repo, intent, target, left_alone)
+    limits += ((f"{shown_paths(unrestored)}: kept changing when the restore began: left as they were, "
+                "not restored",) if unrestored else ())
     return RestoreResult(target, shown_safety, changes, head_change, safety_s, restore_s, verdict.duration_s,
                          limits=limits, access_given=tuple(access_given))
+
+
+def _not_restored(repo: Repo, intent: Intent, target: Checkpoint, left_alone: Sequence[str]) -> list[str]:
+    """The files a whole-tree restore left as they were because they kept
+    changing (:func:`_leave_racing`), beyond the checkpoint's own skipped
+    ``left_alone`` paths: where the plan differs from the checkpoint.
+
+    Why: the integrity check compares the worktree with the plan, so such a
+    file passes it; a ``--continue`` whose plan was made while a program was
+    rewriting a file called the result "byte-identical" to the checkpoint.
+    """
+    if intent.paths or intent.target.worktree_tree == target.worktree_tree:
+        return []
+    fields = raw_tree_diff(repo, target.worktree_tree, intent.target.worktree_tree).split(b"\0")
+    return [path for path in (os.fsdecode(raw) for raw in fields[1::2]) if not covered_by(path, left_alone)]
 
 
 def _plan(repo: Repo, now: Capture, target: Checkpoint, paths: Sequence[str], workdir: Path) -> TargetState:

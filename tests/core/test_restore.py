@@ -1002,3 +1002,39 @@ def test_a_root_file_in_a_sticky_directory_is_refused_and_a_symlink_parent_is_no
     back = recover_as_nobody(repo, "restore", cp.short)
     assert back.returncode == 0, back.stderr
     assert repo.read("lnk/x.txt") == b"x\n" and not (repo.path / "lnk").is_symlink()
+
+
+def test_continue_names_a_file_the_interrupted_restore_left_alone_as_not_restored(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restore that began while a program rewrote ``app.log`` planned to leave
+    it as it was, then stopped; ``--continue`` drives to that plan and its
+    check compares with the plan, so it called the result "byte-identical" to
+    the checkpoint while ``app.log`` was not restored (hostile testing)."""
+    import recovery.core.checkpoint as checkpoint_module
+    import recovery.core.restore as restore_module
+
+    repo.write("src.txt", "v1\n")
+    repo.write("app.log", "checkpointed\n")
+    repo.commit_all("base")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("src.txt", "broken\n")
+    repo.write("app.log", "written since\n")
+    real_capture = checkpoint_module._capture_settled
+
+    def capture_racing(*args: object, **kwargs: object) -> object:
+        # As if a writer raced the restore's safety capture.
+        return real_capture(*args, **kwargs)._replace(racing=("app.log",))  # type: ignore[arg-type]
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise RecoverError("stopped on purpose")
+
+    monkeypatch.setattr(checkpoint_module, "_capture_settled", capture_racing)
+    monkeypatch.setattr(restore_module, "_switch_worktree_and_index", stop)
+    with pytest.raises(RecoverError, match="restore stopped"):
+        restore(r, cp)
+    monkeypatch.undo()
+    result = restore_module.continue_restore(r)
+    assert repo.read("src.txt") == b"v1\n" and repo.read("app.log") == b"written since\n"
+    assert "app.log: kept changing when the restore began: left as they were, not restored" in result.limits
+    assert "byte-identical" not in result.verdict
