@@ -100,8 +100,8 @@ def checkpoint_state(repo: Repo, cp: Checkpoint) -> TargetState:
 
 
 def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitConfig,
-                access_checked: Sequence[str] | None = None, written: Collection[str] | None = None
-                ) -> StateVerdict:
+                access_checked: Sequence[str] | None = None, written: Collection[str] | None = None,
+                expected_skipped: Sequence[Skipped] = ()) -> StateVerdict:
     """Capture the live state and compare it with ``expected``, timed.
 
     Args:
@@ -114,6 +114,10 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
             alone; ``None`` walks every path again.
         written: the paths a restore just wrote (:func:`_byte_differences`);
             ``None`` for ``verify --worktree``, where every file counts.
+        expected_skipped: what the checkpoint behind ``expected`` left out: a
+            file there now, absent from its tree, is not compared (a file made
+            readable since was called added, and the intact checkpoint
+            "failed").
 
     Returns:
         A :class:`StateVerdict`; ``duration_s`` is wall time in seconds.
@@ -135,8 +139,12 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
     if actual.worktree_tree != expected.worktree_tree:
         lines, submodules = _split_gitlinks(repo, expected.worktree_tree, actual.worktree_tree)
         left_out = [item.path for item in snap.skipped if item.reason != "special-file"]
+        not_captured = [item.path for item in expected_skipped if item.reason != "special-file"]
+        found = [line for line in lines if line.startswith("A ") and covered_by(line[2:], not_captured)]
         mismatches += [f"worktree: {line}" for line in lines
-                       if not covered_by(line.split(" ", 1)[1], [*snap.racing, *left_out])]
+                       if line not in found and not covered_by(line.split(" ", 1)[1], [*snap.racing, *left_out])]
+        not_compared += [f"{line[2:]} is on disk, not in the checkpoint, which could not capture it: not compared"
+                         for line in found]
         # read-tree does not check out submodules (as `git checkout` without
         # --recurse-submodules): their commit is a limit, not a failure.
         not_compared += [_submodule_elsewhere(path) for path in submodules]
@@ -353,7 +361,8 @@ def check_checkpoint(repo: Repo, cp: Checkpoint) -> StateVerdict:
         A :class:`StateVerdict`, as :func:`check_state`.
     """
     with capture_workdir(repo, "verify") as workdir:
-        return check_state(repo, checkpoint_state(repo, cp), workdir, GitConfig.load(repo.git))
+        return check_state(repo, checkpoint_state(repo, cp), workdir, GitConfig.load(repo.git),
+                           expected_skipped=cp.skipped)
 
 
 def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index: Path, workdir: Path,

@@ -289,6 +289,10 @@ def test_unreadable_untracked_file_is_left_out_loudly_and_left_alone(repo: GitRe
     assert again.returncode == 0, again.stderr
     assert "db.sqlite not captured by checkpoint" in again.stderr
     assert (repo.path / "db.sqlite").read_bytes() == b"readable again\n"
+    # Nor does verify call the intact checkpoint failed for a file it could not capture.
+    verified = recover_as_nobody(repo, "verify", cp.short, "--worktree")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "db.sqlite is on disk, not in the checkpoint, which could not capture it: not compared" in verified.stdout
 
 
 @needs_root
