@@ -388,9 +388,14 @@ def _denied(stderr: str) -> list[str]:
         else:
             other.append(f"{path} ({reason})")
     if other:
-        raise RecoverError(f"checkpoint failed: cannot read tracked path(s) {shown_paths(other)}; a "
-                           "checkpoint would hold their old content, so none was written")
+        raise _stale(other)
     return denied
+
+
+def _stale(paths: list[str]) -> RecoverError:
+    """The failure of a capture that would hold the old content of ``paths``."""
+    return RecoverError(f"checkpoint failed: cannot read tracked path(s) {shown_paths(paths)}; a checkpoint "
+                        "would hold their old content, so none was written")
 
 
 def _leave_out_unreadable(git: Git, toplevel: Path, paths: list[str]) -> tuple[Skipped, ...]:
@@ -418,8 +423,7 @@ def _leave_out_unreadable(git: Git, toplevel: Path, paths: list[str]) -> tuple[S
     tracked = {os.fsdecode(path) for path in git.run("ls-files", "-z", *spec).stdout.split(b"\0") if path}
     unconfirmed = [path for path in unique if path not in tracked or not _cannot_read(toplevel / path)]
     if unconfirmed:
-        raise RecoverError(f"checkpoint failed: cannot read tracked path(s) {shown_paths(unconfirmed)}; a "
-                           "checkpoint would hold their old content, so none was written")
+        raise _stale(unconfirmed)
     git.run("update-index", "--force-remove", "-z", "--stdin",
             input=b"".join(os.fsencode(path) + b"\0" for path in unique))
     return tuple(Skipped(path, "unreadable-file", _size(toplevel / path)) for path in unique)
