@@ -137,14 +137,18 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
     ]
     not_compared = _not_compared(snap.racing, snap.skipped)
     if actual.worktree_tree != expected.worktree_tree:
-        lines, submodules = _split_gitlinks(repo, expected.worktree_tree, actual.worktree_tree)
-        left_out = [item.path for item in snap.skipped if item.reason != "special-file"]
+        changes, submodules = _split_gitlinks(repo, expected.worktree_tree, actual.worktree_tree)
+        left_out = [*snap.racing, *(item.path for item in snap.skipped if item.reason != "special-file")]
         not_captured = [item.path for item in expected_skipped if item.reason != "special-file"]
-        found = [line for line in lines if line.startswith("A ") and covered_by(line[2:], not_captured)]
-        mismatches += [f"worktree: {line}" for line in lines
-                       if line not in found and not covered_by(line.split(" ", 1)[1], [*snap.racing, *left_out])]
-        not_compared += [f"{line[2:]} is on disk, not in the checkpoint, which could not capture it: not compared"
-                         for line in found]
+        for status, path in changes:
+            # Raw paths, not the quoted ones printed: a name git quotes (not
+            # UTF-8, a newline) never matched a skipped path, and an intact
+            # checkpoint "failed" for it.
+            if status == "A" and covered_by(path, not_captured):
+                not_compared.append(f"{quote_path(path)} is on disk, not in the checkpoint, which could not "
+                                    "capture it: not compared")
+            elif not covered_by(path, left_out):
+                mismatches.append(f"worktree: {status} {quote_path(path)}")
         # read-tree does not check out submodules (as `git checkout` without
         # --recurse-submodules): their commit is a limit, not a failure.
         not_compared += [_submodule_elsewhere(path) for path in submodules]
@@ -486,11 +490,12 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
                         tuple(not_compared + limits))
 
 
-def _split_gitlinks(repo: Repo, old: str, new: str) -> tuple[list[str], list[str]]:
-    """Differences between two trees as ``STATUS path`` lines, with the paths
-    where only a gitlink (a submodule's commit) differs set apart."""
+def _split_gitlinks(repo: Repo, old: str, new: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """Differences between two trees as ``(STATUS, path)`` pairs (paths as
+    ``os.fsdecode`` gives them), with the paths where only a gitlink (a
+    submodule's commit) differs set apart."""
     fields = raw_tree_diff(repo, old, new).split(b"\0")
-    lines: list[str] = []
+    changes: list[tuple[str, str]] = []
     gitlinks: list[str] = []
     for meta, raw in zip(fields[::2], fields[1::2]):
         old_mode, new_mode, _, _, status = meta.lstrip(b":").decode().split(" ")
@@ -498,8 +503,8 @@ def _split_gitlinks(repo: Repo, old: str, new: str) -> tuple[list[str], list[str
         if old_mode == new_mode == "160000":
             gitlinks.append(path)
         else:
-            lines.append(f"{status} {quote_path(path)}")
-    return lines, gitlinks
+            changes.append((status, path))
+    return changes, gitlinks
 
 
 def owner_access_problems(repo: Repo, index_file: Path,

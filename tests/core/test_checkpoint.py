@@ -374,6 +374,23 @@ def test_a_path_git_calls_unreadable_that_is_readable_fails_the_capture(repo: Gi
 
 
 @needs_root
+@pytest.mark.parametrize("name", [os.fsdecode(b"db\xff.sqlite"), "two\nlines.db"], ids=["not-utf8", "newline"])
+def test_verify_compares_raw_names_with_what_the_checkpoint_could_not_capture(repo: GitRepo, name: str) -> None:
+    """git quotes such a name in its diff; matched quoted against the raw
+    skipped path it never matched, and ``verify --worktree`` failed an intact
+    checkpoint once the file was readable again (hostile testing)."""
+    repo.write(name, "root's\n")
+    hand_to_nobody(repo, [name])
+    assert recover_as_nobody(repo, "checkpoint").returncode == 0
+    cp = list_checkpoints(Repo.discover(repo.path))[0]
+    assert [s.path for s in cp.skipped] == [name]
+    os.chown(repo.path / name, *nobody_ids())
+    verified = recover_as_nobody(repo, "verify", cp.short, "--worktree")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "is on disk, not in the checkpoint, which could not capture it: not compared" in verified.stdout
+
+
+@needs_root
 def test_a_skipped_file_made_readable_is_captured_before_the_next_tool_call(repo: GitRepo) -> None:
     """``chown`` changes no size, mtime or mode: the agent hook took the state
     for the one its last checkpoint holds (which had left the file out as
