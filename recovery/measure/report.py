@@ -110,7 +110,7 @@ def _mttr_line(report: Report) -> str:
     as a contradiction)."""
     count = _count_incidents(report)
     if count:
-        return f"MTTR: {seconds(report.mttr_s)} over {count} recovered failures"
+        return f"MTTR: {seconds(report.mttr_s)} over {count} recovered failure{'s' if count > 1 else ''}"
     return ("MTTR: no detected failure recovered yet (every verified restore, asked for or not, is timed "
             "under Atomic rollback)")
 

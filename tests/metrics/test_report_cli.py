@@ -34,7 +34,7 @@ def test_text_report_measures_a_real_restore(repo: GitRepo) -> None:
     assert re.search(r"^Quality gate\s+< 120 s\s+1\s", out, re.M), out
     assert re.search(r"^Atomic rollback\s+< 60 s\s+1\s.*met$", out, re.M), out
     assert "Restores: 1 ok, 0 failed" in out
-    assert re.search(r"^MTTR: \d+\.\d+ s over 1 recovered failures$", out, re.M), out
+    assert re.search(r"^MTTR: \d+\.\d+ s over 1 recovered failure$", out, re.M), out
     assert "Data-loss events: 0 (must be 0)" in out
 
 
