@@ -57,3 +57,22 @@ def test_a_new_process_group_is_used_when_asked(repo: GitRepo) -> None:
                                                     GIT_CONFIG_VALUE_0="!ps -o pgid= -p $$")
     group = int(git.text("pg"))
     assert group != os.getpgid(0)
+
+
+def test_the_child_set_up_hook_runs_only_for_the_commands_named(repo: GitRepo, tmp_path: os.PathLike[str]) -> None:
+    """A restore's runner sets git's parent-death signal only where a child
+    outliving it would change the worktree, an index or refs: the others keep
+    the cheap ``vfork`` start."""
+    marker = f"{tmp_path}/children"
+
+    def mark() -> None:
+        with open(marker, "a") as out:
+            out.write(f"{os.getpid()}\n")
+
+    git = Git(repo.path, preexec_fn=mark, preexec_for=frozenset({"update-ref"})).with_config("core.x", "1")
+    git.run("rev-parse", "HEAD")
+    git.run("-c", "user.name=x", "update-ref", "refs/heads/marked", "HEAD")
+    with git.object_reader():
+        pass
+    assert len(open(marker).read().split()) == 1
+    assert repo.git("rev-parse", "refs/heads/marked") == repo.git("rev-parse", "HEAD")
