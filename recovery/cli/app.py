@@ -19,6 +19,7 @@ from recovery import __version__
 from recovery.base.errors import EXIT_USAGE
 from recovery.base.output import say
 from recovery.base.proc import run_foreground
+from recovery.cli.common import say_if_interrupted
 
 # name -> "module:attribute"; each module holds one command or command group.
 # `hook` is not here: git runs it on every commit, and main() dispatches it
@@ -74,35 +75,6 @@ def cli() -> None:
     """
 
 
-def _say_if_interrupted(args: list[str]) -> None:
-    """Every command says so while a restore is interrupted: the worktree is
-    half-restored, and whatever the user meant to do, that comes first. A
-    restore still running (its process holds the lock) is said to be in
-    progress: telling the user to --continue or --abort it would be wrong. The
-    commands that resolve it (``restore --continue``/``--abort``) and help do not."""
-    if args[0].startswith("-") or (args[0] == "restore" and ("--continue" in args or "--abort" in args)):
-        return
-    from recovery.base.errors import RecoverError
-    from recovery.cli.common import open_repo
-    from recovery.core.intent import in_progress, intent_path, read_intent
-
-    try:
-        repo = open_repo()
-    except RecoverError:
-        return  # outside a repository: the command itself says so
-    if not intent_path(repo).exists():
-        return
-    try:
-        intent = read_intent(repo)
-    except RecoverError:
-        intent = None  # a damaged record: interrupted (status names the damage)
-    if intent is not None and in_progress(repo, intent):
-        say(f"a restore is in progress (pid {intent.pid}): the worktree changes until it finishes")
-    else:
-        say("a restore was interrupted and the worktree is half-restored: run "
-            "`git recover restore --continue` to finish it or `git recover restore --abort` to go back")
-
-
 def run_cli(args: list[str]) -> int:
     """Run the click application on ``args``; click's own errors become exit
     codes (usage errors exit 3, as documented). RecoverError passes through.
@@ -111,7 +83,7 @@ def run_cli(args: list[str]) -> int:
         args = ["--help"]
     if args == ["--help"] and sys.stdout.isatty() and _show_man_page():
         return 0
-    _say_if_interrupted(args)
+    say_if_interrupted(args)
     try:
         result = cli.main(args=args, prog_name="git recover", standalone_mode=False)
     except click.exceptions.UsageError as exc:

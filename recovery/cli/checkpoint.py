@@ -1,12 +1,14 @@
-"""``git recover checkpoint``: take a checkpoint now."""
+"""``git recover checkpoint``: take a checkpoint now.
+
+Its plain forms run without click (:mod:`recovery.cli.plain`); this command
+defines the options, its help and the errors of every other form.
+"""
 
 from __future__ import annotations
 
 import click
 
-from recovery.base.output import human_age, out
-from recovery.core.checkpoint import create_checkpoint
-from recovery.cli.common import echo_json, open_repo
+from recovery.cli.plain import take_checkpoint
 
 
 @click.command()
@@ -18,14 +20,4 @@ def checkpoint(message: str | None, reason: str, as_json: bool) -> None:
     files never) as a checkpoint under refs/recovery/. When nothing changed since
     the newest checkpoint, that one is kept and named instead of a copy (unless
     -m gives it a new note)."""
-    cp = create_checkpoint(open_repo(), reason, message)
-    if as_json:
-        echo_json(cp.to_json())
-        return
-    if cp.unchanged:
-        out(f"checkpoint {cp.short} (#{cp.number}, {cp.reason}, {human_age(cp.age_s())} old) unchanged: "
-            "the state equals it, nothing new written")
-        return
-    skipped = f", {len(cp.skipped)} path(s) skipped" if cp.skipped else ""
-    # The capture's own time: the command's start-up is not in it (README, Performance).
-    out(f"checkpoint {cp.short} (#{cp.number}, {cp.reason}, capture {cp.capture_s * 1000:.0f} ms{skipped})")
+    take_checkpoint(message, reason, as_json)

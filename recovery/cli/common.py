@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from recovery.base.errors import UsageError
-from recovery.base.output import out
+from recovery.base.errors import RecoverError, UsageError
+from recovery.base.output import out, say
 from recovery.core.repo import Repo
 
 
@@ -23,6 +23,33 @@ def open_repo() -> Repo:
     if here not in _found:
         _found[here] = Repo.discover()
     return _found[here]
+
+
+def say_if_interrupted(args: list[str]) -> None:
+    """Every command says so while a restore is interrupted: the worktree is
+    half-restored, and whatever the user meant to do, that comes first. A
+    restore still running (its process holds the lock) is said to be in
+    progress: telling the user to --continue or --abort it would be wrong. The
+    commands that resolve it (``restore --continue``/``--abort``) and help do not."""
+    if args[0].startswith("-") or (args[0] == "restore" and ("--continue" in args or "--abort" in args)):
+        return
+    from recovery.core.intent import in_progress, intent_path, read_intent
+
+    try:
+        repo = open_repo()
+    except RecoverError:
+        return  # outside a repository: the command itself says so
+    if not intent_path(repo).exists():
+        return
+    try:
+        intent = read_intent(repo)
+    except RecoverError:
+        intent = None  # a damaged record: interrupted (status names the damage)
+    if intent is not None and in_progress(repo, intent):
+        say(f"a restore is in progress (pid {intent.pid}): the worktree changes until it finishes")
+    else:
+        say("a restore was interrupted and the worktree is half-restored: run "
+            "`git recover restore --continue` to finish it or `git recover restore --abort` to go back")
 
 
 def echo_json(data: Any) -> None:

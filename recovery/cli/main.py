@@ -4,7 +4,8 @@ Expected failures (:class:`RecoverError`) become one line on stderr and their
 exit code, never a traceback. ``git-recover hook <name>`` runs on every commit
 and ``git-recover agent-hook <event>`` before every tool call of an agent, so
 both are dispatched here without importing click (about 25 ms of the hooks'
-budget, benchmarks/bench_hooks.py); every other command goes through the click
+budget, benchmarks/bench_hooks.py), as are the plain forms of ``checkpoint``
+(:mod:`recovery.cli.plain`); every other command goes through the click
 application in :mod:`recovery.cli.app`.
 """
 
@@ -33,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
             from recovery.agent.hook import agent_hook_main
 
             return agent_hook_main(args[1:])
+        if args[:1] == ["checkpoint"]:
+            from recovery.cli.plain import plain_checkpoint
+
+            code = plain_checkpoint(args[1:])
+            if code is not None:
+                return code
         from recovery.cli.app import run_cli
 
         return run_cli(args)

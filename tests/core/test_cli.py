@@ -4,9 +4,12 @@ codes, list/show/diff/status/verify/gc output on real repositories."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 
+from recovery.cli.plain import plain_checkpoint
 from tests.conftest import GitRepo, run_recover
 from tests.core.helpers import checkpoint_refs
 
@@ -228,3 +231,50 @@ def test_a_restore_path_outside_the_worktree_is_a_usage_error(repo: GitRepo) -> 
     assert (proc.returncode, proc.stderr.strip()) == (3, f"git-recover: ../outside: outside the worktree {repo.path}")
     assert repo.read("a.txt") == b"more work\n"
     assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+
+
+# Runs `git recover checkpoint ARGS` in-process through main() (the plain path
+# when the form is plain) or through click alone, then says whether click was
+# imported and what the newest checkpoint records.
+_CHECKPOINT_VIA = """import json, re, sys
+from recovery.cli.{module} import {function} as run
+rc = run({args})
+sys.stdout.flush()
+print("\\n@@", rc, "click" in sys.modules)
+"""
+
+
+def _checkpoint_via(repo: GitRepo, module: str, function: str, args: list[str]
+                    ) -> tuple[int, bool, str, str, dict[str, object] | None]:
+    """``(exit status, click imported, stdout with ids and times masked,
+    stderr, the newest checkpoint's reason and note)``, on a new state."""
+    repo.write("work.txt", f"{module} {args}\n")
+    code = _CHECKPOINT_VIA.format(module=module, function=function, args=repr(["checkpoint", *args]))
+    proc = subprocess.run([sys.executable, "-P", "-c", code], cwd=repo.path, capture_output=True, text=True)
+    out, _, tail = proc.stdout.rpartition("\n@@ ")
+    rc, clicked = tail.split()
+    masked = re.sub(r"[0-9a-f]{40}|[0-9a-f]{10}|\d+(\.\d+)?( ms)?", "N", out)
+    newest = json.loads(repo.recover("list", "-n", "1", "--json").stdout)
+    latest = {key: newest[0][key] for key in ("reason", "message")} if newest else None
+    return int(rc), clicked == "True", masked, proc.stderr, latest
+
+
+def test_checkpoint_s_plain_forms_skip_click_and_match_the_click_command(repo: GitRepo) -> None:
+    """`git recover checkpoint` runs without click's 25-34 ms import in the
+    forms scripts and agents use; each gives what the click command gives."""
+    for args in ([], ["--json"], ["-m", "a note"], ["--message=a note", "--json"], ["--reason", "pre-x"],
+                 ["--reason=pre-x", "-m", "n", "--reason", "last"], ["--message="]):
+        plain = _checkpoint_via(repo, "main", "main", args)
+        clicked = _checkpoint_via(repo, "app", "run_cli", args)
+        assert plain[0] == 0 and not plain[1], (args, plain)
+        assert clicked[1], args
+        assert plain[0::2] == clicked[0::2], args  # status, output, stderr, what was recorded
+
+
+def test_checkpoint_s_other_forms_go_to_click(repo: GitRepo) -> None:
+    for args in (["-h"], ["--bogus"], ["-m"], ["-m", "--json"], ["-mnote"], ["--json", "extra"], ["--", "x"]):
+        assert plain_checkpoint(args) is None, args
+        plain = _checkpoint_via(repo, "main", "main", args)
+        clicked = _checkpoint_via(repo, "app", "run_cli", args)
+        assert plain[1], args
+        assert plain[0::2] == clicked[0::2], args
