@@ -88,7 +88,13 @@ def run_cli(args: list[str]) -> int:
         result = cli.main(args=args, prog_name="git recover", standalone_mode=False)
     except click.exceptions.UsageError as exc:
         # One line, as every other error (click prints usage and a hint as well).
-        command = exc.ctx.command_path if exc.ctx else "git recover"
+        command = "git recover"
+        if exc.ctx is not None:
+            command = exc.ctx.command_path
+        elif args[0] in COMMANDS:
+            # click raises an option's missing value without a context: the
+            # command is still the one the user typed.
+            command += f" {args[0]}"
         say(f"{exc.format_message()} (see `{command} -h`)")
         return EXIT_USAGE
     except click.exceptions.Abort:

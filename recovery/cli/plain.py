@@ -12,6 +12,7 @@ help and errors; both run :func:`take_checkpoint`.
 
 from __future__ import annotations
 
+from recovery.base.errors import UsageError
 from recovery.base.output import human_age, out
 from recovery.cli.common import echo_json, open_repo, say_if_interrupted
 from recovery.core.checkpoint import create_checkpoint
@@ -60,9 +61,12 @@ def take_checkpoint(message: str | None, reason: str, as_json: bool) -> None:
         as_json: print the checkpoint as JSON instead of a line.
 
     Raises:
+        UsageError: ``reason`` is empty or not one line (``list`` shows it in a column).
         RecoverError: outside a repository, or the capture failed (nothing published).
     """
-    cp = create_checkpoint(open_repo(), reason, message)
+    if not reason.strip() or not reason.isprintable():
+        raise UsageError("--reason must be a non-empty line of printable characters")
+    cp = create_checkpoint(open_repo(), reason, message, by_user=True)
     if as_json:
         echo_json(cp.to_json())
         return

@@ -65,7 +65,6 @@ DEFAULT_ATTEMPTS = 5
 # 0.2, 0.4: under a second in all): a burst of writes (a formatter, a save) is
 # usually over by then.
 _FIRST_BACKOFF_S = 0.05
-MANUAL = "manual"
 LAST_CAPTURE = "last-capture"
 
 
@@ -82,7 +81,8 @@ class PatchNotApplied(RecoverError):
 
 
 def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
-                      patch: Path | None = None, config: GitConfig | None = None) -> Checkpoint:
+                      patch: Path | None = None, config: GitConfig | None = None,
+                      by_user: bool = False) -> Checkpoint:
     """Capture the worktree and publish it as a new checkpoint.
 
     Args:
@@ -94,6 +94,9 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
             without touching any file.
         config: the git config, when the caller has read it (a hook reads it
             once for its gates and its checkpoint).
+        by_user: the user asked for it (``git recover checkpoint``), not a
+            hook, the watcher or an agent: ``message`` names the state even
+            when it is unchanged, and notes about an operation in progress are said.
 
     Returns:
         The published :class:`Checkpoint`, or the newest one with ``unchanged``
@@ -108,7 +111,7 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
     with repo_lock(repo):
         with capture_workdir(repo, "checkpoint") as workdir:
             config = config or GitConfig.load(repo.git)
-            checkpoint, snap = take(repo, reason, message, workdir, patch, config)
+            checkpoint, snap = take(repo, reason, message, workdir, patch, config, by_user=by_user)
             if patch is None and not snap.racing:
                 _keep_capture(repo, checkpoint, snap.index_file)
         if not checkpoint.unchanged:
@@ -120,7 +123,7 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
 
 def take(repo: Repo, reason: str, message: str | None, workdir: Path,
          patch: Path | None = None, config: GitConfig | None = None,
-         check: Callable[[Capture], None] | None = None) -> tuple[Checkpoint, Capture]:
+         check: Callable[[Capture], None] | None = None, by_user: bool = False) -> tuple[Checkpoint, Capture]:
     """Capture and publish with the lock already held, or return the newest
     checkpoint (``unchanged``) when the state equals it; the capture's temporary
     index stays in ``workdir`` for the caller (a restore switches from it).
@@ -131,6 +134,7 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
         check: called with the capture before it is published; what it raises
             propagates and nothing is published (a restore that is refused
             leaves no safety checkpoint behind).
+        by_user: as for :func:`create_checkpoint`.
 
     Raises:
         PatchNotApplied, RecoverError: as :func:`create_checkpoint`.
@@ -159,13 +163,13 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
         # An operation in progress is said when such a checkpoint is restored;
         # at capture time only to whoever asked for it: a rebase's own hooks
         # taking theirs is no news (a new user took it for an alarm).
-        if reason == MANUAL or not note.startswith(OPERATION_NOTE):
+        if by_user or not note.startswith(OPERATION_NOTE):
             warn(note)
     if check is not None:
         check(snap)
     newest = existing[0] if existing else None
     if (newest is not None and patch_error is None and _same_state(repo, newest, snap)
-            and not _names_it(reason, message, newest)):
+            and not _names_it(by_user, message, newest)):
         record_or_warn(repo, "checkpoint", checkpoint=newest.short, reason=reason, unchanged=True,
                        capture_s=round(capture_s, 6))
         return newest._replace(unchanged=True), snap
@@ -192,9 +196,10 @@ def _same_state(repo: Repo, cp: Checkpoint, snap: Capture) -> bool:
     return repo.git.text("rev-parse", f"{cp.conflict_commit}^{{tree}}") == snap.conflict.tree
 
 
-def _names_it(reason: str, message: str | None, newest: Checkpoint) -> bool:
-    """A user's note the newest checkpoint does not carry: a new, named entry."""
-    return reason == MANUAL and message is not None and message.strip() != (newest.message or "").strip()
+def _names_it(by_user: bool, message: str | None, newest: Checkpoint) -> bool:
+    """A user's note the newest checkpoint does not carry: a new, named entry
+    (whatever ``--reason`` the user gave: a note given with one was dropped in silence)."""
+    return by_user and message is not None and message.strip() != (newest.message or "").strip()
 
 
 def _capture_settled(repo: Repo, workdir: Path, config: GitConfig, attempts: int) -> Capture:

@@ -278,3 +278,30 @@ def test_checkpoint_s_other_forms_go_to_click(repo: GitRepo) -> None:
         clicked = _checkpoint_via(repo, "app", "run_cli", args)
         assert plain[1], args
         assert plain[0::2] == clicked[0::2], args
+
+
+def test_a_note_given_with_a_reason_names_an_unchanged_state(repo: GitRepo) -> None:
+    """`checkpoint -m NOTE --reason R` on a state the newest checkpoint holds
+    writes a new, named checkpoint, as `-m` alone does; the note used to be
+    dropped in silence whenever a reason was given."""
+    repo.recover("checkpoint", "-m", "first")
+    proc = repo.recover("checkpoint", "-m", "second", "--reason", "review")
+    assert "unchanged" not in proc.stdout
+    newest = json.loads(repo.recover("list", "-n", "1", "--json").stdout)[0]
+    assert (newest["reason"], newest["message"]) == ("review", "second")
+    assert len(checkpoint_refs(repo)) == 2
+
+
+def test_an_empty_or_multi_line_reason_is_a_usage_error(repo: GitRepo) -> None:
+    for args in (["--reason", ""], ["--reason=a\nb"], ["--reason", " ", "--json"]):
+        proc = repo.recover("checkpoint", *args, check=False)
+        assert proc.returncode == 3, args
+        assert proc.stderr == "git-recover: --reason must be a non-empty line of printable characters\n"
+    assert checkpoint_refs(repo) == []
+
+
+def test_a_missing_option_value_points_to_the_command_s_help(repo: GitRepo) -> None:
+    for command, option in (("checkpoint", "-m"), ("list", "--max-count")):
+        proc = repo.recover(command, option, check=False)
+        assert proc.returncode == 3
+        assert proc.stderr.endswith(f"(see `git recover {command} -h`)\n"), proc.stderr
