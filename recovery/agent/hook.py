@@ -61,15 +61,22 @@ def agent_hook_main(argv: list[str]) -> int:
     event = argv[0] if argv else "?"
     try:
         raw = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
-        payload = json.loads(raw or b"{}")
+        try:
+            payload = json.loads(raw or b"{}")
+        except ValueError as exc:
+            _say(f"{event} hook: the input is not JSON ({exc}); nothing recorded")
+            return EXIT_OK
+        if b"\\ud" in raw.lower():
+            # A lone surrogate ("\\ud800": JSON can carry one, no UTF-8 text
+            # can) in a prompt failed the checkpoint and the record made from
+            # it, and the agent went on unprotected: it becomes "?".
+            payload = json.loads(json.dumps(payload, ensure_ascii=False).encode("utf-8", "replace"))
         if not isinstance(payload, dict):
             payload = {}
         event = str(payload.get("hook_event_name") or event)
         return _dispatch(event, payload)
     except RecoverError as exc:
         _say(f"{event} hook: {exc.message} (the agent goes on without this checkpoint)")
-    except ValueError as exc:
-        _say(f"{event} hook: the input is not JSON ({exc}); nothing recorded")
     except Exception as exc:  # a bug of ours must never stop the agent
         _say(f"{event} hook: internal error ({type(exc).__name__}: {exc}); the agent goes on")
     return EXIT_OK

@@ -141,7 +141,9 @@ def unquote_c_style(text: bytes) -> str:
 def clean(text: str) -> str:
     """``text`` with every control character but none of its printable ones
     escaped (``\\033`` for ESC, ``\\n`` for a newline), so that text taken from a
-    repository prints as one line and cannot drive the terminal."""
+    repository prints as one line and cannot drive the terminal; a byte that
+    is not UTF-8 (a surrogate escape) as ``\\377``, any other lone surrogate as
+    ``\\ud800``."""
     if text.isprintable():
         return text
     pieces = []
@@ -151,6 +153,10 @@ def clean(text: str) -> str:
             pieces.append(_C_ESCAPES.get(code, f"\\{code:03o}"))
         elif 0xDC80 <= code <= 0xDCFF:
             pieces.append(f"\\{code - 0xDC00:03o}")
+        elif 0xD800 <= code <= 0xDFFF:
+            # Any other lone surrogate (JSON can carry one, "\\ud800"): no
+            # UTF-8 stream can print it.
+            pieces.append(f"\\u{code:04x}")
         else:
             pieces.append(char)
     return "".join(pieces)

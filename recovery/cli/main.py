@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     except RecoverError as exc:
         say(exc.message)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader of stdout left (`| head -1`, `| true`): quiet, exit 1, as
+        # click does for the other commands. What is still buffered goes to
+        # /dev/null, or the interpreter's last flush would report the pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
     except KeyboardInterrupt:
         from recovery.core.intent import interruption_report
 

@@ -317,7 +317,7 @@ def _publish(repo: Repo, snap: Capture, reason: str, message: str | None, captur
     }
     subject = f"git-recover checkpoint: {reason} on {where}"
     body = encode_message(subject, message, metadata)
-    sha = git.text("commit-tree", snap.worktree_tree, *parents, input=body.encode())
+    sha = git.text("commit-tree", snap.worktree_tree, *parents, input=body)
     ref = checkpoint_ref(repo, sha)
     update_ref(repo, ref, sha, None, f"recover: checkpoint ({reason})")
     return Checkpoint(

@@ -283,13 +283,21 @@ class Checkpoint(NamedTuple):
         return data
 
 
-def encode_message(subject: str, user_message: str | None, metadata: dict[str, Any]) -> str:
-    """The commit message: a subject line, the user's note, the metadata line."""
+def encode_message(subject: str, user_message: str | None, metadata: dict[str, Any]) -> bytes:
+    """The commit message as git stores it: a subject line, the user's note,
+    the metadata line.
+
+    A branch name or a note from the command line holding bytes that are not
+    UTF-8 arrives as surrogate escapes, which go to git as the bytes they were
+    (git makes characters of them in the message's text; the metadata line
+    keeps them exactly, as JSON escapes): a strict encoding failed every
+    checkpoint on such a branch with a traceback.
+    """
     parts = [subject]
     if user_message:
         parts.append(user_message.strip())
     parts.append(METADATA_MARKER + json.dumps(metadata, sort_keys=True, separators=(",", ":")))
-    return "\n\n".join(parts) + "\n"
+    return ("\n\n".join(parts) + "\n").encode("utf-8", "surrogateescape")
 
 
 def decode(sha: str, ref: str, message: str, now: datetime | None = None) -> Checkpoint:

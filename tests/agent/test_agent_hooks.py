@@ -300,3 +300,17 @@ def test_tool_targets(repo: GitRepo, tool: str, tool_input: dict[str, Any], targ
     filled = {k: v.replace("{top}", str(repo.path)) if isinstance(v, str) else v for k, v in tool_input.items()}
     pre_tool(repo, "p", tool, filled, "t")
     assert session_records(repo)[-1]["target"] == target
+
+
+def test_a_lone_surrogate_in_a_prompt_still_gets_its_checkpoint(repo: GitRepo) -> None:
+    """JSON can carry a lone surrogate (``\\ud800``, half an emoji) that no
+    UTF-8 text can: it failed the prompt's checkpoint and record, and the
+    agent went on unprotected. It becomes ``?``; a whole emoji stays."""
+    repo.write("work.txt", "before the prompt\n")
+    data = json.dumps(base(repo, "UserPromptSubmit", prompt_id="p1", prompt="half \ud800 whole \U0001f600"))
+    proc = hook(repo, "UserPromptSubmit", data.encode())
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    [line] = checkpoint_refs(repo)
+    assert repo.git("show", f"{line.split()[0]}:work.txt") == "before the prompt"
+    assert [r["line"] for r in session_records(repo) if r["kind"] == "prompt"] == ["half ? whole \U0001f600"]
+    assert "half ? whole \U0001f600" in repo.recover("list", "--session").stdout

@@ -4,6 +4,7 @@ codes, list/show/diff/status/verify/gc output on real repositories."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -305,3 +306,26 @@ def test_a_missing_option_value_points_to_the_command_s_help(repo: GitRepo) -> N
         proc = repo.recover(command, option, check=False)
         assert proc.returncode == 3
         assert proc.stderr.endswith(f"(see `git recover {command} -h`)\n"), proc.stderr
+
+
+def test_a_note_and_a_branch_that_are_not_utf8_are_recorded(repo: GitRepo) -> None:
+    """Command lines and branch names are bytes: a strict encoding failed the
+    checkpoint with a traceback."""
+    repo.git("checkout", "-q", "-b", os.fsdecode(b"topic-\xfd"))
+    repo.write("work.txt", "x\n")
+    proc = subprocess.run([sys.executable, "-P", "-m", "recovery", "checkpoint", "-m", os.fsdecode(b"note \xff")],
+                          cwd=repo.path, capture_output=True)
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+    assert len(checkpoint_refs(repo)) == 1
+    listed = repo.recover("list").stdout
+    assert '"note \\377"' in listed and "topic-\\375" in listed
+
+
+def test_a_reader_that_leaves_early_gets_no_error_from_a_plain_checkpoint(repo: GitRepo) -> None:
+    """`checkpoint | true`: quiet, exit 1, as the click commands are; the
+    checkpoint is taken all the same."""
+    repo.write("work.txt", "x\n")
+    proc = subprocess.run(f"{sys.executable} -P -m recovery checkpoint -m x | true; echo $" + "{PIPESTATUS[0]}",
+                          shell=True, executable="/bin/bash", cwd=repo.path, capture_output=True, text=True)
+    assert (proc.stdout, proc.stderr) == ("1\n", "")
+    assert len(checkpoint_refs(repo)) == 1

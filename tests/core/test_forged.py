@@ -96,3 +96,12 @@ def test_quote_path_matches_git() -> None:
                                 capture_output=True, check=True).stdout.decode().splitlines()
     assert sorted(listed) == sorted(quote_path(n) for n in names)
     assert quote_path(b"\xff".decode("utf-8", "surrogateescape")) == '"\\377"'
+
+
+def test_a_lone_surrogate_in_forged_metadata_prints_as_its_escape(repo: GitRepo) -> None:
+    r = Repo.discover(repo.path)
+    real = create_checkpoint(r, "manual")
+    forged = _forge(repo, real.sha, reason="r\ud800", message="m\udfff")
+    listed = repo.recover("list").stdout
+    assert "r\\ud800" in listed and '"m\\udfff"' in listed
+    assert "message:   m\\udfff" in repo.recover("show", forged[:12]).stdout
