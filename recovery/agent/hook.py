@@ -62,7 +62,9 @@ def agent_hook_main(argv: list[str]) -> int:
     try:
         raw = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
         try:
-            payload = json.loads(raw or b"{}")
+            # A byte that is not UTF-8 becomes U+FFFD: the checkpoint matters
+            # more than the letter of the JSON standard.
+            payload = json.loads(raw.decode("utf-8", "replace") if raw else "{}")
         except ValueError as exc:
             _say(f"{event} hook: the input is not JSON ({exc}); nothing recorded")
             return EXIT_OK

@@ -89,7 +89,7 @@ def _list_remote(repo: Repo, remote: str, machine: str | None, max_count: int | 
         out(f"  {'id':<10}  {'age':>5}  {'reason':<18} {'branch':<16} note")
         for cp in r.checkpoints[:max_count]:
             out(f"  {cp.short:<10}  {human_age(cp.age_s()):>5}  {cp.reason[:18]:<18} "
-                       f"{(cp.branch_name or '(detached)')[:16]:<16} {cp.message or ''}")
+                       f"{clean(cp.branch_name or '(detached)')[:16]:<16} {cp.message or ''}")
     out(f"restore one with: git recover restore {remote}:ID")
 
 

@@ -61,11 +61,16 @@ def take_checkpoint(message: str | None, reason: str, as_json: bool) -> None:
         as_json: print the checkpoint as JSON instead of a line.
 
     Raises:
-        UsageError: ``reason`` is empty or not one line (``list`` shows it in a column).
+        UsageError: ``reason`` is empty, not one line (``list`` shows it in a
+            column) or a restore's own (``restore-*``).
         RecoverError: outside a repository, or the capture failed (nothing published).
     """
     if not reason.strip() or not reason.isprintable():
         raise UsageError("--reason must be a non-empty line of printable characters")
+    if reason.startswith("restore-"):
+        # `list` and `last` pass over a restore's safety checkpoints, and
+        # `status` names them as such: the user's own would vanish among them.
+        raise UsageError(f"--reason {reason}: restore-* reasons are a restore's own")
     cp = create_checkpoint(open_repo(), reason, message, by_user=True)
     if as_json:
         echo_json(cp.to_json())

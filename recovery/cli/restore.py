@@ -40,7 +40,12 @@ def restore(checkpoint_id: str, dry_run: bool, resume: bool, abort: bool) -> Non
 
     Usage: git recover restore [ID] [-- PATHS...]
     """
-    paths: tuple[str, ...] = click.get_current_context().meta.get("paths", ())
+    given: tuple[str, ...] | None = click.get_current_context().meta.get("paths")
+    if given == ():
+        # `restore last -- $FILES` with an empty variable: a whole-tree restore
+        # would remove every file created since.
+        raise UsageError("`--` is followed by no path; leave it out to restore the whole tree")
+    paths = given or ()
     repo = open_repo()
     if resume and abort:
         raise UsageError("--continue and --abort exclude each other")

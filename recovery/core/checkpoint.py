@@ -53,7 +53,7 @@ from recovery.base.output import quote_path, warn
 from recovery.core.git import GitCommandError
 from recovery.core.journal import record_or_warn
 from recovery.core.lock import repo_lock
-from recovery.core.model import IDENTITY, Capture, Checkpoint, encode_message
+from recovery.core.model import IDENTITY, Capture, Checkpoint, clean_note, encode_message
 from recovery.core.refs import checkpoint_ref, list_checkpoints, read_head, record_legacy_numbers, update_ref
 from recovery.core.repo import Repo
 
@@ -198,8 +198,13 @@ def _same_state(repo: Repo, cp: Checkpoint, snap: Capture) -> bool:
 
 def _names_it(by_user: bool, message: str | None, newest: Checkpoint) -> bool:
     """A user's note the newest checkpoint does not carry: a new, named entry
-    (whatever ``--reason`` the user gave: a note given with one was dropped in silence)."""
-    return by_user and message is not None and message.strip() != (newest.message or "").strip()
+    (whatever ``--reason`` the user gave: a note given with one was dropped in
+    silence). Compared as read back (:func:`clean_note`): the raw note against
+    the one read back made a note with a tab or a byte that is not UTF-8 a new
+    checkpoint every time. An empty note names nothing."""
+    if not by_user or message is None or not message.strip():
+        return False
+    return clean_note(message).strip() != (newest.message or "").strip()
 
 
 def _capture_settled(repo: Repo, workdir: Path, config: GitConfig, attempts: int) -> Capture:

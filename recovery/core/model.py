@@ -300,6 +300,12 @@ def encode_message(subject: str, user_message: str | None, metadata: dict[str, A
     return ("\n\n".join(parts) + "\n").encode("utf-8", "surrogateescape")
 
 
+def clean_note(note: str) -> str:
+    """A checkpoint's note as it is read back and shown: each line
+    :func:`recovery.base.output.clean`, the lines kept."""
+    return "\n".join(clean(line) for line in note.split("\n"))
+
+
 def decode(sha: str, ref: str, message: str, now: datetime | None = None) -> Checkpoint:
     """Rebuild a :class:`Checkpoint` from its commit message.
 
@@ -334,7 +340,7 @@ def decode(sha: str, ref: str, message: str, now: datetime | None = None) -> Che
             ref=ref,
             time=recorded,
             reason=clean(data["reason"]),
-            message="\n".join(clean(line) for line in message_text.split("\n")) if message_text is not None else None,
+            message=clean_note(message_text) if message_text is not None else None,
             head=data.get("head"),
             branch=data.get("branch"),
             index_commit=data["index_commit"],
@@ -371,6 +377,10 @@ def valid_branch_ref(name: str) -> bool:
     """
     if not name.startswith("refs/heads/"):
         return False
+    try:
+        name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False  # a lone surrogate no file name or argument can carry (forged "\ud800")
     branch = name.removeprefix("refs/heads/")
     if not branch or branch == "HEAD" or branch.startswith("-") or name == "@":
         return False

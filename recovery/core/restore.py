@@ -53,7 +53,7 @@ from recovery.core.checkpoint import publish_state, take
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError, UsageError
 from recovery.base.fs import atomic_write, fsync_dir
-from recovery.base.output import note, quote_path, summarize, warn
+from recovery.base.output import clean, note, quote_path, summarize, warn
 from recovery.core.git import GitCommandError
 from recovery.core.integrity import (
     IntegrityError,
@@ -140,7 +140,11 @@ class RestoreResult:
             f"integrity check {self.verify_s * 1000:.0f} ms: OK, {self.verdict}"
         )
         out += [f"  not covered: {limit}" for limit in self.limits]
-        out.append("undo with: git recover undo")
+        if self.safety is not None and self.safety.reason == "restore-abort":
+            # Not the state before the aborted restore: that is what this gave back.
+            out.append("undo with: git recover undo (it brings back the half-restored state --abort replaced)")
+        else:
+            out.append("undo with: git recover undo")
         return out
 
 
@@ -1148,7 +1152,9 @@ def _release_stale_locks(repo: Repo, intent: Intent) -> None:
 def _head_change(now: Capture, plan: TargetState) -> str | None:
     if now.head == plan.head and now.branch == plan.branch:
         return None
-    where = plan.branch.removeprefix("refs/heads/") if plan.branch else "detached HEAD"
+    # clean: a branch name may hold control characters and bytes that are
+    # not UTF-8 (git allows both), and a forged checkpoint names any.
+    where = clean(plan.branch.removeprefix("refs/heads/")) if plan.branch else "detached HEAD"
     commit = plan.head[:10] if plan.head else "an unborn branch"
     return f"HEAD -> {where} at {commit}"
 

@@ -314,3 +314,12 @@ def test_a_lone_surrogate_in_a_prompt_still_gets_its_checkpoint(repo: GitRepo) -
     assert repo.git("show", f"{line.split()[0]}:work.txt") == "before the prompt"
     assert [r["line"] for r in session_records(repo) if r["kind"] == "prompt"] == ["half ? whole \U0001f600"]
     assert "half ? whole \U0001f600" in repo.recover("list", "--session").stdout
+
+
+def test_a_payload_that_is_not_utf8_still_gets_its_checkpoint(repo: GitRepo) -> None:
+    repo.write("work.txt", "before the prompt\n")
+    data = json.dumps(base(repo, "UserPromptSubmit", prompt_id="p1", prompt="byte @")).encode().replace(b"@", b"\xff")
+    proc = hook(repo, "UserPromptSubmit", data)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert len(checkpoint_refs(repo)) == 1
+    assert [r["line"] for r in session_records(repo) if r["kind"] == "prompt"] == ["byte \ufffd"]

@@ -329,3 +329,33 @@ def test_a_reader_that_leaves_early_gets_no_error_from_a_plain_checkpoint(repo: 
                           shell=True, executable="/bin/bash", cwd=repo.path, capture_output=True, text=True)
     assert (proc.stdout, proc.stderr) == ("1\n", "")
     assert len(checkpoint_refs(repo)) == 1
+
+
+def test_the_same_note_twice_names_the_state_once(repo: GitRepo) -> None:
+    """A note is compared as it is read back: one with a tab or a byte that
+    is not UTF-8 made a new checkpoint every time; an empty one names nothing."""
+    repo.write("work.txt", "x\n")
+    for note in ("tab\there", os.fsdecode(b"byte \xe9")):
+        for _ in range(2):
+            subprocess.run([sys.executable, "-P", "-m", "recovery", "checkpoint", "-m", note], cwd=repo.path,
+                           check=True, capture_output=True)
+    assert len(checkpoint_refs(repo)) == 2
+    assert "unchanged" in repo.recover("checkpoint", "-m", "").stdout
+    assert len(checkpoint_refs(repo)) == 2
+
+
+def test_a_restore_reason_is_a_restore_s_own(repo: GitRepo) -> None:
+    proc = repo.recover("checkpoint", "-m", "mine", "--reason", "restore-safety", check=False)
+    assert (proc.returncode, proc.stderr) == (3, "git-recover: --reason restore-safety: restore-* reasons are "
+                                                 "a restore's own\n")
+    assert checkpoint_refs(repo) == []
+
+
+def test_dash_dash_without_paths_is_refused(repo: GitRepo) -> None:
+    """`restore last -- $FILES` with an empty variable: a whole-tree restore
+    would remove every file created since."""
+    repo.recover("checkpoint")
+    repo.write("new.txt", "created since\n")
+    proc = repo.recover("restore", "last", "--", check=False)
+    assert proc.returncode == 3 and "`--` is followed by no path" in proc.stderr
+    assert repo.read("new.txt") == b"created since\n"

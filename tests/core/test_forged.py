@@ -54,7 +54,8 @@ def test_a_checkpoint_a_few_seconds_ahead_keeps_its_time(repo: GitRepo) -> None:
 def test_a_branch_name_git_cannot_use_is_refused_before_anything_changes(repo: GitRepo) -> None:
     r = Repo.discover(repo.path)
     real = create_checkpoint(r, "manual")
-    for branch in ("refs/heads/x@{1}", "refs/heads/a..b", "refs/heads/-rf", "refs/heads/x.lock", "refs/heads/.x"):
+    for branch in ("refs/heads/x@{1}", "refs/heads/a..b", "refs/heads/-rf", "refs/heads/x.lock", "refs/heads/.x",
+                   "refs/heads/b\udcff\ud800"):
         forged = _forge(repo, real.sha, branch=branch)
         repo.write("work.txt", "in progress\n")
         before, refs = disk_state(repo.path), repo.git("for-each-ref", "refs/")
@@ -105,3 +106,16 @@ def test_a_lone_surrogate_in_forged_metadata_prints_as_its_escape(repo: GitRepo)
     listed = repo.recover("list").stdout
     assert "r\\ud800" in listed and '"m\\udfff"' in listed
     assert "message:   m\\udfff" in repo.recover("show", forged[:12]).stdout
+
+
+def test_a_restore_prints_a_branch_name_without_its_control_characters(repo: GitRepo) -> None:
+    """git allows C1 controls (CSI, U+009B) and bytes that are not UTF-8 in a
+    branch name; the restore's `HEAD -> branch` line printed them raw."""
+    r = Repo.discover(repo.path)
+    repo.git("checkout", "-q", "-b", "esc\u009b31mRED")
+    repo.write("work.txt", "x\n")
+    cp = create_checkpoint(r, "manual")
+    repo.git("checkout", "-q", "main")
+    out = repo.recover("restore", cp.short).stdout
+    assert "HEAD -> esc\\23331mRED at" in out, out
+    assert not any(0x80 <= ord(c) < 0xa0 for c in out)

@@ -257,7 +257,8 @@ def test_undo_after_abort_brings_back_what_the_abort_replaced(tmp_path: Path) ->
     half_switched = disk_state(repo.path)
     assert half_switched != mutated
     before_abort = repo.git("rev-parse", "refs/recovery/main/undo")
-    repo.recover("restore", "--abort")
+    aborted = repo.recover("restore", "--abort")
+    assert "undo with: git recover undo (it brings back the half-restored state --abort replaced)" in aborted.stdout
     assert disk_state(repo.path) == mutated
     undo_now = repo.git("rev-parse", "refs/recovery/main/undo")
     assert undo_now != before_abort  # not the aborted restore's safety checkpoint
