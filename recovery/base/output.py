@@ -142,8 +142,8 @@ def clean(text: str) -> str:
     """``text`` with every control character but none of its printable ones
     escaped (``\\033`` for ESC, ``\\n`` for a newline), so that text taken from a
     repository prints as one line and cannot drive the terminal; a byte that
-    is not UTF-8 (a surrogate escape) as ``\\377``, any other lone surrogate as
-    ``\\ud800``."""
+    is not UTF-8 (a surrogate escape) as ``\\377``, any other character Python
+    calls not printable (a lone surrogate, U+202E, U+2028) as ``\\u202e``."""
     if text.isprintable():
         return text
     pieces = []
@@ -153,10 +153,11 @@ def clean(text: str) -> str:
             pieces.append(_C_ESCAPES.get(code, f"\\{code:03o}"))
         elif 0xDC80 <= code <= 0xDCFF:
             pieces.append(f"\\{code - 0xDC00:03o}")
-        elif 0xD800 <= code <= 0xDFFF:
-            # Any other lone surrogate (JSON can carry one, "\\ud800"): no
-            # UTF-8 stream can print it.
-            pieces.append(f"\\u{code:04x}")
+        elif not char.isprintable():
+            # A lone surrogate (JSON can carry one, "\\ud800"), which no UTF-8
+            # stream can print, or a format or separator character: U+202E
+            # reverses how the rest of the line reads on screen.
+            pieces.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
         else:
             pieces.append(char)
     return "".join(pieces)

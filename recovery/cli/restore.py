@@ -41,10 +41,11 @@ def restore(checkpoint_id: str, dry_run: bool, resume: bool, abort: bool) -> Non
     Usage: git recover restore [ID] [-- PATHS...]
     """
     given: tuple[str, ...] | None = click.get_current_context().meta.get("paths")
-    if given == ():
-        # `restore last -- $FILES` with an empty variable: a whole-tree restore
-        # would remove every file created since.
-        raise UsageError("`--` is followed by no path; leave it out to restore the whole tree")
+    if given is not None and (not given or not all(given)):
+        # `restore last -- $FILES` or `-- "$FILES"` with an empty variable: an
+        # empty path is the top level, and a whole-tree restore removes every
+        # file created since.
+        raise UsageError("`--` is followed by no path or an empty one; leave it out to restore the whole tree")
     paths = given or ()
     repo = open_repo()
     if resume and abort:

@@ -356,6 +356,7 @@ def test_dash_dash_without_paths_is_refused(repo: GitRepo) -> None:
     would remove every file created since."""
     repo.recover("checkpoint")
     repo.write("new.txt", "created since\n")
-    proc = repo.recover("restore", "last", "--", check=False)
-    assert proc.returncode == 3 and "`--` is followed by no path" in proc.stderr
-    assert repo.read("new.txt") == b"created since\n"
+    for paths in ([], [""], ["", "README.md"]):  # `-- "$FILES"` with an empty variable: the top level
+        proc = repo.recover("restore", "last", "--", *paths, check=False)
+        assert proc.returncode == 3 and "`--` is followed by no path or an empty one" in proc.stderr, paths
+        assert repo.read("new.txt") == b"created since\n"

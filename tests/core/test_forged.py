@@ -99,13 +99,13 @@ def test_quote_path_matches_git() -> None:
     assert quote_path(b"\xff".decode("utf-8", "surrogateescape")) == '"\\377"'
 
 
-def test_a_lone_surrogate_in_forged_metadata_prints_as_its_escape(repo: GitRepo) -> None:
+def test_a_lone_surrogate_or_a_bidi_override_in_forged_metadata_prints_as_its_escape(repo: GitRepo) -> None:
     r = Repo.discover(repo.path)
     real = create_checkpoint(r, "manual")
-    forged = _forge(repo, real.sha, reason="r\ud800", message="m\udfff")
+    forged = _forge(repo, real.sha, reason="r\ud800", message="m\udfff \u202eevil")
     listed = repo.recover("list").stdout
-    assert "r\\ud800" in listed and '"m\\udfff"' in listed
-    assert "message:   m\\udfff" in repo.recover("show", forged[:12]).stdout
+    assert "r\\ud800" in listed and '"m\\udfff \\u202eevil"' in listed  # U+202E reverses what follows on screen
+    assert "message:   m\\udfff \\u202eevil" in repo.recover("show", forged[:12]).stdout
 
 
 def test_a_restore_prints_a_branch_name_without_its_control_characters(repo: GitRepo) -> None:
