@@ -205,7 +205,8 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
         worktree_tree = git.text("write-tree")
 
         snap = Capture(head, branch, index_tree, worktree_tree, conflict, skipped, notes, index_file)
-        changed = [path for path in _changed_since_hashed(git, repo.toplevel, index_tree, worktree_tree, marker)
+        changed = [path for path in _changed_since_hashed(git, repo.trees_git, repo.toplevel, index_tree,
+                                                          worktree_tree, marker)
                    if path not in special]
         if changed:
             raise CaptureRace(changed, snap._replace(racing=tuple(changed)))
@@ -484,9 +485,10 @@ def _hash_marker(workdir: Path, toplevel: Path) -> int | None:
     return info.st_ctime_ns if info.st_dev == toplevel.stat().st_dev else None
 
 
-def _changed_since_hashed(git: Git, toplevel: Path, index_tree: str, worktree_tree: str,
+def _changed_since_hashed(git: Git, trees: Git, toplevel: Path, index_tree: str, worktree_tree: str,
                           marker_ns: int | None) -> list[str]:
-    """Paths whose file changed after ``add`` hashed it into the temporary index.
+    """Paths whose file changed after ``add`` hashed it into the temporary index
+    (``git``, the runner on it; ``trees``: :attr:`~recovery.core.repo.Repo.trees_git`).
 
     A file git hashed and that was written while (or after) git read it has a
     change time at or after ``marker_ns``: a write always sets ``ctime``, and no
@@ -512,7 +514,7 @@ def _changed_since_hashed(git: Git, toplevel: Path, index_tree: str, worktree_tr
     if marker_ns is None:
         out = git.run("diff-files", "--name-only", "-z", "--ignore-submodules=dirty").stdout
         return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
-    listed = git.run("diff-tree", "-r", "-z", "--no-renames", index_tree, worktree_tree).stdout.split(b"\0")
+    listed = trees.run("diff-tree", "-r", "-z", "--no-renames", index_tree, worktree_tree).stdout.split(b"\0")
     files: list[tuple[str, str]] = []
     links: list[tuple[str, str]] = []
     for meta, raw in zip(listed[::2], listed[1::2]):

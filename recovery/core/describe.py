@@ -114,7 +114,7 @@ def _count_changes(repo: Repo, pairs: set[tuple[str, str]]) -> dict[tuple[str, s
     if not pairs:
         return {}
     asked = sorted(pairs)
-    out = repo.git.run("diff-tree", "--stdin", "-r", "--name-only", "-z",
+    out = repo.trees_git.run("diff-tree", "--stdin", "-r", "--name-only", "-z",
                        input="".join(f"{a} {b}\n" for a, b in asked).encode(), check=False)
     if out.returncode != 0:  # a tree is missing: `git recover verify` says which
         return {pair: None for pair in asked}

@@ -633,7 +633,7 @@ def raw_tree_diff(repo: Repo, old: str, new: str) -> bytes:
     if key not in _RAW_DIFFS:
         if len(_RAW_DIFFS) >= _RAW_DIFFS_KEPT:
             del _RAW_DIFFS[next(iter(_RAW_DIFFS))]
-        _RAW_DIFFS[key] = repo.git.run("diff-tree", "-r", "-z", "--no-renames", old, new).stdout
+        _RAW_DIFFS[key] = repo.trees_git.run("diff-tree", "-r", "-z", "--no-renames", old, new).stdout
     return _RAW_DIFFS[key]
 
 

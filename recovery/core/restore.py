@@ -743,7 +743,7 @@ def _keep_sparse(repo: Repo, now: Capture, plan: TargetState, config: GitConfig)
             entries[path] = b"%s %s 0\t%s" % (new_mode, new_sha, path)
     if not entries:
         return
-    staged_differs = repo.git.run("diff-tree", "-r", "-z", "--no-renames", "--name-only",
+    staged_differs = repo.trees_git.run("diff-tree", "-r", "-z", "--no-renames", "--name-only",
                                   plan.index_tree, plan.worktree_tree).stdout.split(b"\0")
     for path in staged_differs:
         entries.pop(path, None)

@@ -76,3 +76,24 @@ def test_the_child_set_up_hook_runs_only_for_the_commands_named(repo: GitRepo, t
         pass
     assert len(open(marker).read().split()) == 1
     assert repo.git("rev-parse", "refs/heads/marked") == repo.git("rev-parse", "HEAD")
+
+
+def test_tree_comparisons_do_not_read_the_index(repo: GitRepo) -> None:
+    """``trees_git`` compares trees without reading the index: with the real
+    index damaged, the plain runner's ``diff-tree`` fails on it and the
+    tree runner's gives the same raw output as before the damage."""
+    from recovery.core.repo import Repo
+
+    old = repo.git("rev-parse", "HEAD^{tree}")
+    repo.write("README.md", "changed\n")
+    repo.write("new.txt", "new\n")
+    new = repo.commit_all("second")
+    new_tree = repo.git("rev-parse", f"{new}^{{tree}}")
+    found = Repo.discover(repo.path)
+    args = ("diff-tree", "-r", "-z", "--no-renames", old, new_tree)
+    expected = found.git.run(*args).stdout
+    assert expected.count(b"\0") == 4  # two changed paths, each a meta and a name
+    (repo.path / ".git" / "index").write_bytes(b"DIRC damaged")
+    assert found.git.run(*args, check=False).returncode != 0  # the plain runner reads the index
+    assert found.trees_git.run(*args).stdout == expected
+    assert not (found.state_dir / "absent-index").exists()
