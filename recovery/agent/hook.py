@@ -35,7 +35,7 @@ import sys
 
 from recovery.agent.session import append, prompt_number
 from recovery.base.errors import EXIT_OK, RecoverError
-from recovery.core.fingerprint import checkpoint_new, unchanged
+from recovery.core.fingerprint import StatusListing, checkpoint_new, unchanged
 
 # typing's and pathlib's imports cost the hot path (pathlib 5 ms of a 70 ms
 # hook): its paths are strings. mypy reads the name as typing's.
@@ -115,14 +115,15 @@ def _dispatch(event: str, payload: dict[str, Any]) -> int:
         _record_result(state_dir, session, payload, event == "PostToolUseFailure")
         return _agent_gates(toplevel, tool, payload) if event == "PostToolUse" else EXIT_OK
 
-    fingerprint, sha = unchanged(toplevel, git_dir, common_dir)
+    fingerprint, listing, sha = unchanged(toplevel, git_dir, common_dir)
     if event == "UserPromptSubmit":
         text = str(payload.get("prompt") or "")
         line = (text.strip().splitlines() or [""])[0][:_TARGET_MAX]
 
         def build_prompt(records: list[dict[str, Any]]) -> dict[str, Any]:
             n, _ = prompt_number(records, prompt_id, submitted=True)
-            cp = sha or _capture(toplevel, PROMPT_REASON, f"session {session} prompt {n}: {line}", fingerprint)
+            cp = sha or _capture(toplevel, PROMPT_REASON, f"session {session} prompt {n}: {line}", fingerprint,
+                                listing)
             return {"kind": "prompt", "n": n, "prompt_id": prompt_id, "line": line, "checkpoint": cp}
 
         append(state_dir, session, build_prompt)
@@ -131,7 +132,8 @@ def _dispatch(event: str, payload: dict[str, Any]) -> int:
 
     def build_tool(records: list[dict[str, Any]]) -> dict[str, Any]:
         n, _ = prompt_number(records, prompt_id)
-        cp = sha or _capture(toplevel, TOOL_REASON, f"session {session} prompt {n}: {tool} {target}", fingerprint)
+        cp = sha or _capture(toplevel, TOOL_REASON, f"session {session} prompt {n}: {tool} {target}",
+                                fingerprint, listing)
         return {"kind": "tool", "n": n, "prompt_id": prompt_id, "tool": tool, "target": target,
                 "tool_use_id": payload.get("tool_use_id"), "checkpoint": cp}
 
@@ -139,12 +141,13 @@ def _dispatch(event: str, payload: dict[str, Any]) -> int:
     return EXIT_OK
 
 
-def _capture(toplevel: str, reason: str, message: str, fingerprint: bytes | None) -> str:
+def _capture(toplevel: str, reason: str, message: str, fingerprint: bytes | None,
+             listing: StatusListing | None) -> str:
     from pathlib import Path
 
     from recovery.core.repo import Repo
 
-    return checkpoint_new(Repo.discover(Path(toplevel)), reason, message, fingerprint)
+    return checkpoint_new(Repo.discover(Path(toplevel)), reason, message, fingerprint, listing)
 
 
 def locate(payload: dict[str, Any]) -> tuple[str, str, str] | None:

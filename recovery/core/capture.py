@@ -27,6 +27,8 @@ snapshots of AI coding tools):
    ``core.fsmonitor`` is set, one ``git status``
    run first names the changed and untracked paths and only those go through
    ``update-index`` (:func:`_list_changes`): the cost follows the change.
+   After the agent hook's or the watcher's fingerprint, its own ``git status``
+   names the changed tracked paths instead of ``add -u`` (:func:`_listed_changes`).
 5. A re-check: any file the capture hashed that was written after hashing began
    (its ``ctime``), confirmed by ``diff-files`` on the copy; the caller retries
    (a file rewritten mid-capture: lint-staged #804).
@@ -48,6 +50,7 @@ from recovery.base.fs import scratch_dir
 from recovery.base.output import quote_path
 from recovery.core.config import GitConfig
 from recovery.base.errors import RecoverError
+from recovery.core.fingerprint import StatusListing, index_identity
 from recovery.core.git import Git, GitCommandError, Running
 from recovery.core.model import Capture, ConflictState, Skipped
 from recovery.core.refs import read_head
@@ -128,13 +131,16 @@ def shown_paths(paths: list[str], limit: int = 5) -> str:
         f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
-def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
+def capture(repo: Repo, workdir: Path, config: GitConfig, listing: StatusListing | None = None) -> Capture:
     """Capture HEAD, the index and the worktree of ``repo`` as trees.
 
     Args:
         repo: the worktree to capture.
         workdir: an existing private directory for the temporary index.
         config: ``recover.*`` settings (the untracked size cap).
+        listing: what a ``git status`` of the real index found changed just
+            before (the fingerprint of :mod:`recovery.core.fingerprint`); see
+            :func:`_listed_changes` for when it stands in for looking again.
 
     Returns:
         The :class:`Capture`; its ``index_file`` stays in ``workdir``.
@@ -170,12 +176,13 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
     git = repo.git.with_index(index_file)
     marker = _hash_marker(workdir, repo.toplevel)  # before anything reads a worktree file
     changes: Changes | None = None
+    listed = _listed_changes(repo, config, listing)
     untracked: Running | None = None
     if _tracks_changes(config) and repo.index_file.exists():
         # First, while the copy still holds the fsmonitor token and the
         # untracked cache of the user's index; every later step works on named
         # paths only and must not ask the hook again (each ask costs a process).
-        changes = _list_changes(git, repo.toplevel, config)
+        changes = listed or _list_changes(git, repo.toplevel, config)
         git = git.with_config("core.fsmonitor", "false")
     else:
         # Listing the untracked files reads the index and walks the directories;
@@ -194,6 +201,13 @@ def capture(repo: Repo, workdir: Path, config: GitConfig) -> Capture:
         if conflict is None:
             conflict = _capture_state_files(repo, git, None, 0, head)
 
+        if changes is None and listed is not None:
+            # The tracked changes as status found them; the untracked files as
+            # the full path lists them (see _listed_changes).
+            found = untracked.wait() if untracked is not None else None
+            changes = listed._replace(
+                untracked=found.stdout.split(b"\0") if found else [], directories=[], unlisted=found is None,
+                stderr=found.stderr if found else "")  # status's own: read for `listed.unreadable` already
         if changes is None:
             special, unreadable = _add_tracked(git, repo.toplevel)
             left_out, notes = _add_untracked(git, repo.toplevel, config, untracked)
@@ -747,6 +761,38 @@ def _tracks_changes(config: GitConfig) -> bool:
     return bool(fsmonitor) and fsmonitor not in _FALSE_WORDS
 
 
+def _listed_changes(repo: Repo, config: GitConfig, listing: StatusListing | None) -> Changes | None:
+    """The changes ``listing`` names, when they are the changes of the index
+    just copied; ``None`` when there is no listing or it may be out of date.
+
+    The fingerprint's ``git status`` already compared every tracked file with
+    the real index (through fsmonitor where the user has it), so looking again
+    with ``add -u`` would be a second pass over the tree for the same answer.
+    It is used when:
+
+    * the real index is the one status compared with: the same inode, size and
+      times before status, after it and after the copy (a ``git add`` or
+      ``git reset`` in between would make the listing wrong for the copy:
+      a file unstaged meanwhile would keep its staged content in the capture);
+    * there is no sparse checkout (``add -u --sparse`` decides there, as for
+      :func:`_tracks_changes`).
+
+    Its untracked files serve only with ``core.fsmonitor``, the trust the
+    fsmonitor path gives status already; otherwise the caller lists them with
+    ``ls-files -o`` as the full path does (status may answer from the untracked
+    cache, which :func:`_tracks_changes` explains is not trusted alone).
+
+    A file changed after status looked and not listed is captured as it was
+    then, a state it had; the fingerprint recorded with the checkpoint was
+    taken before, so the next one differs and captures it.
+    """
+    if listing is None or config.get_bool("core.sparseCheckout", False):
+        return None
+    if index_identity(repo.index_file) != listing.index_id:
+        return None
+    return changes_from_status(listing.stdout, listing.stderr, repo.toplevel, _unlisted(config))
+
+
 def _list_changes(git: Git, toplevel: Path, config: GitConfig) -> Changes:
     """One ``git status`` on the temporary index: the worktree's changes, found
     through ``core.fsmonitor`` and (where the user has it) the untracked cache,
@@ -763,7 +809,7 @@ def _list_changes(git: Git, toplevel: Path, config: GitConfig) -> Changes:
         GitCommandError: status failed.
         RecoverError: a tracked path cannot be read (git says so on stderr only).
     """
-    unlisted = (config.get("status.showUntrackedFiles") or "").lower() in ("no", "false")
+    unlisted = _unlisted(config)
     # The copy is ours: status may write it (GIT_OPTIONAL_LOCKS=1), so the
     # stat data it refreshed is kept, as `add -u` keeps it on the full path. A
     # restore switches in this index, and `read-tree -m -u` refuses an entry
@@ -771,12 +817,27 @@ def _list_changes(git: Git, toplevel: Path, config: GitConfig) -> Changes:
     result = git.with_env(GIT_OPTIONAL_LOCKS="1").run(
         "status", "--porcelain=v2", "-z", "--no-renames", "--ignore-submodules=dirty",
         f"--untracked-files={'no' if unlisted else 'normal'}")
-    unreadable = _denied(result.stderr)
+    return changes_from_status(result.stdout, result.stderr, toplevel, unlisted)
+
+
+def _unlisted(config: GitConfig) -> bool:
+    """Whether the user told git not to show untracked files (``status.showUntrackedFiles=no``)."""
+    return (config.get("status.showUntrackedFiles") or "").lower() in ("no", "false")
+
+
+def changes_from_status(stdout: bytes, stderr: str, toplevel: Path, unlisted: bool) -> Changes:
+    """The :class:`Changes` in the output of ``git status --porcelain=v2 -z
+    --no-renames`` (git-status(1), "Porcelain Format Version 2"); untracked
+    records are dropped when ``unlisted``.
+
+    Raises:
+        RecoverError: a tracked path cannot be read (:func:`_denied`).
+    """
     tracked: list[bytes] = []
     untracked: list[bytes] = []
     directories: list[bytes] = []
     maybe_dirs: list[bytes] = []
-    for record in result.stdout.split(b"\0"):
+    for record in stdout.split(b"\0"):
         kind = record[:2]
         if kind == b"1 ":
             fields = record.split(b" ", 8)
@@ -784,16 +845,16 @@ def _list_changes(git: Git, toplevel: Path, config: GitConfig) -> Changes:
                 tracked.append(fields[8])
                 if fields[4] != b"160000":  # not a gitlink: a directory there is new
                     maybe_dirs.append(fields[8])
-        elif kind == b"? ":
+        elif kind == b"? " and not unlisted:
             # "dir/": a new directory or a nested repository; ls-files tells which.
             (directories if record.endswith(b"/") else untracked).append(record[2:])
         # "u": unmerged, handled by _capture_unmerged; "2" (renames) cannot
-        # appear with --no-renames; "!" (ignored) is not asked for.
+        # appear with --no-renames; "!" (ignored) is not asked for; "#": headers.
     if not unlisted:
         # A tracked file replaced by a directory is only "deleted" to status,
         # which does not look inside (its files are untracked all the same).
         directories += [path + b"/" for path in maybe_dirs if _is_directory(toplevel / os.fsdecode(path))]
-    return Changes(tracked, untracked, directories, unlisted, result.stderr, unreadable)
+    return Changes(tracked, untracked, directories, unlisted, stderr, _denied(stderr))
 
 
 def _is_directory(path: Path) -> bool:

@@ -52,6 +52,7 @@ from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path, warn
 from recovery.core.git import GitCommandError
 from recovery.core.journal import record_or_warn
+from recovery.core.fingerprint import StatusListing
 from recovery.core.lock import repo_lock
 from recovery.core.model import IDENTITY, Capture, Checkpoint, clean_note, encode_message
 from recovery.core.refs import checkpoint_ref, list_checkpoints, read_head, record_legacy_numbers, update_ref
@@ -82,7 +83,7 @@ class PatchNotApplied(RecoverError):
 
 def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
                       patch: Path | None = None, config: GitConfig | None = None,
-                      by_user: bool = False) -> Checkpoint:
+                      by_user: bool = False, listing: StatusListing | None = None) -> Checkpoint:
     """Capture the worktree and publish it as a new checkpoint.
 
     Args:
@@ -97,6 +98,9 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
         by_user: the user asked for it (``git recover checkpoint``), not a
             hook, the watcher or an agent: ``message`` names the state even
             when it is unchanged, and notes about an operation in progress are said.
+        listing: what a ``git status`` just found changed (the agent hook's and
+            the watcher's fingerprint), used by the first capture attempt
+            instead of looking at every file again.
 
     Returns:
         The published :class:`Checkpoint`, or the newest one with ``unchanged``
@@ -111,7 +115,8 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
     with repo_lock(repo):
         with capture_workdir(repo, "checkpoint") as workdir:
             config = config or GitConfig.load(repo.git)
-            checkpoint, snap = take(repo, reason, message, workdir, patch, config, by_user=by_user)
+            checkpoint, snap = take(repo, reason, message, workdir, patch, config, by_user=by_user,
+                                    listing=listing)
             if patch is None and not snap.racing:
                 _keep_capture(repo, checkpoint, snap.index_file)
         if not checkpoint.unchanged:
@@ -123,7 +128,8 @@ def create_checkpoint(repo: Repo, reason: str, message: str | None = None,
 
 def take(repo: Repo, reason: str, message: str | None, workdir: Path,
          patch: Path | None = None, config: GitConfig | None = None,
-         check: Callable[[Capture], None] | None = None, by_user: bool = False) -> tuple[Checkpoint, Capture]:
+         check: Callable[[Capture], None] | None = None, by_user: bool = False,
+         listing: StatusListing | None = None) -> tuple[Checkpoint, Capture]:
     """Capture and publish with the lock already held, or return the newest
     checkpoint (``unchanged``) when the state equals it; the capture's temporary
     index stays in ``workdir`` for the caller (a restore switches from it).
@@ -134,7 +140,7 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
         check: called with the capture before it is published; what it raises
             propagates and nothing is published (a restore that is refused
             leaves no safety checkpoint behind).
-        by_user: as for :func:`create_checkpoint`.
+        by_user, listing: as for :func:`create_checkpoint`.
 
     Raises:
         PatchNotApplied, RecoverError: as :func:`create_checkpoint`.
@@ -143,7 +149,7 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
     existing = list_checkpoints(repo)
     attempts = config.get_int(ATTEMPTS_KEY, DEFAULT_ATTEMPTS, minimum=1)
     started = time.perf_counter()
-    snap = _capture_settled(repo, workdir, config, attempts)
+    snap = _capture_settled(repo, workdir, config, attempts, listing)
     patch_error = None
     if patch is not None:
         try:
@@ -207,9 +213,11 @@ def _names_it(by_user: bool, message: str | None, newest: Checkpoint) -> bool:
     return clean_note(message).strip() != (newest.message or "").strip()
 
 
-def _capture_settled(repo: Repo, workdir: Path, config: GitConfig, attempts: int) -> Capture:
+def _capture_settled(repo: Repo, workdir: Path, config: GitConfig, attempts: int,
+                     listing: StatusListing | None) -> Capture:
     """Capture until no file changes under it, with backoff; after ``attempts``
-    the last capture, its racing paths named.
+    the last capture, its racing paths named. ``listing`` serves the first
+    attempt only: once a file changed under a capture it is out of date.
 
     Raises:
         RecoverError: every attempt failed before its trees were written (a git
@@ -218,7 +226,7 @@ def _capture_settled(repo: Repo, workdir: Path, config: GitConfig, attempts: int
     attempt = 1
     while True:
         try:
-            return capture(repo, workdir, config)
+            return capture(repo, workdir, config, listing if attempt == 1 else None)
         except CaptureRace as race:
             if attempt >= attempts:
                 if race.partial is not None:

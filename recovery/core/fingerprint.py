@@ -8,7 +8,7 @@ the index and hashes files; this check costs one ``git status`` and one
 start-up plus one ``git status``).
 
 The fingerprint is the output of ``git status --porcelain=v2 --branch
---untracked-files=all`` (HEAD, branch, index blob ids and modes of every
+--untracked-files=all --no-renames`` (HEAD, branch, index blob ids and modes of every
 changed entry, every untracked file) followed by the size, mtime and ctime in
 nanoseconds, inode and mode of every path that output names, kept and compared
 byte for byte. Not a digest of it: importing ``hashlib`` cost the agent hook
@@ -26,6 +26,10 @@ The last fingerprint and the checkpoint it belongs to are kept in
 ``<git-dir>/recovery/fingerprint`` (a line ``<ref> <sha>``, then the
 fingerprint), shared by the watcher and the agent hooks, since any checkpoint
 of the current state serves both.
+
+When the state has changed, the capture that follows takes its list of
+changed paths from this same ``git status`` (:class:`StatusListing`) instead
+of looking at every file again: one pass over the tree, not two.
 """
 
 from __future__ import annotations
@@ -46,23 +50,64 @@ if TYPE_CHECKING:
 FINGERPRINT_FILE = "fingerprint"
 
 
-def state_fingerprint(toplevel: StrPath, git_dir: StrPath) -> bytes | None:
-    """The fingerprint of the worktree's state now.
+class StatusListing:
+    """What the fingerprint's ``git status`` saw, for the capture that follows
+    (:func:`recovery.core.capture.capture`).
+
+    A plain class: this module is on the agent hook's path (see :mod:`recovery.core.git`).
+
+    Attributes:
+        index_id: ``(inode, size, mtime ns, ctime ns)`` of the real index, the
+            same before and after status ran: the index status compared the
+            worktree with. git replaces the index by renaming a new file over
+            it, so another index has another inode.
+        stdout: status's raw output (porcelain v2, NUL-terminated records).
+        stderr: what it said (files and directories it could not read).
+    """
+
+    __slots__ = ("index_id", "stdout", "stderr")
+
+    def __init__(self, index_id: tuple[int, int, int, int], stdout: bytes, stderr: str) -> None:
+        self.index_id = index_id
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def index_identity(index_file: StrPath) -> tuple[int, int, int, int] | None:
+    """``(inode, size, mtime ns, ctime ns)`` of ``index_file``; ``None`` when it
+    cannot be looked at (no index yet)."""
+    try:
+        st = os.stat(index_file)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def state_fingerprint(toplevel: StrPath, git_dir: StrPath) -> tuple[bytes | None, StatusListing | None]:
+    """The fingerprint of the worktree's state now, and what its status listed.
 
     Args:
         toplevel: the worktree's top-level directory.
         git_dir: its git directory.
 
     Returns:
-        The fingerprint, or ``None`` when ``git status`` failed (then the caller
-        takes a checkpoint: not knowing is not "unchanged").
+        ``(fingerprint, listing)``: the fingerprint is ``None`` when ``git
+        status`` failed (then the caller takes a checkpoint: not knowing is not
+        "unchanged"); the listing is ``None`` then, and when the index was
+        replaced while status ran or there is none.
     """
-    env = {"GIT_DIR": os.fspath(git_dir), "GIT_WORK_TREE": os.fspath(toplevel),
-           "GIT_INDEX_FILE": os.path.join(git_dir, "index")}
+    index_file = os.path.join(git_dir, "index")
+    env = {"GIT_DIR": os.fspath(git_dir), "GIT_WORK_TREE": os.fspath(toplevel), "GIT_INDEX_FILE": index_file}
+    before = index_identity(index_file)
+    # --no-renames: a staged rename is a deletion and an addition, records the
+    # capture reads as they are (see recovery.core.capture.changes_from_status).
     status = Git(toplevel, env).run("status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
-                                    "--ignore-submodules=none", check=False)
+                                    "--no-renames", "--ignore-submodules=none", check=False)
     if status.returncode != 0:
-        return None
+        return None, None
+    listing = None
+    if before is not None and index_identity(index_file) == before:
+        listing = StatusListing(before, status.stdout, status.stderr)
     stats: list[str] = []
     for path in _status_paths(status.stdout):
         try:
@@ -70,7 +115,7 @@ def state_fingerprint(toplevel: StrPath, git_dir: StrPath) -> bytes | None:
             stats.append(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}:{st.st_mode}")
         except OSError:
             stats.append("-")
-    return status.stdout + b"\0\0" + "\0".join(stats).encode()
+    return status.stdout + b"\0\0" + "\0".join(stats).encode(), listing
 
 
 def _status_paths(out: bytes) -> list[str]:
@@ -139,28 +184,32 @@ def remember(state_dir: Path, fingerprint: bytes, ref: str, sha: str) -> None:
     atomic_write(state_dir / FINGERPRINT_FILE, f"{ref} {sha}\n".encode() + fingerprint, durable=False)
 
 
-def unchanged(toplevel: StrPath, git_dir: StrPath, common_dir: StrPath) -> tuple[bytes | None, str | None]:
-    """The state's fingerprint now, and the checkpoint that already holds it.
+def unchanged(toplevel: StrPath, git_dir: StrPath, common_dir: StrPath
+              ) -> tuple[bytes | None, StatusListing | None, str | None]:
+    """The state's fingerprint now, what its status listed, and the checkpoint
+    that already holds it.
 
     Returns:
-        ``(fingerprint, sha)``: ``sha`` is the last continuous checkpoint when
-        the state has not changed since it, else ``None``; ``fingerprint`` is
-        ``None`` when ``git status`` failed.
+        ``(fingerprint, listing, sha)``: ``sha`` is the last continuous
+        checkpoint when the state has not changed since it, else ``None``;
+        ``fingerprint`` and ``listing`` as :func:`state_fingerprint`.
     """
-    fingerprint = state_fingerprint(toplevel, git_dir)
+    fingerprint, listing = state_fingerprint(toplevel, git_dir)
     last = last_captured(os.path.join(git_dir, "recovery"), common_dir)
     if fingerprint is not None and last is not None and last[0] == fingerprint:
-        return fingerprint, last[1]
-    return fingerprint, None
+        return fingerprint, listing, last[1]
+    return fingerprint, listing, None
 
 
-def checkpoint_new(repo: Repo, reason: str, message: str | None, fingerprint: bytes | None) -> str:
+def checkpoint_new(repo: Repo, reason: str, message: str | None, fingerprint: bytes | None,
+                   listing: StatusListing | None = None) -> str:
     """Take a checkpoint and remember it as the one holding ``fingerprint``,
     unless it left a file out (over the size cap, unreadable, a nested
     repository without commits): the fingerprint cannot tell when such a file
     becomes capturable (the cap raised, a group joined, a first commit made),
     so the next agent hook or watcher event captures again instead of reusing
-    a checkpoint that lacks it.
+    a checkpoint that lacks it. ``listing``: what the fingerprint's status
+    found changed, which the capture uses instead of looking again.
 
     Returns:
         The new checkpoint's sha.
@@ -170,7 +219,7 @@ def checkpoint_new(repo: Repo, reason: str, message: str | None, fingerprint: by
     """
     from recovery.core.checkpoint import create_checkpoint
 
-    cp = create_checkpoint(repo, reason, message)
+    cp = create_checkpoint(repo, reason, message, listing=listing)
     complete = all(item.reason == "special-file" for item in cp.skipped)  # a FIFO holds no data to miss
     if fingerprint is not None and complete:
         remember(repo.state_dir, fingerprint, cp.ref, cp.sha)
@@ -193,7 +242,7 @@ def checkpoint_if_changed(repo: Repo, reason: str, message: str | None = None) -
     Raises:
         RecoverError: the capture failed; nothing was published.
     """
-    fingerprint, sha = unchanged(repo.toplevel, repo.git_dir, repo.common_dir)
+    fingerprint, listing, sha = unchanged(repo.toplevel, repo.git_dir, repo.common_dir)
     if sha is not None:
         return sha, False
-    return checkpoint_new(repo, reason, message, fingerprint), True
+    return checkpoint_new(repo, reason, message, fingerprint, listing), True

@@ -18,6 +18,7 @@ import pytest
 
 from recovery.core.capture import capture, capture_workdir
 from recovery.core.config import GitConfig
+from recovery.core.fingerprint import StatusListing, state_fingerprint
 from recovery.core.model import Capture
 from recovery.core.repo import Repo
 from tests.conftest import GitRepo
@@ -219,3 +220,85 @@ def test_untracked_cache_alone_keeps_the_full_path(tmp_path: Path) -> None:
     assert "status processes" not in counts
     assert "src/new-in-old-dir.txt" in worktree_files(repo, snap)
 
+
+
+def commands_run(trace: Path) -> list[str]:
+    """The git commands (``cmd_name``) a ``GIT_TRACE2_EVENT`` file records, in order."""
+    return [event["name"] for event in map(json.loads, trace.read_text().splitlines())
+            if event.get("event") == "cmd_name"]
+
+
+def take_listed(repo: GitRepo, listing: StatusListing | None) -> Capture:
+    r = Repo.discover(repo.path)
+    with capture_workdir(r, "test") as workdir:
+        return capture(r, workdir, GitConfig.load(r.git), listing)
+
+
+def listing_of(repo: GitRepo) -> StatusListing:
+    """What the agent hook's and the watcher's fingerprint status lists now."""
+    _, listing = state_fingerprint(repo.path, repo.path / ".git")
+    assert listing is not None
+    return listing
+
+
+@pytest.mark.parametrize("tracking", ["plain", "fsmonitor"])
+def test_a_capture_from_the_fingerprint_s_listing_is_the_full_capture(
+        tmp_path: Path, tracking: str, request: pytest.FixtureRequest) -> None:
+    """The capture that follows a fingerprint takes the changed tracked paths
+    from its ``git status`` instead of ``add -u`` looking at every file again
+    (with fsmonitor, the untracked files too, instead of a second status and
+    hook query), and captures exactly the trees of the full path."""
+    repo = build(tmp_path / "r")
+    if tracking == "fsmonitor":
+        request.getfixturevalue("watchman")
+        use_fsmonitor(repo)
+    mutate(repo)
+    listing = listing_of(repo)
+    full = take_full(repo)
+    trace = tmp_path / "listed.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GIT_TRACE2_EVENT", str(trace))
+        listed = take_listed(repo, listing)
+    ran = commands_run(trace)
+    assert "add" not in ran and "status" not in ran, ran
+    # Plain: the untracked files, listed as the full path lists them; fsmonitor:
+    # the directories status names whole (nested repositories, a tracked file
+    # replaced by a directory).
+    assert ran.count("ls-files") == 1, ran
+    assert_same(repo, full, listed)
+    assert repo.git("cat-file", "blob", f"{listed.worktree_tree}:src/f1.txt") == "modified"
+    assert repo.git("cat-file", "blob", f"{listed.worktree_tree}:docs/f2.txt") == "staged then changed again"
+    assert {"fresh/a/b.txt", "becomes-dir/inside.txt", "nested", "link"} <= worktree_files(repo, listed)
+
+
+def test_a_listing_of_another_index_is_not_used(repo: GitRepo) -> None:
+    """A file staged when status looked and unstaged before the capture: status
+    listed nothing for it (worktree = index then), the copied index now holds
+    the old content. The listing is of another index, so the capture looks
+    again and holds the file as it is on disk."""
+    repo.write("a.txt", "committed\n")
+    repo.commit_all("a")
+    repo.write("a.txt", "edited and staged\n")
+    repo.git("add", "a.txt")
+    listing = listing_of(repo)
+    assert b"a.txt" in listing.stdout  # "1 M. ...": staged, the worktree as the index
+    repo.git("reset", "-q", "a.txt")
+    snap = take_listed(repo, listing)
+    assert repo.git("cat-file", "blob", f"{snap.worktree_tree}:a.txt") == "edited and staged"
+    assert repo.git("cat-file", "blob", f"{snap.index_tree}:a.txt") == "committed"
+
+
+def test_the_agent_hook_s_checkpoint_uses_its_fingerprint_s_listing(repo: GitRepo, tmp_path: Path) -> None:
+    """End to end: a PreToolUse hook after a change runs one ``git status``
+    and no ``add -u``, and its checkpoint holds the change and the new file."""
+    repo.write("README.md", "changed by the agent\n")
+    repo.write("new/file.txt", "new\n")
+    trace = tmp_path / "hook.json"
+    payload = json.dumps({"hook_event_name": "PreToolUse", "session_id": "s", "tool_name": "Bash",
+                          "tool_input": {"command": "true"}, "cwd": str(repo.path)})
+    repo.recover("agent-hook", "PreToolUse", input=payload, env={"GIT_TRACE2_EVENT": str(trace)})
+    ran = commands_run(trace)
+    assert ran.count("status") == 1 and "add" not in ran, ran
+    newest = json.loads(repo.recover("list", "-n", "1", "--json").stdout)[0]
+    assert repo.git("cat-file", "blob", f"{newest['worktree_tree']}:README.md") == "changed by the agent"
+    assert repo.git("cat-file", "blob", f"{newest['worktree_tree']}:new/file.txt") == "new"
