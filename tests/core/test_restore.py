@@ -1038,3 +1038,84 @@ def test_continue_names_a_file_the_interrupted_restore_left_alone_as_not_restore
     assert repo.read("src.txt") == b"v1\n" and repo.read("app.log") == b"written since\n"
     assert "app.log: kept changing when the restore began: left as they were, not restored" in result.limits
     assert "byte-identical" not in result.verdict
+
+
+def test_the_target_index_is_built_from_the_differences_and_holds_every_kind_of_entry(
+        repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The target's index differs from its worktree in every way an entry can:
+    a staged file deleted on disk, an unstaged edit, an untracked file, a file
+    replaced by a directory and a directory by a file, an executable bit. The
+    switched index becomes the target's index with one ``update-index
+    --index-info`` of those differences (no ``read-tree`` over every entry),
+    and git then sees exactly the status it saw when the checkpoint was taken."""
+    repo.write("a", "file a\n")
+    repo.write("d/f", "in d\n")
+    repo.write("edit.txt", "committed\n")
+    repo.write("run.sh", "#!/bin/sh\n", mode=0o644)
+    repo.commit_all("base")
+    (repo.path / "a").unlink()
+    repo.write("a/b", "a is a directory now\n")
+    repo.git("rm", "-q", "-r", "--cached", "d")
+    (repo.path / "d/f").unlink()
+    (repo.path / "d").rmdir()
+    repo.write("d", "d is a file now\n")
+    repo.git("add", "-A", "a", "d")
+    repo.write("staged-then-deleted.txt", "staged\n")
+    repo.git("add", "staged-then-deleted.txt")
+    (repo.path / "staged-then-deleted.txt").unlink()
+    repo.write("edit.txt", "staged edit\n")
+    repo.git("add", "edit.txt")
+    repo.write("edit.txt", "unstaged on top\n")
+    (repo.path / "run.sh").chmod(0o755)
+    repo.write("untracked.txt", "untracked\n")
+    status = porcelain(repo)
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    assert cp.index_tree != cp.worktree_tree
+    repo.git("reset", "-q", "--hard")
+    repo.git("clean", "-q", "-f", "-d")
+    trace = tmp_path / "trace.json"
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+    restore(r, cp)
+    monkeypatch.delenv("GIT_TRACE2_EVENT")
+    started = [json.loads(line)["argv"][1:] for line in trace.read_text().splitlines()
+               if json.loads(line).get("event") == "start"]
+    assert not [argv for argv in started if "read-tree" in argv and "-i" in argv]
+    assert [argv for argv in started if "update-index" in argv and "--index-info" in argv]
+    assert porcelain(repo) == status
+    listed = repo.git("ls-files", "-s").splitlines()
+    in_tree = [f"{mode} {oid} 0\t{path}" for mode, _, oid, path in
+               (line.replace("\t", " ", 1).split(" ", 3) for line in repo.git("ls-tree", "-r", cp.index_tree).splitlines())]
+    assert listed == in_tree
+
+
+def test_a_file_the_switch_writes_is_looked_at_after_it(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner-access walk runs while git switches the files, so it may see
+    a file before git rewrote it. Here it saw nothing wrong (as when it looked
+    before git wrote the file), and git wrote the file under a umask that
+    takes its owner's write permission: the paths the switch wrote are
+    looked at again once it is done, and the file is given back its access."""
+    import recovery.core.restore as restore_module
+
+    repo.write("m.md", "good\n")
+    repo.commit_all()
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("m.md", "damaged\n")
+    real = restore_module.listed_access_problems
+    calls: list[bytes] = []
+
+    def walked_too_early(toplevel: Path, listed: bytes) -> list[tuple[str, int]]:
+        calls.append(listed)
+        return [] if len(calls) == 1 else real(toplevel, listed)
+
+    monkeypatch.setattr(restore_module, "listed_access_problems", walked_too_early)
+    old = os.umask(0o277)
+    try:
+        result = restore(r, cp)
+    finally:
+        os.umask(old)
+    assert len(calls) == 2 and calls[1] == b"m.md"
+    assert repo.read("m.md") == b"good\n"
+    assert stat.S_IMODE((repo.path / "m.md").stat().st_mode) & 0o600 == 0o600
+    assert ("m.md", 0o400) in result.access_given
