@@ -41,6 +41,7 @@ import os
 import re
 import shutil
 import stat
+import time
 from contextlib import AbstractContextManager
 from functools import cache
 from pathlib import Path
@@ -87,6 +88,9 @@ MAX_UNTRACKED_KEY = "recover.maxUntrackedSize"
 # against a pathspec list (and stays far below the argument-size limit).
 _MAX_PATHSPECS = 1000
 UNLISTED_NOTE = "untracked files not captured: git config status.showUntrackedFiles=no"
+# Seconds a fingerprint's status listing stays usable by the capture that
+# follows it (see _listed_changes); the gap is 15-40 ms when nothing waits.
+LISTING_MAX_AGE_S = 0.1
 # git-config(1) "Values": the spellings of false (an empty value is true).
 _FALSE_WORDS = ("false", "no", "off", "0")
 # git's warning about a directory it could not open: "could not open directory
@@ -775,7 +779,15 @@ def _listed_changes(repo: Repo, config: GitConfig, listing: StatusListing | None
       ``git reset`` in between would make the listing wrong for the copy:
       a file unstaged meanwhile would keep its staged content in the capture);
     * there is no sparse checkout (``add -u --sparse`` decides there, as for
-      :func:`_tracks_changes`).
+      :func:`_tracks_changes`);
+    * status returned at most :data:`LISTING_MAX_AGE_S` before this capture
+      began (its hash marker): a file written after status looked at it and
+      not listed is captured with the index's content, as status saw it. A
+      hook that waited for the repository lock while another capture ran
+      held a listing seconds old, and a file saved meanwhile, then deleted by
+      the tool, was in no checkpoint (hostile testing). Within the bound, the
+      window is of the order of the full path's own: a file written while
+      ``add -u`` runs, after it looked at that file, is captured as it was.
 
     Its untracked files serve only with ``core.fsmonitor``, the trust the
     fsmonitor path gives status already; otherwise the caller lists them with
@@ -787,6 +799,8 @@ def _listed_changes(repo: Repo, config: GitConfig, listing: StatusListing | None
     taken before, so the next one differs and captures it.
     """
     if listing is None or config.get_bool("core.sparseCheckout", False):
+        return None
+    if time.monotonic() - listing.listed_at > LISTING_MAX_AGE_S:
         return None
     if index_identity(repo.index_file) != listing.index_id:
         return None

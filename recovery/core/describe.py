@@ -114,8 +114,8 @@ def _count_changes(repo: Repo, pairs: set[tuple[str, str]]) -> dict[tuple[str, s
     if not pairs:
         return {}
     asked = sorted(pairs)
-    out = repo.trees_git.run("diff-tree", "--stdin", "-r", "--name-only", "-z",
-                       input="".join(f"{a} {b}\n" for a, b in asked).encode(), check=False)
+    out = repo.trees_git.run("diff-tree", "--stdin", "-r", "--name-only", "-z", "--ignore-submodules=none",
+                             input="".join(f"{a} {b}\n" for a, b in asked).encode(), check=False)
     if out.returncode != 0:  # a tree is missing: `git recover verify` says which
         return {pair: None for pair in asked}
     counts: dict[tuple[str, str], int | None] = {pair: 0 for pair in asked}

@@ -35,6 +35,7 @@ of looking at every file again: one pass over the tree, not two.
 from __future__ import annotations
 
 import os
+import time
 
 from recovery.core.git import Git
 
@@ -63,14 +64,16 @@ class StatusListing:
             it, so another index has another inode.
         stdout: status's raw output (porcelain v2, NUL-terminated records).
         stderr: what it said (files and directories it could not read).
+        listed_at: when status returned, in seconds of ``time.monotonic()``.
     """
 
-    __slots__ = ("index_id", "stdout", "stderr")
+    __slots__ = ("index_id", "stdout", "stderr", "listed_at")
 
-    def __init__(self, index_id: tuple[int, int, int, int], stdout: bytes, stderr: str) -> None:
+    def __init__(self, index_id: tuple[int, int, int, int], stdout: bytes, stderr: str, listed_at: float) -> None:
         self.index_id = index_id
         self.stdout = stdout
         self.stderr = stderr
+        self.listed_at = listed_at
 
 
 def index_identity(index_file: StrPath) -> tuple[int, int, int, int] | None:
@@ -103,11 +106,12 @@ def state_fingerprint(toplevel: StrPath, git_dir: StrPath) -> tuple[bytes | None
     # capture reads as they are (see recovery.core.capture.changes_from_status).
     status = Git(toplevel, env).run("status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
                                     "--no-renames", "--ignore-submodules=none", check=False)
+    listed_at = time.monotonic()
     if status.returncode != 0:
         return None, None
     listing = None
     if before is not None and index_identity(index_file) == before:
-        listing = StatusListing(before, status.stdout, status.stderr)
+        listing = StatusListing(before, status.stdout, status.stderr, listed_at)
     stats: list[str] = []
     for path in _status_paths(status.stdout):
         try:

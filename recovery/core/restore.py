@@ -706,7 +706,7 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
             if "Cannot merge" in exc.stderr or "would be overwritten" in exc.stderr:
                 raise _NothingChanged(f"a file changed while the restore ran ({exc.message})") from None
             raise
-        _replace_special_files(repo, now)
+        access.written(_replace_special_files(repo, now))
         # What the switch wrote, with its stat data, for the integrity check.
         shutil.copy2(now.index_file, now.index_file.parent / _SWITCHED)
         _stage_index_tree(repo, git, plan, sparse)
@@ -786,6 +786,7 @@ def _keep_sparse(repo: Repo, now: Capture, plan: TargetState, config: GitConfig)
     if not entries:
         return bool(skipped)
     staged_differs = repo.trees_git.run("diff-tree", "-r", "-z", "--no-renames", "--name-only",
+                                        "--ignore-submodules=none",
                                   plan.index_tree, plan.worktree_tree).stdout.split(b"\0")
     for path in staged_differs:
         entries.pop(path, None)
@@ -796,14 +797,14 @@ def _keep_sparse(repo: Repo, now: Capture, plan: TargetState, config: GitConfig)
     return bool(skipped or entries)
 
 
-def _replace_special_files(repo: Repo, now: Capture) -> None:
+def _replace_special_files(repo: Repo, now: Capture) -> list[bytes]:
     """Write the target's file where a FIFO, socket or device node stands at a
     tracked path: git cannot store one, so the safety capture kept the index's
     content for it and ``read-tree`` saw nothing to change. Such a node holds no
-    data, so replacing it loses nothing."""
+    data, so replacing it loses nothing. Returns the raw paths written."""
     special = [item.path for item in now.skipped if item.reason == "special-file"]
     if not special:
-        return
+        return []
     git = repo.git.with_index(now.index_file)
     literal = [f":(literal){path}" for path in special]
     tracked = [p for p in git.run("ls-files", "-z", "--", *literal).stdout.split(b"\0") if p]
@@ -813,6 +814,7 @@ def _replace_special_files(repo: Repo, now: Capture) -> None:
             path.unlink()
     if tracked:
         git.run("checkout-index", "-u", "-f", "-z", "--stdin", input=b"\0".join(tracked) + b"\0")
+    return tracked
 
 
 def _lock_index(repo: Repo) -> Path:
@@ -860,6 +862,11 @@ class _AccessWalk:
             self._problems = listed_access_problems(self._toplevel, listed)
         except BaseException as exc:  # handed to problems(), in the restoring thread
             self._error = exc
+
+    def written(self, paths: list[bytes]) -> None:
+        """Add ``paths``, written after the switch, to those looked at again."""
+        if paths:
+            self._written = b"\0".join([self._written, *paths]) if self._written else b"\0".join(paths)
 
     def problems(self) -> list[tuple[str, int]]:
         """Wait for the walk: ``(path, mode)`` of what its owner cannot use,

@@ -7,16 +7,18 @@ fsmonitor the capture keeps the full path."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from recovery.core.capture import capture, capture_workdir
+from recovery.core.capture import LISTING_MAX_AGE_S, capture, capture_workdir
 from recovery.core.config import GitConfig
 from recovery.core.fingerprint import StatusListing, state_fingerprint
 from recovery.core.model import Capture
@@ -228,6 +230,14 @@ def commands_run(trace: Path) -> list[str]:
             if event.get("event") == "cmd_name"]
 
 
+@pytest.fixture
+def unhurried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listing stays usable for a minute: these tests are about what the
+    capture does with it, and a loaded test machine may take longer than the
+    real bound between status and capture (its own test is below)."""
+    monkeypatch.setattr("recovery.core.capture.LISTING_MAX_AGE_S", 60.0)
+
+
 def take_listed(repo: GitRepo, listing: StatusListing | None) -> Capture:
     r = Repo.discover(repo.path)
     with capture_workdir(r, "test") as workdir:
@@ -243,7 +253,7 @@ def listing_of(repo: GitRepo) -> StatusListing:
 
 @pytest.mark.parametrize("tracking", ["plain", "fsmonitor"])
 def test_a_capture_from_the_fingerprint_s_listing_is_the_full_capture(
-        tmp_path: Path, tracking: str, request: pytest.FixtureRequest) -> None:
+        tmp_path: Path, tracking: str, request: pytest.FixtureRequest, unhurried: None) -> None:
     """The capture that follows a fingerprint takes the changed tracked paths
     from its ``git status`` instead of ``add -u`` looking at every file again
     (with fsmonitor, the untracked files too, instead of a second status and
@@ -253,8 +263,8 @@ def test_a_capture_from_the_fingerprint_s_listing_is_the_full_capture(
         request.getfixturevalue("watchman")
         use_fsmonitor(repo)
     mutate(repo)
-    listing = listing_of(repo)
     full = take_full(repo)
+    listing = listing_of(repo)
     trace = tmp_path / "listed.json"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GIT_TRACE2_EVENT", str(trace))
@@ -271,7 +281,7 @@ def test_a_capture_from_the_fingerprint_s_listing_is_the_full_capture(
     assert {"fresh/a/b.txt", "becomes-dir/inside.txt", "nested", "link"} <= worktree_files(repo, listed)
 
 
-def test_a_listing_of_another_index_is_not_used(repo: GitRepo) -> None:
+def test_a_listing_of_another_index_is_not_used(repo: GitRepo, unhurried: None) -> None:
     """A file staged when status looked and unstaged before the capture: status
     listed nothing for it (worktree = index then), the copied index now holds
     the old content. The listing is of another index, so the capture looks
@@ -288,17 +298,42 @@ def test_a_listing_of_another_index_is_not_used(repo: GitRepo) -> None:
     assert repo.git("cat-file", "blob", f"{snap.index_tree}:a.txt") == "committed"
 
 
-def test_the_agent_hook_s_checkpoint_uses_its_fingerprint_s_listing(repo: GitRepo, tmp_path: Path) -> None:
-    """End to end: a PreToolUse hook after a change runs one ``git status``
-    and no ``add -u``, and its checkpoint holds the change and the new file."""
+def test_the_agent_hook_s_checkpoint_uses_its_fingerprint_s_listing(
+        repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unhurried: None) -> None:
+    """Through the hook's entry point: a PreToolUse hook after a change runs
+    one ``git status`` and no ``add -u``, and its checkpoint holds the change
+    and the new file."""
+    from recovery.agent.hook import agent_hook_main
+
     repo.write("README.md", "changed by the agent\n")
     repo.write("new/file.txt", "new\n")
     trace = tmp_path / "hook.json"
     payload = json.dumps({"hook_event_name": "PreToolUse", "session_id": "s", "tool_name": "Bash",
                           "tool_input": {"command": "true"}, "cwd": str(repo.path)})
-    repo.recover("agent-hook", "PreToolUse", input=payload, env={"GIT_TRACE2_EVENT": str(trace)})
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(payload.encode())))
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+    assert agent_hook_main(["PreToolUse"]) == 0
+    monkeypatch.delenv("GIT_TRACE2_EVENT")
     ran = commands_run(trace)
     assert ran.count("status") == 1 and "add" not in ran, ran
     newest = json.loads(repo.recover("list", "-n", "1", "--json").stdout)[0]
     assert repo.git("cat-file", "blob", f"{newest['worktree_tree']}:README.md") == "changed by the agent"
     assert repo.git("cat-file", "blob", f"{newest['worktree_tree']}:new/file.txt") == "new"
+
+
+def test_a_listing_older_than_its_bound_is_not_used(repo: GitRepo) -> None:
+    """A hook that waited for the repository lock (another capture running)
+    holds a listing made before the wait. A file saved during the wait was
+    clean when status looked; taken from the index, its new bytes would be in
+    no checkpoint once the tool deleted it. Past the bound the capture looks
+    again and holds the saved bytes."""
+    repo.write("b.txt", "committed\n")
+    repo.commit_all("b")
+    repo.write("a.txt", "changed\n")
+    listing = listing_of(repo)
+    assert b"b.txt" not in listing.stdout
+    time.sleep(LISTING_MAX_AGE_S + 0.05)  # the wait for the lock
+    repo.write("b.txt", "saved during the wait\n")
+    snap = take_listed(repo, listing)
+    assert repo.git("cat-file", "blob", f"{snap.worktree_tree}:b.txt") == "saved during the wait"
+    assert repo.git("cat-file", "blob", f"{snap.worktree_tree}:a.txt") == "changed"

@@ -1119,3 +1119,47 @@ def test_a_file_the_switch_writes_is_looked_at_after_it(repo: GitRepo, monkeypat
     assert repo.read("m.md") == b"good\n"
     assert stat.S_IMODE((repo.path / "m.md").stat().st_mode) & 0o600 == 0o600
     assert ("m.md", 0o400) in result.access_given
+
+
+def test_the_staged_commit_of_a_submodule_git_diff_ignores_is_put_back(tmp_path: Path) -> None:
+    """A submodule set to ``ignore = all`` in .gitmodules: git's diff commands
+    leave its gitlink changes out unless told otherwise. A checkpoint with one
+    commit of it staged and another checked out must come back with the staged
+    one in the index."""
+    sub = GitRepo.init(tmp_path / "sub")
+    sub.write("s.txt", "s\n")
+    sub.commit_all("s")
+    top = GitRepo.init(tmp_path / "top")
+    top.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub.path), "sub")
+    top.git("config", "-f", ".gitmodules", "submodule.sub.ignore", "all")
+    top.commit_all("with sub")
+    inner = GitRepo(top.path / "sub")
+    inner.write("s.txt", "staged commit\n")
+    staged = inner.commit_all("X")
+    top.git("add", "sub")
+    inner.write("s.txt", "checked out commit\n")
+    inner.commit_all("Y")
+    r = Repo.discover(top.path)
+    cp = create_checkpoint(r, "manual")
+    top.git("reset", "-q", "sub")
+    restore(r, cp)
+    assert top.git("ls-files", "-s", "sub").split()[1] == staged
+
+
+def test_a_file_written_where_a_fifo_stood_is_usable_by_its_owner(repo: GitRepo) -> None:
+    """A FIFO at a tracked path is replaced by the file after git's switch;
+    under a umask that takes the owner's write permission it is looked at
+    and given back its access like every file the restore wrote."""
+    repo.write("f", "content\n")
+    repo.commit_all()
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    (repo.path / "f").unlink()
+    os.mkfifo(repo.path / "f")
+    old = os.umask(0o277)
+    try:
+        restore(r, cp)
+    finally:
+        os.umask(old)
+    assert repo.read("f") == b"content\n"
+    assert stat.S_IMODE((repo.path / "f").stat().st_mode) & 0o600 == 0o600
