@@ -49,8 +49,8 @@ def find_session(repo: Repo, session: str | None) -> str:
     """
     known = sessions(repo.state_dir)
     if not known:
-        raise UsageError("no agent session recorded in this worktree (set up the hooks with "
-                         "`git recover agent install`)")
+        raise UsageError("no agent session recorded in this worktree yet (the agent hooks record one from "
+                         "an agent's first prompt; `git recover agent install` sets them up)")
     if session is None:
         return known[0][0]
     matches = [sid for sid, _ in known if sid == session] or [sid for sid, _ in known if sid.startswith(session)]

@@ -17,7 +17,7 @@ _SUBJECT_WIDTH = 50
 @click.command("list")
 @click.option("-n", "--max-count", type=click.IntRange(min=1), help="Show at most this many.")
 @click.option("--manual", "named_only", is_flag=True, help="Only checkpoints you took or named (-m).")
-@click.option("--reason", help="Only this reason (manual, pre-commit, post-merge, run, restore-safety...).")
+@click.option("--reason", help="Only this reason (manual, pre-commit, post-merge, pre-run, restore-safety...).")
 @click.option("--branch", help="Only checkpoints taken on this branch.")
 @click.option("-a", "--all", "include_safety", is_flag=True,
               help="Also restores' safety checkpoints (hidden by default; `undo` names the latest).")

@@ -209,7 +209,8 @@ def checkpoint_new(repo: Repo, reason: str, message: str | None, fingerprint: by
                    listing: StatusListing | None = None) -> str:
     """Take a checkpoint and remember it as the one holding ``fingerprint``,
     unless it left a file out (over the size cap, unreadable, a nested
-    repository without commits): the fingerprint cannot tell when such a file
+    repository without commits, untracked files the user's git does not
+    show): the fingerprint cannot tell when such a file
     becomes capturable (the cap raised, a group joined, a first commit made),
     so the next agent hook or watcher event captures again instead of reusing
     a checkpoint that lacks it. ``listing``: what the fingerprint's status
@@ -223,8 +224,14 @@ def checkpoint_new(repo: Repo, reason: str, message: str | None, fingerprint: by
     """
     from recovery.core.checkpoint import create_checkpoint
 
+    from recovery.core.capture import UNLISTED_NOTE
+
     cp = create_checkpoint(repo, reason, message, listing=listing)
-    complete = all(item.reason == "special-file" for item in cp.skipped)  # a FIFO holds no data to miss
+    # A FIFO holds no data to miss. Untracked files left out by the user's
+    # status.showUntrackedFiles=no are in the fingerprint all the same (its
+    # status lists them), so once the setting was lifted the checkpoint without
+    # them was reused for ever (hostile testing).
+    complete = all(item.reason == "special-file" for item in cp.skipped) and UNLISTED_NOTE not in cp.notes
     if fingerprint is not None and complete:
         remember(repo.state_dir, fingerprint, cp.ref, cp.sha)
     return cp.sha

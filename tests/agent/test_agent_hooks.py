@@ -323,3 +323,19 @@ def test_a_payload_that_is_not_utf8_still_gets_its_checkpoint(repo: GitRepo) -> 
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert len(checkpoint_refs(repo)) == 1
     assert [r["line"] for r in session_records(repo) if r["kind"] == "prompt"] == ["byte \ufffd"]
+
+
+def test_a_checkpoint_without_untracked_files_is_not_reused_once_git_shows_them(repo: GitRepo) -> None:
+    """With ``status.showUntrackedFiles=no`` a checkpoint holds no untracked
+    file; the fingerprint lists them all the same, so a reused checkpoint would
+    go on missing them after the user lifted the setting. The next hook captures."""
+    repo.git("config", "status.showUntrackedFiles", "no")
+    repo.write("notes.txt", "untracked work\n")
+    assert pre_tool(repo, None, "Bash", {"command": "true"}, "u1").returncode == 0
+    first = json.loads(repo.recover("list", "-n", "1", "--json").stdout)[0]
+    assert "notes.txt" not in repo.git("ls-tree", "-r", "--name-only", first["worktree_tree"])
+    repo.git("config", "--unset", "status.showUntrackedFiles")
+    assert pre_tool(repo, None, "Bash", {"command": "true"}, "u2").returncode == 0
+    newest = json.loads(repo.recover("list", "-n", "1", "--json").stdout)[0]
+    assert newest["sha"] != first["sha"]
+    assert repo.git("cat-file", "blob", f"{newest['worktree_tree']}:notes.txt") == "untracked work"
