@@ -123,7 +123,7 @@ def _dispatch(event: str, payload: dict[str, Any]) -> int:
         def build_prompt(records: list[dict[str, Any]]) -> dict[str, Any]:
             n, _ = prompt_number(records, prompt_id, submitted=True)
             cp = sha or _capture(toplevel, PROMPT_REASON, f"session {session} prompt {n}: {line}", fingerprint,
-                                listing)
+                                 listing)
             return {"kind": "prompt", "n": n, "prompt_id": prompt_id, "line": line, "checkpoint": cp}
 
         append(state_dir, session, build_prompt)
@@ -133,7 +133,7 @@ def _dispatch(event: str, payload: dict[str, Any]) -> int:
     def build_tool(records: list[dict[str, Any]]) -> dict[str, Any]:
         n, _ = prompt_number(records, prompt_id)
         cp = sha or _capture(toplevel, TOOL_REASON, f"session {session} prompt {n}: {tool} {target}",
-                                fingerprint, listing)
+                             fingerprint, listing)
         return {"kind": "tool", "n": n, "prompt_id": prompt_id, "tool": tool, "target": target,
                 "tool_use_id": payload.get("tool_use_id"), "checkpoint": cp}
 

@@ -793,10 +793,6 @@ def _listed_changes(repo: Repo, config: GitConfig, listing: StatusListing | None
     fsmonitor path gives status already; otherwise the caller lists them with
     ``ls-files -o`` as the full path does (status may answer from the untracked
     cache, which :func:`_tracks_changes` explains is not trusted alone).
-
-    A file changed after status looked and not listed is captured as it was
-    then, a state it had; the fingerprint recorded with the checkpoint was
-    taken before, so the next one differs and captures it.
     """
     if listing is None or config.get_bool("core.sparseCheckout", False):
         return None

@@ -48,11 +48,11 @@ from recovery.core.capture import (
     shown_paths,
 )
 from recovery.core.config import GitConfig
+from recovery.core.fingerprint import StatusListing
 from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path, warn
 from recovery.core.git import GitCommandError
 from recovery.core.journal import record_or_warn
-from recovery.core.fingerprint import StatusListing
 from recovery.core.lock import repo_lock
 from recovery.core.model import IDENTITY, Capture, Checkpoint, clean_note, encode_message
 from recovery.core.refs import checkpoint_ref, list_checkpoints, read_head, record_legacy_numbers, update_ref

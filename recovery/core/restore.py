@@ -722,11 +722,11 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
     return access
 
 
-def _written(repo: Repo, now: Capture, plan: TargetState) -> bytes:
-    """The paths the switch writes a file at (new content or mode), NUL-separated."""
+def _written(repo: Repo, now: Capture, plan: TargetState) -> list[bytes]:
+    """The raw paths the switch writes a file at (new content or mode)."""
     fields = raw_tree_diff(repo, now.worktree_tree, plan.worktree_tree).split(b"\0")
-    return b"\0".join(path for meta, path in zip(fields[::2], fields[1::2])
-                      if meta.split(b" ")[1] not in (b"000000", b"160000"))
+    return [path for meta, path in zip(fields[::2], fields[1::2])
+            if meta.split(b" ")[1] not in (b"000000", b"160000")]
 
 
 def _stage_index_tree(repo: Repo, git: Git, plan: TargetState, sparse: bool) -> None:
@@ -749,10 +749,12 @@ def _stage_index_tree(repo: Repo, git: Git, plan: TargetState, sparse: bool) -> 
         git.run("read-tree", "-m", "-i", plan.index_tree)
         return
     fields = raw_tree_diff(repo, plan.worktree_tree, plan.index_tree).split(b"\0")
-    removed = b"0 " + repo.object_format.null_id.encode()  # mode 0: drop the entry
-    entries = [b"%s\t%s" % (removed if meta.split(b" ")[1] == b"000000" else b" ".join(meta.split(b" ")[1:4:2]),
-                             path)
-               for meta, path in zip(fields[::2], fields[1::2])]
+    entries: list[bytes] = []
+    for meta, path in zip(fields[::2], fields[1::2]):
+        _, mode, _, oid, _ = meta.split(b" ")  # ":old_mode new_mode old_id new_id status"
+        if mode == b"000000":  # not in the index tree: mode 0 drops the entry
+            mode, oid = b"0", repo.object_format.null_id.encode()
+        entries.append(b"%s %s\t%s" % (mode, oid, path))
     if entries:
         git.run("update-index", "-z", "--index-info", input=b"\0".join(entries) + b"\0")
 
@@ -844,9 +846,9 @@ class _AccessWalk:
     replaced, or not yet there.
     """
 
-    def __init__(self, toplevel: Path, listed: bytes, written: bytes) -> None:
+    def __init__(self, toplevel: Path, listed: bytes, written: list[bytes]) -> None:
         """Start walking the paths in ``listed`` (NUL-separated: every path of
-        the target's worktree tree); ``written``: those the switch writes. The
+        the target's worktree tree); ``written``: the raw paths the switch writes. The
         listing is taken by the caller: a git child started from the thread
         would be killed when the thread ends (``PR_SET_PDEATHSIG`` follows the
         thread that forked)."""
@@ -865,8 +867,7 @@ class _AccessWalk:
 
     def written(self, paths: list[bytes]) -> None:
         """Add ``paths``, written after the switch, to those looked at again."""
-        if paths:
-            self._written = b"\0".join([self._written, *paths]) if self._written else b"\0".join(paths)
+        self._written += paths
 
     def problems(self) -> list[tuple[str, int]]:
         """Wait for the walk: ``(path, mode)`` of what its owner cannot use,
@@ -879,9 +880,8 @@ class _AccessWalk:
         self._thread.join()
         if self._error is not None:
             raise self._error
-        after = listed_access_problems(self._toplevel, self._written)
-        written = set(os.fsdecode(self._written).split("\0"))
-        redone = written | {path for path, _ in after}
+        after = listed_access_problems(self._toplevel, b"\0".join(self._written))
+        redone = {path.decode("utf-8", "surrogateescape") for path in self._written} | {path for path, _ in after}
         return [item for item in self._problems if item[0] not in redone] + after
 
 

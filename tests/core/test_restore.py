@@ -760,12 +760,12 @@ def test_commit_during_the_switch_is_refused_by_the_index_lock(repo: GitRepo, mo
     attempts: list[subprocess.CompletedProcess[str]] = []
     real_replace = restore_module._replace_special_files
 
-    def commit_mid_switch(*args: object) -> None:
+    def commit_mid_switch(*args: object) -> list[bytes]:
         # The worktree already holds the checkpoint's files; the index does not yet.
         assert repo.read("f0.txt") == b"old 0\n"
         attempts.append(subprocess.run(["git", "commit", "-a", "-q", "-m", "mixed"], cwd=repo.path,
                                        capture_output=True, text=True))
-        real_replace(*args)  # type: ignore[arg-type]
+        return real_replace(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(restore_module, "_replace_special_files", commit_mid_switch)
     restore(r, cp)
