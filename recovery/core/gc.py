@@ -6,7 +6,8 @@ of each hour (UTC) for a day, the newest of each day for ``recover.gc.maxAgeDays
 (default 30), none after that. Named and manual checkpoints (``checkpoint``,
 ``checkpoint -m``) are not thinned and live ``recover.gc.manualMaxAgeDays``
 (default 365). On top, at most ``recover.gc.keep`` (default 100) are kept,
-chosen named/manual first, then automatic, then restore safety checkpoints,
+chosen named/manual first, then the states agent prompts began from, then the
+other automatic ones, then restore safety checkpoints,
 newest first within each, so a cap never drops a user's named checkpoint to keep
 a safety one.
 
@@ -148,11 +149,25 @@ def plan_gc(checkpoints: list[Checkpoint], rules: Retention, now: datetime | Non
     return GcPlan(drop, keep)
 
 
+# The agent hooks' checkpoint of the state an agent's prompt began from
+# (recovery.agent.hook.PROMPT_REASON; the core cannot import the agent layer).
+AGENT_PROMPT_REASON = "agent-prompt"
+
+
 def _rank(cp: Checkpoint) -> int:
-    """Which checkpoints a cap keeps first: named/manual, automatic, safety."""
+    """Which checkpoints a cap keeps first: named/manual, the states agent
+    prompts began from, other automatic ones, safety.
+
+    Why the prompts: they are what ``rewind N`` and ``restore prompt:N`` go back
+    to, and an agent's tool calls each leave a checkpoint. 130 tool calls that
+    changed something dropped a session's first prompt within seconds under
+    the default cap of 100 (new-user trial); a session has far fewer prompts.
+    """
     if is_named(cp):
         return 0
-    return 2 if cp.is_safety else 1
+    if cp.reason == AGENT_PROMPT_REASON:
+        return 1
+    return 3 if cp.is_safety else 2
 
 
 def _within_schedule(cp: Checkpoint, checkpoints: list[Checkpoint], rules: Retention, now: datetime) -> bool:

@@ -292,3 +292,25 @@ def test_a_git_config_value_the_command_line_would_refuse_is_refused(repo: GitRe
     [line] = proc.stderr.splitlines()
     assert re.search(rf"git config {key}={value!r}: at least {1 if value == '0' else 0}$", line, re.IGNORECASE), line
     assert checkpoint_refs(repo) == before
+
+
+def test_a_busy_agent_s_tool_checkpoints_do_not_push_out_its_prompts() -> None:
+    """130 tool calls that each changed something, under the default cap of
+    100: the states the session's prompts began from (what ``rewind N`` goes
+    back to) are kept, the oldest tool checkpoints go."""
+    from recovery.agent.hook import PROMPT_REASON, TOOL_REASON
+    from recovery.core.gc import AGENT_PROMPT_REASON
+
+    assert AGENT_PROMPT_REASON == PROMPT_REASON
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    prompts = [_cp(1 + 44 * p, now - timedelta(seconds=300 - 100 * p), PROMPT_REASON, f"session s prompt {p + 1}: go")
+               for p in range(3)]
+    tools = [_cp(2 + i + i // 43, now - timedelta(seconds=299 - 2.3 * i), TOOL_REASON, "session s prompt 1: Edit a")
+             for i in range(130)]
+    everything = sorted([*prompts, *tools], key=lambda c: c.time, reverse=True)
+    assert len({cp.sha for cp in everything}) == 133
+    plan = plan_gc(everything, Retention(), now=now)
+    assert len(plan.keep) == 100
+    assert all(cp in plan.keep for cp in prompts)
+    assert plan.drop and all(cp.reason == TOOL_REASON for cp in plan.drop)
+    assert min(cp.time for cp in plan.keep if cp.reason == TOOL_REASON) > max(cp.time for cp in plan.drop)
