@@ -35,7 +35,7 @@ import sys
 
 from recovery.agent.session import append, prompt_number
 from recovery.base.errors import EXIT_OK, RecoverError
-from recovery.core.fingerprint import StatusListing, checkpoint_new, unchanged
+from recovery.core.fingerprint import AGENT_PROMPT_REASON, StatusListing, checkpoint_new, unchanged
 
 # typing's and pathlib's imports cost the hot path (pathlib 5 ms of a 70 ms
 # hook): its paths are strings. mypy reads the name as typing's.
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 EXIT_FEEDBACK = 2  # Claude Code: exit 2 feeds stderr back to the agent
 FILE_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit", "Bash")
 EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure")
-PROMPT_REASON = "agent-prompt"
+PROMPT_REASON = AGENT_PROMPT_REASON
 TOOL_REASON = "agent-tool"
 _TARGET_MAX = 200
 

@@ -49,6 +49,10 @@ if TYPE_CHECKING:
     StrPath = str | os.PathLike[str]
 
 FINGERPRINT_FILE = "fingerprint"
+# The reason of the agent hooks' checkpoint of the state a prompt began from:
+# what `rewind N` goes back to, and what retention keeps ahead of other
+# automatic checkpoints (recovery.core.gc).
+AGENT_PROMPT_REASON = "agent-prompt"
 
 
 class StatusListing:

@@ -43,6 +43,7 @@ from recovery.base.output import say, warn
 from recovery.base.errors import RecoverError
 from recovery.core.capture import workdir_parent
 from recovery.core.config import GitConfig
+from recovery.core.fingerprint import AGENT_PROMPT_REASON
 from recovery.core.git import GitCommandError
 from recovery.core.lock import pid_alive, repo_lock
 from recovery.core.model import Checkpoint
@@ -147,11 +148,6 @@ def plan_gc(checkpoints: list[Checkpoint], rules: Retention, now: datetime | Non
     keep = tuple(cp for cp in checkpoints if cp.sha in chosen)
     drop = tuple(cp for cp in checkpoints if cp.sha not in chosen)
     return GcPlan(drop, keep)
-
-
-# The agent hooks' checkpoint of the state an agent's prompt began from
-# (recovery.agent.hook.PROMPT_REASON; the core cannot import the agent layer).
-AGENT_PROMPT_REASON = "agent-prompt"
 
 
 def _rank(cp: Checkpoint) -> int:
