@@ -18,17 +18,18 @@ snapshots of AI coding tools):
    flatten them silently).
 3. The merge state files (``MERGE_HEAD``, ``MERGE_MSG``...) as blobs, so a
    restore can bring back a merge in progress.
-4. The worktree tree: ``add -u`` into the copy, then the untracked files that
-   are not ignored (``ls-files -o --exclude-standard``) through
-   ``update-index --add``, skipping loudly what the size cap or a nested
-   repository without commits rules out (a huge new file must not block every
-   snapshot: jj #3616); a tracked file its user may not read is left out of
-   the worktree tree and recorded, not kept with its old content. Where
-   ``core.fsmonitor`` is set, one ``git status``
-   run first names the changed and untracked paths and only those go through
-   ``update-index`` (:func:`_list_changes`): the cost follows the change.
-   After the agent hook's or the watcher's fingerprint, its own ``git status``
-   names the changed tracked paths instead of ``add -u`` (:func:`_listed_changes`).
+4. The worktree tree: the changed tracked paths (``diff-files``) and the
+   untracked files that are not ignored (``ls-files -o --exclude-standard``,
+   listed meanwhile) through one ``update-index --add --remove`` into the
+   copy, skipping loudly what the size cap or a nested repository without
+   commits rules out (a huge new file must not block every snapshot: jj
+   #3616); a tracked file its user may not read is left out of the worktree
+   tree and recorded, not kept with its old content. Where ``core.fsmonitor``
+   is set, one ``git status`` run first names the changed and untracked paths
+   (:func:`_list_changes`): the cost follows the change. After the agent
+   hook's or the watcher's fingerprint, its own ``git status`` names the
+   changed tracked paths (:func:`_listed_changes`). A sparse checkout takes
+   ``add -u --sparse`` and then the untracked files.
 5. A re-check: any file the capture hashed that was written after hashing began
    (its ``ctime``), confirmed by ``diff-files`` on the copy; the caller retries
    (a file rewritten mid-capture: lint-staged #804).
@@ -54,7 +55,7 @@ from recovery.base.errors import RecoverError
 from recovery.core.fingerprint import StatusListing, index_identity
 from recovery.core.git import Git, GitCommandError, Running
 from recovery.core.model import Capture, ConflictState, Skipped
-from recovery.core.refs import read_head
+from recovery.core.refs import read_head, start_head
 from recovery.core.repo import Repo
 
 # Files git keeps in the git directory while a merge, cherry-pick or revert
@@ -87,6 +88,8 @@ MAX_UNTRACKED_KEY = "recover.maxUntrackedSize"
 # Above this many paths, one unrestricted git command beats matching each entry
 # against a pathspec list (and stays far below the argument-size limit).
 _MAX_PATHSPECS = 1000
+# The changed tracked files of a capture (see _changed_tracked).
+_DIFF_FILES = ("diff-files", "--name-only", "-z", "--ignore-submodules=dirty")
 UNLISTED_NOTE = "untracked files not captured: git config status.showUntrackedFiles=no"
 # Seconds a fingerprint's status listing stays usable by the capture that
 # follows it (see _listed_changes); the gap is 15-40 ms when nothing waits.
@@ -158,42 +161,26 @@ def capture(repo: Repo, workdir: Path, config: GitConfig, listing: StatusListing
             would record it stale. A file its user may not read is left out
             and recorded instead (:func:`_leave_out_unreadable`).
     """
-    head, branch = read_head(repo.git)
-    index_file = workdir / "index"
-    # A git killed mid-attempt (SIGBUS on a file truncated under its mmap)
-    # leaves its lock on our private copy; the next attempt must not trip on it.
-    (workdir / "index.lock").unlink(missing_ok=True)
-    if repo.index_file.exists():
-        # copy2 keeps the index file's mtime: git decides which entries are
-        # "racily clean" by comparing file mtimes with the index's own mtime
-        # (Documentation/technical/racy-git.txt). A fresh mtime on the copy made
-        # a same-size edit within the same timestamp tick look clean, and the
-        # checkpoint silently kept the old content (test_same_size_edit_in_the_same_timestamp_tick_is_captured).
-        try:
-            shutil.copy2(repo.index_file, index_file)
-        except OSError as exc:
-            # shutil names the source (the user's index) in a failed copy; it
-            # was only read: say what could not be written, and that nothing of
-            # the user's changed.
-            raise RecoverError(f"could not copy the index into {workdir} ({exc.strerror or exc}); your index "
-                               "and files were not changed") from None
-    git = repo.git.with_index(index_file)
-    marker = _hash_marker(workdir, repo.toplevel)  # before anything reads a worktree file
-    changes: Changes | None = None
-    listed = _listed_changes(repo, config, listing)
+    heading = start_head(repo.git)  # read while the index is copied and the capture starts
     untracked: Running | None = None
-    if _tracks_changes(config) and repo.index_file.exists():
-        # First, while the copy still holds the fsmonitor token and the
-        # untracked cache of the user's index; every later step works on named
-        # paths only and must not ask the hook again (each ask costs a process).
-        changes = listed or _list_changes(git, repo.toplevel, config)
-        git = git.with_config("core.fsmonitor", "false")
-    else:
-        # Listing the untracked files reads the index and walks the directories;
-        # it needs nothing the steps before `update-index` write (they change no
-        # path from tracked to untracked), so it runs alongside them.
-        untracked = _start_untracked(git, config)
     try:
+        index_file = _copy_index(repo, workdir)
+        git = repo.git.with_index(index_file)
+        marker = _hash_marker(workdir, repo.toplevel)  # before anything reads a worktree file
+        changes: Changes | None = None
+        sparse = config.get_bool("core.sparseCheckout", False)
+        listed = None if sparse else _listed_changes(repo, config, listing)
+        if _tracks_changes(config) and repo.index_file.exists():
+            # First, while the copy still holds the fsmonitor token and the
+            # untracked cache of the user's index; every later step works on named
+            # paths only and must not ask the hook again (each ask costs a process).
+            changes = listed or _list_changes(git, repo.toplevel, config)
+            git = git.with_config("core.fsmonitor", "false")
+        else:
+            # Listing the untracked files reads the index and walks the directories;
+            # it needs nothing the steps before `update-index` write (they change no
+            # path from tracked to untracked), so it runs alongside them.
+            untracked = _start_untracked(git, config)
         conflict = None
         written = git.run("write-tree", check=False)
         if written.returncode == 0:
@@ -202,16 +189,18 @@ def capture(repo: Repo, workdir: Path, config: GitConfig, listing: StatusListing
             index_tree, conflict = _capture_unmerged(repo, git, workdir)
         else:
             raise GitCommandError(("write-tree",), written.returncode, written.stderr)
+        head, branch = read_head(repo.git, heading)
         if conflict is None:
             conflict = _capture_state_files(repo, git, None, 0, head)
 
-        if changes is None and listed is not None:
-            # The tracked changes as status found them; the untracked files as
-            # the full path lists them (see _listed_changes).
+        if changes is None and not sparse:
+            # The tracked changes as status found them (see _listed_changes) or
+            # as diff-files finds them while the untracked files are listed.
+            tracked = listed or _changed_tracked(git)
             found = untracked.wait() if untracked is not None else None
-            changes = listed._replace(
+            changes = tracked._replace(
                 untracked=found.stdout.split(b"\0") if found else [], directories=[], unlisted=found is None,
-                stderr=found.stderr if found else "")  # status's own: read for `listed.unreadable` already
+                stderr=found.stderr if found else "")  # the tracked listing's own: read for `unreadable` already
         if changes is None:
             special, unreadable = _add_tracked(git, repo.toplevel)
             left_out, notes = _add_untracked(git, repo.toplevel, config, untracked)
@@ -230,8 +219,37 @@ def capture(repo: Repo, workdir: Path, config: GitConfig, listing: StatusListing
             raise CaptureRace(changed, snap._replace(racing=tuple(changed)))
         return snap
     finally:
-        if untracked is not None:
-            untracked.wait(check=False)  # reaped even when a step failed
+        for started in (heading, untracked):
+            if started is not None:
+                started.wait(check=False)  # reaped even when a step failed
+
+
+def _copy_index(repo: Repo, workdir: Path) -> Path:
+    """Copy the user's index into ``workdir`` (when there is one) and return
+    the copy's path, where git-recover's own git steps then work.
+
+    Raises:
+        RecoverError: the copy could not be written; the user's index was only read.
+    """
+    index_file = workdir / "index"
+    # A git killed mid-attempt (SIGBUS on a file truncated under its mmap)
+    # leaves its lock on our private copy; the next attempt must not trip on it.
+    (workdir / "index.lock").unlink(missing_ok=True)
+    if repo.index_file.exists():
+        # copy2 keeps the index file's mtime: git decides which entries are
+        # "racily clean" by comparing file mtimes with the index's own mtime
+        # (Documentation/technical/racy-git.txt). A fresh mtime on the copy made
+        # a same-size edit within the same timestamp tick look clean, and the
+        # checkpoint silently kept the old content (test_same_size_edit_in_the_same_timestamp_tick_is_captured).
+        try:
+            shutil.copy2(repo.index_file, index_file)
+        except OSError as exc:
+            # shutil names the source (the user's index) in a failed copy; it
+            # was only read: say what could not be written, and that nothing of
+            # the user's changed.
+            raise RecoverError(f"could not copy the index into {workdir} ({exc.strerror or exc}); your index "
+                               "and files were not changed") from None
+    return index_file
 
 
 def apply_patch(repo: Repo, snap: Capture, patch: Path, workdir: Path) -> Capture:
@@ -336,8 +354,41 @@ def _unreadable_dirs(stderr: str, toplevel: Path) -> list[str]:
     return found
 
 
+def _changed_tracked(git: Git) -> Changes:
+    """The tracked paths whose file may differ from the temporary index's
+    entry (modified, deleted, type changed, or only their stat data changed),
+    by ``diff-files``; the untracked fields empty.
+
+    Why not ``add -u``: it writes the whole index, and the untracked files
+    need one more write after it (``update-index --add``); naming the changed
+    paths first lets one ``update-index`` take both, as on the fsmonitor path
+    (:func:`_add_changes`): at 80k files, 28 ms of a 6.4 MB index written
+    (git's trace2) saved on every capture. ``update-index`` hashes a listed
+    path again only when its stat data differs, and records the stat data it
+    finds, so the copy ends as refreshed as ``add -u`` leaves it (a restore
+    switches in it: :func:`_list_changes`).
+
+    ``--ignore-submodules=dirty`` overrides a submodule's ``ignore`` setting in
+    ``.gitmodules``: a submodule whose commit moved is a change, its own
+    uncommitted edits are not (a gitlink records only the commit).
+
+    Raises:
+        GitCommandError: diff-files failed, or said an error it did not exit
+            for: whatever it is about, its entry may keep old content.
+        RecoverError: a tracked path cannot be read for another reason than
+            its permissions (:func:`_denied`).
+    """
+    result = git.run(*_DIFF_FILES, check=False)
+    if result.returncode != 0 or any(line.startswith(("error: ", "fatal: "))
+                                     for line in result.stderr.splitlines()):
+        raise GitCommandError(_DIFF_FILES, result.returncode, result.stderr)
+    tracked = list(dict.fromkeys(path for path in result.stdout.split(b"\0") if path))
+    return Changes(tracked, [], [], False, result.stderr, _denied(result.stderr))
+
+
 def _add_tracked(git: Git, toplevel: Path) -> tuple[list[str], tuple[Skipped, ...]]:
-    """``add -u`` into the temporary index.
+    """``add -u`` into the temporary index, in a sparse checkout (elsewhere
+    :func:`_changed_tracked` names the changes).
 
     ``--ignore-errors``: git goes on past a path it cannot add and names every
     one, instead of stopping at the first (a FIFO where a file is tracked, a
@@ -779,7 +830,7 @@ def _listed_changes(repo: Repo, config: GitConfig, listing: StatusListing | None
       ``git reset`` in between would make the listing wrong for the copy:
       a file unstaged meanwhile would keep its staged content in the capture);
     * there is no sparse checkout (``add -u --sparse`` decides there, as for
-      :func:`_tracks_changes`);
+      :func:`_tracks_changes`; the caller does not ask then);
     * status returned at most :data:`LISTING_MAX_AGE_S` before this capture
       began (its hash marker): a file written after status looked at it and
       not listed is captured with the index's content, as status saw it. A
@@ -794,7 +845,7 @@ def _listed_changes(repo: Repo, config: GitConfig, listing: StatusListing | None
     ``ls-files -o`` as the full path does (status may answer from the untracked
     cache, which :func:`_tracks_changes` explains is not trusted alone).
     """
-    if listing is None or config.get_bool("core.sparseCheckout", False):
+    if listing is None:
         return None
     if time.monotonic() - listing.listed_at > LISTING_MAX_AGE_S:
         return None

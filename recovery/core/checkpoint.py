@@ -55,7 +55,8 @@ from recovery.core.git import GitCommandError
 from recovery.core.journal import record_or_warn
 from recovery.core.lock import repo_lock
 from recovery.core.model import IDENTITY, Capture, Checkpoint, clean_note, encode_message
-from recovery.core.refs import checkpoint_ref, list_checkpoints, read_head, record_legacy_numbers, update_ref
+from recovery.core.refs import (checkpoint_ref, list_checkpoints, read_head, record_legacy_numbers, start_listing,
+                                update_ref)
 from recovery.core.repo import Repo
 
 __all__ = ["Checkpoint", "PatchNotApplied", "create_checkpoint", "from_last_capture", "publish_state", "take"]
@@ -146,10 +147,13 @@ def take(repo: Repo, reason: str, message: str | None, workdir: Path,
         PatchNotApplied, RecoverError: as :func:`create_checkpoint`.
     """
     config = config or GitConfig.load(repo.git)
-    existing = list_checkpoints(repo)
+    refs = start_listing(repo)  # read while the capture runs; nothing else writes them under the lock
     attempts = config.get_int(ATTEMPTS_KEY, DEFAULT_ATTEMPTS, minimum=1)
     started = time.perf_counter()
-    snap = _capture_settled(repo, workdir, config, attempts, listing)
+    try:
+        snap = _capture_settled(repo, workdir, config, attempts, listing)
+    finally:
+        existing = list_checkpoints(repo, started=refs)
     patch_error = None
     if patch is not None:
         try:
@@ -434,7 +438,10 @@ def from_last_capture(repo: Repo, reason: str, config: GitConfig | None = None) 
         if written.returncode != 0:
             return None  # unmerged entries: the capture splits them into stages
         on_disk = repo.git.with_index(kept)
-        if on_disk.run("diff-files", "--name-only", "-z", "--ignore-submodules=dirty").stdout.strip(b"\0"):
+        # Exit status 1 at the first difference; anything said on stderr (an
+        # entry it could not look at, which it skips) fails the showing too.
+        unchanged = on_disk.run("diff-files", "--quiet", "--ignore-submodules=dirty", check=False)
+        if unchanged.returncode != 0 or unchanged.stderr:
             return None
         if _written_since(repo.toplevel, on_disk.run("ls-files", "-z").stdout, kept.stat().st_mtime_ns):
             return None

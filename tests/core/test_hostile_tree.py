@@ -129,41 +129,57 @@ def test_file_that_vanishes_before_git_adds_it_does_not_fail_the_capture(repo: G
     assert "4913" not in files and "notes.txt" in files
 
 
-@pytest.mark.parametrize("stderr", ["", "error: something git has never said\n",
-                                    "error: open(\"elsewhere.txt\"): Permission denied\n"],
-                         ids=["silent", "unknown", "another-path"])
-def test_add_failing_for_a_reason_not_accounted_for_fails_the_capture(repo: GitRepo, monkeypatch: pytest.MonkeyPatch,
-                                                                     stderr: str) -> None:
-    """``add --ignore-errors`` exits 1 for paths it could not add and still
-    writes the others: that is accepted only when git named every one and
-    each is accounted for (a special or unreadable file); anything else would
-    leave a stale entry in a checkpoint called complete."""
+_UNKNOWN = "error: something git has never said\n"
+_ELSEWHERE = "error: open(\"elsewhere.txt\"): Permission denied\n"
+
+
+@pytest.mark.parametrize(("step", "code", "stderr"), [
+    (("add", "-u"), 1, ""), (("add", "-u"), 1, _UNKNOWN), (("add", "-u"), 1, _ELSEWHERE),
+    (("diff-files",), 1, ""), (("diff-files",), 0, _UNKNOWN), (("diff-files",), 0, _ELSEWHERE),
+], ids=["add-sparse-silent", "add-sparse-unknown", "add-sparse-another-path",
+        "diff-files-failed", "diff-files-unknown", "diff-files-another-path"])
+def test_listing_changes_failing_for_a_reason_not_accounted_for_fails_the_capture(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch, stderr: str, step: tuple[str, ...], code: int) -> None:
+    """``add --ignore-errors`` (the sparse checkout's way) exits 1 for paths
+    it could not add and still writes the others: that is accepted only when
+    git named every one and each is accounted for (a special or unreadable
+    file); anything else would leave a stale entry in a checkpoint called
+    complete. ``diff-files`` (everywhere else) skips an entry it says an error
+    about, exit status 0 or not: any error fails the capture."""
+    if step[0] == "add":
+        repo.git("config", "core.sparseCheckout", "true")
     repo.write("README.md", "edited\n")
     real_run = Git.run
+    faked: list[tuple[str, ...]] = []
 
     def run(self: Git, *args: str, **kwargs: object) -> Result:
-        if args[:2] == ("add", "-u"):
-            return Result(1, b"", stderr)
+        if args[:len(step)] == step:
+            faked.append(args)
+            return Result(code, b"", stderr)
         return real_run(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Git, "run", run)
     r = Repo.discover(repo.path)
     with pytest.raises(RecoverError, match="checkpoint failed: "):
         create_checkpoint(r, "manual")
-    assert list_checkpoints(r) == []
+    assert faked and list_checkpoints(r) == []
 
 
-def test_a_file_recreated_while_add_stats_it_makes_the_capture_retry(repo: GitRepo,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A tracked file deleted and created again while ``add -u`` walked: git
-    dies with "unable to stat" (exit 128), which failed 11 of 40 checkpoints
-    with no retry (hostile testing). It is a race: the capture retries."""
+@pytest.mark.parametrize("step", [("add", "-u"), ("update-index", "--add")], ids=["add-sparse", "update-index"])
+def test_a_file_recreated_while_git_stats_it_makes_the_capture_retry(repo: GitRepo, monkeypatch: pytest.MonkeyPatch,
+                                                                   step: tuple[str, str]) -> None:
+    """A tracked file deleted and created again while ``add -u`` (a sparse
+    checkout) or ``update-index`` walked: git dies with "unable to stat" (exit
+    128), which failed 11 of 40 checkpoints with no retry (hostile testing).
+    It is a race: the capture retries."""
+    if step[0] == "add":
+        repo.git("config", "core.sparseCheckout", "true")
     repo.write("README.md", "edited\n")
     real_run = Git.run
     adds: list[int] = []
 
     def run(self: Git, *args: str, **kwargs: object) -> Result:
-        if args[:2] == ("add", "-u"):
+        if args[:2] == step:
             adds.append(1)
             if len(adds) == 1:
                 return Result(128, b"", "fatal: unable to stat 'README.md': No such file or directory\n")

@@ -82,3 +82,11 @@ def git_proc(repo: GitRepo, *args: str, timeout: float = 60) -> subprocess.Compl
     """Run a user's ``git`` command (hooks fire) and keep its exit status and output."""
     return subprocess.run(["git", *args], cwd=repo.path, capture_output=True, text=True, check=False,
                           timeout=timeout)
+
+
+def captures(argvs: list[str]) -> int:
+    """Captures among the git processes ``argvs`` (each ``git ...`` as one string,
+    from a ``GIT_TRACE2_EVENT`` trace): each capture that hashes the worktree
+    lists its changed tracked files once with ``diff-files --name-only`` (``add
+    -u`` in a sparse checkout); reusing a capture runs ``diff-files --quiet``."""
+    return sum(1 for argv in argvs if " diff-files --name-only " in f" {argv} " or " add -u " in f" {argv} ")

@@ -17,7 +17,7 @@ import pytest
 from recovery.core.repo import Repo
 from tests.conftest import GitRepo
 from tests.core.helpers import checkpoint_refs, disk_state
-from tests.hooks.helpers import checkpoints_by_reason, configure, install_hooks, label, no_bad_gate
+from tests.hooks.helpers import captures, checkpoints_by_reason, configure, install_hooks, label, no_bad_gate
 
 
 @pytest.fixture
@@ -170,11 +170,6 @@ def _traced_commit(repo: GitRepo, trace: Path, *args: str) -> tuple[subprocess.C
     return proc, started
 
 
-def _captures(started: list[str]) -> int:
-    """Captures among git processes: each capture hashes the worktree with one `add -u`."""
-    return sum(1 for argv in started if " add -u " in f" {argv} ")
-
-
 def _is_the_state_now(repo: GitRepo, sha: str) -> None:
     """A fresh capture of the worktree equals checkpoint ``sha`` (HEAD, branch,
     index, every file): `checkpoint` writes nothing new."""
@@ -197,7 +192,7 @@ def test_a_hooked_commit_with_gates_costs_one_capture(hooked: GitRepo, tmp_path:
     before = len(_gate_runs(hooked))
     proc, started = _traced_commit(hooked, tmp_path / "trace.json", *args)
     assert proc.returncode == 0, proc.stderr
-    assert _captures(started) == 1, "\n".join(started)
+    assert captures(started) == 1, "\n".join(started)
     runs = _gate_runs(hooked)[before:]  # the gate itself ran once, the post-hooks took it from the cache
     assert runs[0] is False and len(runs) >= 2 and all(runs[1:]), runs
     assert proc.stderr.count("gate nobad: pass") == 1, proc.stderr
@@ -223,7 +218,7 @@ def test_a_file_changed_during_the_commit_is_captured_again(hooked: GitRepo, tmp
     hooked.git("add", "a.py")
     proc, started = _traced_commit(hooked, tmp_path / "trace.json", "-m", "changed during")
     assert proc.returncode == 0, proc.stderr
-    assert _captures(started) == 2, "\n".join(started)
+    assert captures(started) == 2, "\n".join(started)
     good = label(hooked, "good")
     assert good is not None and hooked.git("rev-parse", f"{good}^1") == hooked.git("rev-parse", "HEAD")
     assert _tree_of(hooked, good, "b.py") == b"y = 6  # rewritten during the commit\n"

@@ -19,7 +19,7 @@ from pre_commit.clientlib import load_manifest
 from recovery.hooks import HOOKS
 from tests.conftest import CASES, ROOT, GitRepo, needs_shared
 from tests.core.helpers import disk_state
-from tests.hooks.helpers import checkpoints_by_reason, label, no_bad_gate
+from tests.hooks.helpers import captures, checkpoints_by_reason, label, no_bad_gate
 
 # pip's words when the package index cannot be reached.
 _OFFLINE = ("Failed to establish a new connection", "Temporary failure in name resolution",
@@ -238,9 +238,9 @@ def test_stash_patch_is_checkpointed_after_a_hook_that_runs_git_add(tmp_path: Pa
     assert {name: repo.read(name) for name in worktree} == worktree
 
 
-@pytest.mark.parametrize(("unstaged", "captures"), [(False, {1}), (True, {2, 3})])
+@pytest.mark.parametrize(("unstaged", "expected"), [(False, {1}), (True, {2, 3})])
 def test_captures_of_a_commit_through_pre_commit(repo: GitRepo, tmp_path: Path, pre_commit_home: Path,
-                                                 unstaged: bool, captures: set[int]) -> None:
+                                                 unstaged: bool, expected: set[int]) -> None:
     """With nothing unstaged the framework sets nothing aside: one capture serves
     the checkpoint, the gates and post-commit. With unstaged changes pre-commit
     stashes them around the pre-commit hooks *and* around the post-commit hooks:
@@ -266,7 +266,7 @@ def test_captures_of_a_commit_through_pre_commit(repo: GitRepo, tmp_path: Path, 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert ("Stashing unstaged files" in proc.stdout + proc.stderr) is unstaged
     argvs = [" ".join(e["argv"]) for e in map(json.loads, trace.read_text().splitlines()) if e["event"] == "start"]
-    assert sum(1 for argv in argvs if " add -u " in f" {argv} ") in captures, "\n".join(argvs)
+    assert captures(argvs) in expected, "\n".join(argvs)
     good = label(repo, "good")
     assert good is not None and repo.git("rev-parse", f"{good}^1") == repo.git("rev-parse", "HEAD")
     assert repo.git("show", f"{good}:a.py") == "x = 2" and repo.git("show", f"{good}:b.py") == "y = 2"
