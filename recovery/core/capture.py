@@ -959,7 +959,12 @@ def _add_changes(git: Git, toplevel: Path, config: GitConfig, changes: Changes
         notes += (UNLISTED_NOTE,)
     special: list[str] = []
     tracked: list[bytes] = []
+    gone: list[bytes] = []
+    links: dict[bytes, bool] = {}
     for raw in changes.tracked:
+        if _beyond_symlink(toplevel, raw, links):
+            gone.append(raw)
+            continue
         try:
             mode = os.lstat(toplevel / os.fsdecode(raw)).st_mode
         except (FileNotFoundError, NotADirectoryError):
@@ -969,8 +974,30 @@ def _add_changes(git: Git, toplevel: Path, config: GitConfig, changes: Changes
             tracked.append(raw)
         else:
             special.append(os.fsdecode(raw))  # git stores no FIFO, socket or device: the entry stays
+    if gone:
+        # A file whose directory is now a symbolic link is deleted, as `add -u`
+        # takes it; `update-index --remove` refuses such a path ("beyond a
+        # symbolic link") and would fail the capture.
+        git.run("update-index", "--force-remove", "-z", "--stdin", input=b"\0".join(gone) + b"\0")
     unreadable = _leave_out_unreadable(git, toplevel, changes.unreadable)
     return special, unreadable + skipped + _update_index(git, toplevel, tracked, keep), notes
+
+
+def _beyond_symlink(toplevel: Path, raw: bytes, links: dict[bytes, bool]) -> bool:
+    """Whether a leading directory of the raw path ``raw`` is a symbolic link
+    now (git's ``has_symlink_leading_path``); ``links`` remembers each
+    directory looked at, so many paths in one directory cost one ``lstat``."""
+    parts = raw.split(b"/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        directory = b"/".join(parts[:depth])
+        if directory not in links:
+            try:
+                links[directory] = stat.S_ISLNK(os.lstat(toplevel / os.fsdecode(directory)).st_mode)
+            except OSError:
+                links[directory] = False
+        if links[directory]:
+            return True
+    return False
 
 
 def _nested_repo_has_commit(path: Path) -> bool:
