@@ -438,14 +438,20 @@ def from_last_capture(repo: Repo, reason: str, config: GitConfig | None = None) 
         if written.returncode != 0:
             return None  # unmerged entries: the capture splits them into stages
         on_disk = repo.git.with_index(kept)
-        # Exit status 1 at the first difference; anything said on stderr (an
-        # entry it could not look at, which it skips) fails the showing too.
-        unchanged = on_disk.run("diff-files", "--quiet", "--ignore-submodules=dirty", check=False)
-        if unchanged.returncode != 0 or unchanged.stderr:
+        # The three looks at the disk run side by side (they only read). diff-files
+        # exits 1 at the first difference; anything it says on stderr (an entry
+        # it could not look at, which it skips) fails the showing too.
+        differing = on_disk.start("diff-files", "--quiet", "--ignore-submodules=dirty")
+        untracked = on_disk.start("ls-files", "-o", "--exclude-standard", "-z")
+        try:
+            touched = _written_since(repo.toplevel, on_disk.run("ls-files", "-z").stdout,
+                                     kept.stat().st_mtime_ns)
+        finally:
+            unchanged = differing.wait(check=False)
+            new_files = untracked.wait(check=False)
+        if touched or unchanged.returncode != 0 or unchanged.stderr:
             return None
-        if _written_since(repo.toplevel, on_disk.run("ls-files", "-z").stdout, kept.stat().st_mtime_ns):
-            return None
-        if on_disk.run("ls-files", "-o", "--exclude-standard", "-z").stdout.strip(b"\0"):
+        if new_files.returncode != 0 or new_files.stdout.strip(b"\0"):
             return None
         capture_s = time.perf_counter() - started
         snap = Capture(head, branch, written.text, newest.worktree_tree, None, (), (), kept)
