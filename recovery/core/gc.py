@@ -47,7 +47,7 @@ from recovery.core.fingerprint import AGENT_PROMPT_REASON
 from recovery.core.git import GitCommandError
 from recovery.core.lock import pid_alive, repo_lock
 from recovery.core.model import Checkpoint
-from recovery.core.refs import good_by_branch, list_checkpoints, record_legacy_numbers
+from recovery.core.refs import good_by_branch, list_checkpoints, record_legacy_numbers, run_ref_update
 from recovery.core.repo import Repo
 
 KEEP_KEY = "recover.gc.keep"
@@ -314,7 +314,7 @@ def _delete_refs(repo: Repo, drop: tuple[Checkpoint, ...]) -> None:
     """One transaction: every ref deleted only if it still points where it did."""
     commands = "".join(f"delete {cp.ref} {cp.sha}\n" for cp in drop)
     try:
-        repo.git.run("update-ref", "--stdin", input=commands.encode())
+        run_ref_update(repo, [cp.ref for cp in drop], "--stdin", input=commands.encode())
     except GitCommandError as exc:
         raise RecoverError(f"could not delete checkpoint refs: {exc.message}") from None
 

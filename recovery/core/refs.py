@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from pathlib import Path
 
 from recovery.base.errors import RecoverError, UsageError
 from recovery.base.output import warn
@@ -27,6 +29,11 @@ from recovery.core.model import IDENTITY, Checkpoint, decode
 from recovery.core.repo import Repo
 
 LABELS = ("good", "undo")
+# Seconds after which a lock file on one of git-recover's refs is taken to be
+# left by a git that was killed (see run_ref_update): git holds one for the
+# moment of an update and gives up waiting for another after 100 ms
+# (core.filesRefLockTimeout).
+STALE_LOCK_S = 60.0
 NUMBERS = "numbers"
 _NUMBERS_SUBJECT = "git-recover checkpoint numbers"
 # ASCII digits only (``\d`` takes any script's digits, and int() reads them),
@@ -64,10 +71,55 @@ def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> 
         RecoverError: ``ref`` did not have the expected value (someone else moved it).
     """
     try:
-        repo.git.run("update-ref", "--create-reflog", "-m", reason, ref, new, old or repo.object_format.null_id)
+        run_ref_update(repo, [ref], "--create-reflog", "-m", reason, ref, new, old or repo.object_format.null_id)
     except GitCommandError as exc:
         raise RecoverError(f"could not update {ref}: {exc.message}") from None
     _sync_ref_dirs(repo, ref)
+
+
+def run_ref_update(repo: Repo, refs: list[str], *args: str, input: bytes | None = None) -> None:
+    """Run ``git update-ref <args>``, which updates ``refs`` (git-recover's
+    own), once more after removing a lock file a killed git left on one of them.
+
+    git leaves ``<ref>.lock`` behind when it is killed mid-update (``kill -9``,
+    a power cut), and refuses every later update of that ref ("File exists")
+    until someone removes it: one killed restore made every later restore fail
+    on its ``undo`` label (hostile testing). A lock older than
+    :data:`STALE_LOCK_S` is taken to be such a one: git-recover's own updates
+    are serialised by its worktree lock and hold a ref's lock for the moment
+    of one update, and the only other git that locks these refs, ``git
+    pack-refs`` in ``git gc``, for the moment it prunes one. The removal is said
+    on stderr. Only locks of refs under this worktree's ``refs/recovery/<wt>/``
+    are ever removed.
+
+    Raises:
+        GitCommandError: git failed, and no stale lock explains it.
+    """
+    try:
+        repo.git.run("update-ref", *args, input=input)
+    except GitCommandError as exc:
+        stale = [(lock, age_s) for lock, age_s in map(_lock_age, _ref_locks(repo, refs))
+                 if age_s >= STALE_LOCK_S]
+        if "File exists" not in exc.message or not stale:
+            raise
+        for lock, age_s in stale:
+            lock.unlink(missing_ok=True)
+            warn(f"removed {lock}: a git stopped while updating that ref left it {age_s:.0f} s ago")
+        repo.git.run("update-ref", *args, input=input)
+
+
+def _ref_locks(repo: Repo, refs: list[str]) -> list[Path]:
+    """The lock files git would take for ``refs``, those under this worktree's
+    prefix only (a lock on anyone else's ref is never git-recover's to remove)."""
+    return [repo.common_dir / f"{ref}.lock" for ref in refs if ref.startswith(repo.ref_prefix)]
+
+
+def _lock_age(lock: Path) -> tuple[Path, float]:
+    """``(lock, seconds since it was last written)``; ``-1`` when it is not there."""
+    try:
+        return lock, time.time() - lock.lstat().st_mtime
+    except OSError:
+        return lock, -1.0
 
 
 def _sync_ref_dirs(repo: Repo, ref: str) -> None:
@@ -89,7 +141,7 @@ def delete_ref(repo: Repo, ref: str, old: str) -> None:
         RecoverError: it points elsewhere now.
     """
     try:
-        repo.git.run("update-ref", "-d", ref, old)
+        run_ref_update(repo, [ref], "-d", ref, old)
     except GitCommandError as exc:
         raise RecoverError(f"could not delete {ref}: {exc.message}") from None
 

@@ -189,3 +189,68 @@ def test_a_commit_with_hooks_still_checkpoints_past_a_damaged_checkpoint(repo: G
     listing = json.loads(repo.recover("list", "--json").stdout)
     assert len(listing) == 2 and listing[0]["reason"] != "manual"  # the hook's checkpoint, beside #1
     assert repo.git("cat-file", "-p", f"{listing[0]['worktree_tree']}:README.md") == "committed"
+
+
+def _kill_mid_update(repo: GitRepo, ref: str, old: str, new: str) -> Path:
+    """Start a real ``git update-ref --stdin`` transaction that locks ``ref``
+    (``prepare`` takes the lock and waits for ``commit``), kill it with
+    SIGKILL there, and return the lock file it left (asserted to be there)."""
+    proc = subprocess.Popen(["git", "update-ref", "--stdin"], cwd=repo.path, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(f"start\nupdate {ref} {new} {old}\nprepare\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline() == "start: ok\n" and proc.stdout.readline() == "prepare: ok\n"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    lock = repo.path / ".git" / f"{ref}.lock"
+    assert proc.returncode == -signal.SIGKILL and lock.is_file(), "the killed git left no lock: nothing was tested"
+    return lock
+
+
+def test_a_lock_a_killed_git_left_on_a_label_is_removed_once_stale(repo: GitRepo) -> None:
+    """A git killed while it held ``refs/recovery/<wt>/undo.lock`` made every
+    later restore fail ("File exists"), with nothing to continue or abort
+    (hostile testing). A minute on, the lock is nobody's: the restore removes
+    it, says so, and restores; a younger lock fails the restore before any
+    change, named, and is left alone."""
+    repo.write("a.txt", "v1\n")
+    repo.commit_all("base")
+    first = json.loads(repo.recover("checkpoint", "--json").stdout)["sha"]
+    repo.write("a.txt", "v2\n")
+    second = json.loads(repo.recover("checkpoint", "--json").stdout)["sha"]
+    repo.recover("restore", first)
+    undo = repo.git("rev-parse", "refs/recovery/main/undo")
+    lock = _kill_mid_update(repo, "refs/recovery/main/undo", undo, second)
+
+    repo.write("a.txt", "v3: young lock\n")
+    young = repo.recover("restore", second, check=False)
+    assert young.returncode != 0 and "undo.lock" in young.stderr and "Traceback" not in young.stderr, young.stderr
+    assert repo.read("a.txt") == b"v3: young lock\n" and lock.is_file()
+
+    aged = time.time() - 120
+    os.utime(lock, (aged, aged))
+    stale = repo.recover("restore", second, check=False)
+    assert stale.returncode == 0, stale.stderr
+    assert f"removed {lock}" in stale.stderr and not lock.exists()
+    assert repo.read("a.txt") == b"v2\n"
+    assert repo.git("rev-parse", "refs/recovery/main/undo") != undo  # the new safety checkpoint
+
+
+def test_gc_removes_a_stale_lock_a_killed_git_left_on_a_checkpoint_ref(repo: GitRepo) -> None:
+    """A gc killed while it deleted checkpoint refs left their locks, and every
+    later gc (the automatic one too) failed on them."""
+    repo.write("a.txt", "v0\n")
+    repo.commit_all("base")
+    shas = []
+    for i in range(3):
+        repo.write("a.txt", f"v{i + 1}\n")
+        shas.append(json.loads(repo.recover("checkpoint", "--json").stdout)["sha"])
+    oldest = f"refs/recovery/main/cp/{shas[0]}"
+    lock = _kill_mid_update(repo, oldest, shas[0], repo.git("rev-parse", "HEAD"))
+    aged = time.time() - 120
+    os.utime(lock, (aged, aged))
+    proc = repo.recover("gc", "--keep", "1", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert f"removed {lock}" in proc.stderr and not lock.exists()
+    assert [line.split()[-1] for line in checkpoint_refs(repo)] == [f"refs/recovery/main/cp/{shas[2]}"]
