@@ -686,6 +686,7 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
     try:
         git = repo.git.with_index(now.index_file)
         sparse = _keep_sparse(repo, now, plan, config)
+        _remove_special_nodes(repo, now, plan)
         # The paths the switch leaves in place, listed from the target tree
         # while git still reads the index.
         listing = repo.trees_git.start("ls-tree", "-r", "-z", "--name-only", "--full-tree", plan.worktree_tree)
@@ -799,6 +800,37 @@ def _keep_sparse(repo: Repo, now: Capture, plan: TargetState, config: GitConfig)
     return bool(skipped or entries)
 
 
+def _remove_special_nodes(repo: Repo, now: Capture, plan: TargetState) -> None:
+    """Remove the FIFOs, sockets and device nodes that stand at tracked paths
+    whose file the restore changes or deletes, just before the switch.
+
+    Why: ``read-tree -m -u`` checks that a file it must replace or delete is up
+    to date, and a node never matches its entry's stat data, so the switch
+    refused ("not uptodate") every restore that changed such a path, whatever
+    the node held: nothing, git cannot store one. With the node gone git finds
+    nothing to protect there and writes the target's file, or nothing where the
+    target has none (:func:`_replace_special_files` does the same where the
+    restore leaves the path's content as it is). Only a path that is still a
+    node is removed.
+    """
+    special = {os.fsencode(item.path) for item in now.skipped if item.reason == "special-file"}
+    if not special:
+        return
+    fields = raw_tree_diff(repo, now.worktree_tree, plan.worktree_tree).split(b"\0")
+    for path in set(fields[1::2]) & special:
+        _remove_node(repo.toplevel / os.fsdecode(path))
+
+
+def _remove_node(path: Path) -> None:
+    """Unlink ``path`` if it is a FIFO, socket or device node (nothing else)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode)):
+        path.unlink(missing_ok=True)
+
+
 def _replace_special_files(repo: Repo, now: Capture) -> list[bytes]:
     """Write the target's file where a FIFO, socket or device node stands at a
     tracked path: git cannot store one, so the safety capture kept the index's
@@ -811,9 +843,7 @@ def _replace_special_files(repo: Repo, now: Capture) -> list[bytes]:
     literal = [f":(literal){path}" for path in special]
     tracked = [p for p in git.run("ls-files", "-z", "--", *literal).stdout.split(b"\0") if p]
     for raw in tracked:
-        path = repo.toplevel / raw.decode("utf-8", "surrogateescape")
-        if os.path.lexists(path) and not (path.is_file() or path.is_symlink() or path.is_dir()):
-            path.unlink()
+        _remove_node(repo.toplevel / raw.decode("utf-8", "surrogateescape"))
     if tracked:
         git.run("checkout-index", "-u", "-f", "-z", "--stdin", input=b"\0".join(tracked) + b"\0")
     return tracked

@@ -1163,3 +1163,57 @@ def test_a_file_written_where_a_fifo_stood_is_usable_by_its_owner(repo: GitRepo)
         os.umask(old)
     assert repo.read("f") == b"content\n"
     assert stat.S_IMODE((repo.path / "f").stat().st_mode) & 0o600 == 0o600
+
+
+@pytest.mark.parametrize("target", ["unstaged", "staged", "deleted"])
+def test_a_fifo_at_a_tracked_path_does_not_block_a_restore_that_changes_it(repo: GitRepo, target: str) -> None:
+    """git refuses to replace a file whose entry is not up to date, and a FIFO
+    never is: every restore that changed such a path failed with "not
+    uptodate" (hostile testing). The node holds nothing git records: the
+    target's file takes its place (where the target has no such path,
+    nothing does), everything else is restored."""
+    repo.write("f", "committed\n")
+    repo.write("other.txt", "v1\n")
+    repo.commit_all("base")
+    if target == "unstaged":
+        repo.write("f", "unstaged work\n")
+    elif target == "staged":
+        repo.write("f", "staged work\n")
+        repo.git("add", "f")
+        repo.write("f", "and more, unstaged\n")
+    else:
+        repo.git("rm", "-q", "f")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    want = disk_state(repo.path)
+    index = repo.git("ls-files", "-s")
+    if target == "deleted":
+        repo.git("reset", "-q", "--hard")
+    (repo.path / "f").unlink()
+    os.mkfifo(repo.path / "f")
+    repo.write("other.txt", "v2\n")
+    restore(r, cp)
+    assert repo.read("other.txt") == b"v1\n"
+    assert repo.git("ls-files", "-s") == index
+    assert disk_state(repo.path) == want
+    assert not (repo.path / "f").exists() if target == "deleted" else (repo.path / "f").is_file()
+
+
+def test_a_file_whose_stat_data_alone_changed_is_switched(repo: GitRepo) -> None:
+    """The switch refuses an entry whose stat data is stale ("not uptodate"), so
+    the capture it switches from must leave every entry it lists refreshed: a
+    file only touched since the index was written (same bytes, new times),
+    which the restore must change, is switched."""
+    repo.write("a.txt", "committed\n")
+    repo.write("b.txt", "committed\n")
+    repo.commit_all("base")
+    repo.write("b.txt", "work in progress\n")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.git("checkout", "--", "b.txt")
+    later = (repo.path / "b.txt").stat().st_mtime + 5
+    os.utime(repo.path / "b.txt", (later, later))
+    os.utime(repo.path / "a.txt", (later, later))
+    assert repo.git("diff-files", "--name-only").split() == ["a.txt", "b.txt"]  # stale in the index
+    restore(r, cp)
+    assert repo.read("b.txt") == b"work in progress\n" and repo.read("a.txt") == b"committed\n"
