@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -1217,3 +1218,36 @@ def test_a_file_whose_stat_data_alone_changed_is_switched(repo: GitRepo) -> None
     assert repo.git("diff-files", "--name-only").split() == ["a.txt", "b.txt"]  # stale in the index
     restore(r, cp)
     assert repo.read("b.txt") == b"work in progress\n" and repo.read("a.txt") == b"committed\n"
+
+
+@pytest.mark.parametrize("tamper", ["staged", "unstaged-by-rm"])
+def test_integrity_check_sees_an_index_changed_during_the_restore(repo: GitRepo, monkeypatch: pytest.MonkeyPatch,
+                                                                 tamper: str) -> None:
+    """The installed index is compared with the target's index tree entry by
+    entry; a change git makes to it after the restore's last write (another
+    process staging or unstaging) fails the check and is named."""
+    def interfere() -> None:
+        if tamper == "staged":
+            repo.write("README.md", "staged by someone else\n")
+            repo.git("add", "README.md")
+            repo.git("checkout-index", "-f", "--", "README.md")
+        else:
+            repo.git("rm", "-q", "--cached", "README.md")
+
+    with pytest.raises(IntegrityError, match="index: [MD] README.md"):
+        _restore_while(repo, monkeypatch, interfere)
+
+
+def test_integrity_check_sees_a_switched_index_that_is_not_the_target(repo: GitRepo,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index the switch left is compared with the target's worktree tree:
+    an entry that is not the target's fails the check."""
+    def interfere() -> None:
+        other = repo.git("hash-object", "-w", "--stdin", input=b"not the target\n")
+        for switched in (repo.path / ".git/recovery/tmp").glob("restore-*/switched-index"):
+            env = {**os.environ, "GIT_INDEX_FILE": str(switched)}
+            subprocess.run(["git", "update-index", "--cacheinfo", f"100644,{other},README.md"], cwd=repo.path,
+                           env=env, check=True)
+
+    with pytest.raises(IntegrityError, match="the switched index does not hold tree"):
+        _restore_while(repo, monkeypatch, interfere)
