@@ -268,3 +268,25 @@ def test_a_hook_with_no_gate_configuration_loads_no_gate_module(repo: GitRepo) -
     proc = hook()
     assert proc.stdout.split()[0] != "0"
     assert "git config recover.gate.nope.timeout: no gate named 'nope'" in proc.stderr
+
+
+@pytest.mark.parametrize(("pyproject", "blocks"), [
+    ('[project]\nname = "x"\nversion = \n', False),
+    ('[project]\nname = "x"\n[tool.git-recover.gates.t]\ncommand = ["true"\n', True),
+], ids=["another-tool-s", "git-recover-s"])
+def test_a_half_edited_pyproject_blocks_a_commit_only_when_it_configures_git_recover(
+        repo: GitRepo, pyproject: str, blocks: bool) -> None:
+    """A pyproject.toml that does not parse, saved half-edited, blocked every
+    commit of a project without gates (new-user trial); one that configures
+    git-recover still does, naming the file (its gates cannot be read)."""
+    repo.write("pyproject.toml", '[project]\nname = "x"\n')
+    repo.write("a.py", "x = 1\n")
+    repo.commit_all("base")
+    install_hooks(repo)
+    repo.write("pyproject.toml", pyproject)  # not staged
+    repo.write("a.py", "x = 2\n")
+    repo.git("add", "a.py")
+    proc = _commit(repo, "-m", "edit")
+    assert (proc.returncode != 0) is blocks, proc.stderr
+    assert ("pyproject.toml: invalid TOML" in proc.stderr) is blocks, proc.stderr
+    assert "Traceback" not in proc.stderr
