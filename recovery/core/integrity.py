@@ -452,6 +452,10 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
         for path, mode in owner_access_problems(repo, switched_index, access_checked)
     ]
     submodules: list[str] = []
+    # A node at a tracked path a path-limited restore left as it was: git
+    # stores none, so it differs from its entry; it is a limit, as in `verify`.
+    nodes = {item.path for item in now.skipped if item.reason == "special-file"}
+    nodes_left: list[Skipped] = []
     if tree.wait(check=False).returncode != 0:
         mismatches.append(f"worktree: the switched index does not hold tree {expected.worktree_tree}")
     untracked: list[bytes] = []
@@ -467,6 +471,8 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
                 mismatches.append(f"worktree: U {quote_path(path)}")
             elif state == b"." or path in now.racing:
                 continue
+            elif path in nodes and _is_node(repo.toplevel / path):
+                nodes_left.append(Skipped(path, "special-file"))
             elif sub.startswith(b"S"):
                 # read-tree does not check out submodules (as `git checkout`
                 # without --recurse-submodules): their commit is a limit, not a failure.
@@ -489,9 +495,16 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
         # holds the user's bytes, which git status compared after the conversion.
         mismatches, kept = _byte_differences(converted, written_paths)
         limits += kept
-    not_compared = _not_compared(now.racing, skipped) + [_submodule_elsewhere(path) for path in submodules]
+    not_compared = (_not_compared(now.racing, skipped + tuple(nodes_left))
+                    + [_submodule_elsewhere(path) for path in submodules])
     return StateVerdict(not mismatches, tuple(mismatches), time.perf_counter() - started,
                         tuple(not_compared + limits))
+
+
+def _is_node(path: Path) -> bool:
+    """Whether ``path`` is a FIFO, socket or device node now."""
+    mode = _lstat_mode(path.parent, path.name)
+    return mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode))
 
 
 def _installed_index_differences(repo: Repo, expected: str, workdir: Path) -> list[str]:

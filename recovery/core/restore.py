@@ -452,7 +452,7 @@ def _run(
     write_intent(repo, intent)
     started = time.perf_counter()
     try:
-        access = _switch_worktree_and_index(repo, now, plan, config)
+        access = _switch_worktree_and_index(repo, now, plan, config, intent.paths)
     except _NothingChanged as exc:
         record_or_warn(repo, "restore", phase="end", verdict="error", target=target.short,
                  incident=intent.incident, error=exc.message)
@@ -671,7 +671,8 @@ def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Se
     return mixed_git.text("write-tree")
 
 
-def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, config: GitConfig) -> _AccessWalk:
+def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, config: GitConfig,
+                               paths: Sequence[str]) -> _AccessWalk:
     """Steps 5-6 under git's ``index.lock``, held from before the first file
     changes until the new index is in place, as ``git checkout`` and ``reset
     --hard`` hold it: a ``git commit -a`` started meanwhile fails at once instead
@@ -707,7 +708,7 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
             if "Cannot merge" in exc.stderr or "would be overwritten" in exc.stderr:
                 raise _NothingChanged(f"a file changed while the restore ran ({exc.message})") from None
             raise
-        access.written(_replace_special_files(repo, now))
+        access.written(_replace_special_files(repo, now, paths))
         # What the switch wrote, with its stat data, for the integrity check.
         shutil.copy2(now.index_file, now.index_file.parent / _SWITCHED)
         _stage_index_tree(repo, git, plan, sparse)
@@ -831,17 +832,22 @@ def _remove_node(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _replace_special_files(repo: Repo, now: Capture) -> list[bytes]:
+def _replace_special_files(repo: Repo, now: Capture, paths: Sequence[str]) -> list[bytes]:
     """Write the target's file where a FIFO, socket or device node stands at a
     tracked path: git cannot store one, so the safety capture kept the index's
     content for it and ``read-tree`` saw nothing to change. Such a node holds no
-    data, so replacing it loses nothing. Returns the raw paths written."""
+    data, so replacing it loses nothing. A restore limited to ``paths``
+    (pathspecs; empty: the whole tree) replaces only the nodes among them:
+    every other path is left as it is. Returns the raw paths written."""
     special = [item.path for item in now.skipped if item.reason == "special-file"]
     if not special:
         return []
     git = repo.git.with_index(now.index_file)
     literal = [f":(literal){path}" for path in special]
     tracked = [p for p in git.run("ls-files", "-z", "--", *literal).stdout.split(b"\0") if p]
+    if paths and tracked:
+        within = set(git.run("ls-files", "-z", "--", *paths).stdout.split(b"\0"))
+        tracked = [p for p in tracked if p in within]
     for raw in tracked:
         _remove_node(repo.toplevel / raw.decode("utf-8", "surrogateescape"))
     if tracked:

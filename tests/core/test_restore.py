@@ -1251,3 +1251,25 @@ def test_integrity_check_sees_a_switched_index_that_is_not_the_target(repo: GitR
 
     with pytest.raises(IntegrityError, match="the switched index does not hold tree"):
         _restore_while(repo, monkeypatch, interfere)
+
+
+def test_a_path_limited_restore_leaves_a_fifo_outside_its_paths(repo: GitRepo) -> None:
+    """``restore ID -- PATHS`` takes only those paths: a FIFO at a tracked path
+    elsewhere stays a FIFO (it was replaced by the file, in silence: new-user
+    trial); one among the paths is replaced."""
+    repo.write("d/a", "a\n")
+    repo.write("d/b", "b\n")
+    repo.write("e/c", "c\n")
+    repo.commit_all("base")
+    repo.write("d/a", "a2\n")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    for name in ("d/b", "e/c"):
+        (repo.path / name).unlink()
+        os.mkfifo(repo.path / name)
+    repo.write("d/a", "a3\n")
+    result = restore(r, cp, paths=["d"])
+    assert repo.read("d/a") == b"a2\n" and repo.read("d/b") == b"b\n"
+    assert stat.S_ISFIFO(os.lstat(repo.path / "e/c").st_mode)
+    assert "e/c is a FIFO, socket or device node: not compared" in result.limits
+    assert result.verdict != "byte-identical"
