@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -95,6 +95,8 @@ class RestoreResult:
         limits: what the integrity check could not prove (:attr:`StateVerdict.limits`).
         access_given: ``(path, mode before)`` of each file or directory its
             owner could not use, given the mode a fresh checkout would.
+        undo_kept: the restore changed nothing, so ``undo`` was left where the
+            last restore that changed something put it (if any).
     """
 
     target: Checkpoint
@@ -107,6 +109,7 @@ class RestoreResult:
     dry_run: bool = False
     limits: tuple[str, ...] = ()
     access_given: tuple[tuple[str, int], ...] = ()
+    undo_kept: bool = False
 
     @property
     def verdict(self) -> str:
@@ -143,6 +146,9 @@ class RestoreResult:
         if self.safety is not None and self.safety.reason == "restore-abort":
             # Not the state before the aborted restore: that is what this gave back.
             out.append("undo with: git recover undo (it brings back the half-restored state --abort replaced)")
+        elif self.undo_kept:
+            out.append("nothing to undo: `git recover undo` still goes to the state before the last restore "
+                       "that changed something, if any")
         else:
             out.append("undo with: git recover undo")
         return out
@@ -202,12 +208,13 @@ def restore(
         safety_s = time.perf_counter() - started
         plan = planned[0]
         record_or_warn(repo, "restore", phase="start", target=target.short, incident=incident)
-        if plan != state_of(now):
+        changes = plan != state_of(now)
+        if changes:
             # A restore that changes nothing keeps `undo` on the state before the
             # last restore that did: a second `restore last` must not lose it.
             set_label(repo, "undo", safety)
         intent = Intent(plan, target.sha, safety.sha, tuple(paths), now_iso(), os.getpid(), incident=incident)
-        return _run(repo, intent, now, target, safety, safety_s, workdir, config)
+        return replace(_run(repo, intent, now, target, safety, safety_s, workdir, config), undo_kept=not changes)
 
 
 def revert_operation(repo: Repo, before: str | None, branch: str | None, operation: str,

@@ -1273,3 +1273,24 @@ def test_a_path_limited_restore_leaves_a_fifo_outside_its_paths(repo: GitRepo) -
     assert stat.S_ISFIFO(os.lstat(repo.path / "e/c").st_mode)
     assert "e/c is a FIFO, socket or device node: not compared" in result.limits
     assert result.verdict != "byte-identical"
+
+
+def test_a_restore_that_changes_nothing_does_not_offer_an_undo_it_did_not_set(repo: GitRepo) -> None:
+    """A restore that changes nothing leaves ``undo`` where it was (a second
+    ``restore last`` must not lose the state before the first), so it must not
+    say "undo with" as if ``undo`` went back to it (new-user trial: ``undo``
+    then failed, or went to an older restore's safety checkpoint)."""
+    repo.write("a.txt", "v1\n")
+    repo.commit_all("base")
+    repo.write("a.txt", "v2\n")
+    repo.recover("checkpoint")
+    same = repo.recover("restore", "last")
+    assert "nothing to undo" in same.stdout and "undo with" not in same.stdout, same.stdout
+    assert repo.recover("undo", check=False).returncode == 3
+    repo.write("a.txt", "v3\n")
+    changed = repo.recover("restore", "last")
+    assert "undo with: git recover undo" in changed.stdout
+    again = repo.recover("restore", "last")
+    assert "nothing to undo" in again.stdout
+    repo.recover("undo")
+    assert repo.read("a.txt") == b"v3\n"  # the state before the restore that changed something
