@@ -118,13 +118,15 @@ def load_project_config(toplevel: Path) -> ProjectConfig:
         if not _present(pyproject):
             return ProjectConfig({})
         raw = _read(pyproject)
-        if b"recover" not in raw.lower():
-            # Another tool's file, which may be half-edited: an unsaved
-            # pyproject.toml that does not parse blocked every commit of a
-            # project without gates (new-user trial). One that names
-            # git-recover anywhere, misspelt tables included, is read.
+        try:
+            data = _parse(pyproject, raw)
+        except UsageError:
+            if b"recover" in raw.lower():
+                raise
+            # Another tool's file, half-edited: a pyproject.toml that does not
+            # parse and never names git-recover blocked every commit of a
+            # project without gates (new-user trial).
             return ProjectConfig({})
-        data = _parse(pyproject, raw)
         tool = data.get("tool", {})
         if not isinstance(tool, dict) or TOOL_TABLE not in tool:
             _reject_misplaced_tables(data)
