@@ -954,13 +954,11 @@ def _add_changes(git: Git, toplevel: Path, config: GitConfig, changes: Changes
         expanded = git.run(*literal, "ls-files", "-o", "--exclude-standard", "-z", "--", *dirs)
         listed = (listed if dirs else []) + expanded.stdout.split(b"\0")
         stderr += expanded.stderr
-    keep, skipped, notes = classify_untracked(listed, stderr, toplevel, config)
-    if changes.unlisted:
-        notes += (UNLISTED_NOTE,)
     special: list[str] = []
     tracked: list[bytes] = []
     gone: list[bytes] = []
     links: dict[bytes, bool] = {}
+    repos: list[bytes] = []
     for raw in changes.tracked:
         if _beyond_symlink(toplevel, raw, links):
             gone.append(raw)
@@ -970,14 +968,33 @@ def _add_changes(git: Git, toplevel: Path, config: GitConfig, changes: Changes
         except (FileNotFoundError, NotADirectoryError):
             tracked.append(raw)  # deleted: --remove drops its entry
             continue
-        if stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode):
+        if stat.S_ISDIR(mode) and os.path.lexists(toplevel / os.fsdecode(raw) / ".git"):
+            repos.append(raw)
+        elif stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode):
             tracked.append(raw)
         else:
             special.append(os.fsdecode(raw))  # git stores no FIFO, socket or device: the entry stays
+    if repos:
+        # A repository where a file was tracked: `update-index` would only
+        # remove the file's entry, and no listing names the repository (git
+        # hides an untracked path the index names). Its entry goes, and the
+        # repository is taken as an untracked one (a gitlink, or left out
+        # with a warning), as `git add -A` takes it. A submodule stays tracked.
+        literal = [f":(literal){os.fsdecode(raw)}" for raw in repos]
+        staged = git.run("ls-files", "-s", "-z", "--", *literal).stdout.split(b"\0")
+        submodules = {entry.partition(b"\t")[2] for entry in staged if entry.startswith(b"160000 ")}
+        tracked += [raw for raw in repos if raw in submodules]
+        replaced = [raw for raw in repos if raw not in submodules]
+        gone += replaced
+        if not changes.unlisted:
+            listed += [raw + b"/" for raw in replaced]
+    keep, skipped, notes = classify_untracked(listed, stderr, toplevel, config)
+    if changes.unlisted:
+        notes += (UNLISTED_NOTE,)
     if gone:
-        # A file whose directory is now a symbolic link is deleted, as `add -u`
-        # takes it; `update-index --remove` refuses such a path ("beyond a
-        # symbolic link") and would fail the capture.
+        # Entries whose file is gone as `add -u` takes it: replaced by a
+        # repository (above), or under a directory that is a symbolic link now,
+        # which `update-index --remove` refuses ("beyond a symbolic link").
         git.run("update-index", "--force-remove", "-z", "--stdin", input=b"\0".join(gone) + b"\0")
     unreadable = _leave_out_unreadable(git, toplevel, changes.unreadable)
     return special, unreadable + skipped + _update_index(git, toplevel, tracked, keep), notes

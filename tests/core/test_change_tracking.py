@@ -366,3 +366,41 @@ def test_files_under_a_directory_replaced_by_a_symbolic_link_are_captured_delete
     assert snap.worktree_tree == expected
     assert repo.git("ls-tree", snap.worktree_tree, "a").startswith("120000 blob ")
     assert not {"a/a.txt", "a/b.txt"} & worktree_files(repo, snap)
+
+
+@pytest.mark.parametrize("how", ["full", "listing", "fsmonitor"])
+@pytest.mark.parametrize("committed", [True, False], ids=["with-a-commit", "without-commits"])
+def test_a_tracked_file_replaced_by_a_repository_is_captured_as_git_adds_it(
+        repo: GitRepo, tmp_path: Path, how: str, committed: bool, request: pytest.FixtureRequest,
+        unhurried: None) -> None:
+    """A repository where a file was tracked: a gitlink when it has a commit,
+    as ``git add -A`` records it, else left out with a warning. Naming the
+    changed files recorded the file as deleted and nothing else, in silence,
+    and every restore of that checkpoint then failed its check (hostile
+    testing): git lists no untracked path the index names."""
+    repo.write("f1", "a file once\n")
+    repo.write("f2", "kept\n")
+    repo.commit_all("base")
+    if how == "fsmonitor":
+        request.getfixturevalue("watchman")
+        use_fsmonitor(repo)
+    (repo.path / "f1").unlink()
+    (repo.path / "f1").mkdir()
+    nested = GitRepo(repo.path / "f1")
+    nested.git("init", "-q")
+    nested.write("n.txt", "nested\n")
+    if committed:
+        nested.commit_all("nested")
+    snap = take_listed(repo, listing_of(repo) if how == "listing" else None)
+    if committed:
+        scratch = tmp_path / "git-add-index"
+        shutil.copy(repo.path / ".git" / "index", scratch)
+        env = {**os.environ, "GIT_INDEX_FILE": str(scratch)}
+        subprocess.run(["git", "add", "-A"], cwd=repo.path, env=env, check=True, capture_output=True)
+        expected = subprocess.run(["git", "write-tree"], cwd=repo.path, env=env, check=True, capture_output=True,
+                                  text=True).stdout.strip()
+        assert snap.worktree_tree == expected
+        assert repo.git("ls-tree", snap.worktree_tree, "f1").startswith("160000 commit ")
+    else:
+        assert "f1" not in worktree_files(repo, snap)
+        assert ("f1", "nested-repo-without-commits") in {(item.path, item.reason) for item in snap.skipped}
