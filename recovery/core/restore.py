@@ -1116,9 +1116,21 @@ def _preflight(repo: Repo, now: Capture, plan: TargetState, sources: Sequence[st
     the trees the plan was built from (a path-limited restore's checkpoint),
     checked with the target's.
 
+    * A branch the restore moves or leaves is locked (``<branch>.lock``):
+      git would refuse to move HEAD after the files were switched, as it
+      refuses when ``HEAD.lock`` or ``index.lock`` exists (hostile testing: a
+      restore stopped half-way on a branch lock).
+
     Raises:
         RecoverError: naming the paths or objects.
     """
+    if _head_change(now, plan) is not None:
+        for branch in sorted({name for name in (now.branch, plan.branch) if name}):
+            lock = repo.common_dir / f"{branch}.lock"
+            if os.path.lexists(lock):
+                raise RecoverError(f"{lock} exists: another git process is updating "
+                                   f"{clean(branch.removeprefix('refs/heads/'))}; try again when it is done "
+                                   "(nothing was changed)")
     try:
         raw = raw_tree_diff(repo, now.worktree_tree, plan.worktree_tree)
         index_raw = raw_tree_diff(repo, now.index_tree, plan.index_tree)

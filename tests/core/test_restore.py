@@ -1294,3 +1294,25 @@ def test_a_restore_that_changes_nothing_does_not_offer_an_undo_it_did_not_set(re
     assert "nothing to undo" in again.stdout
     repo.recover("undo")
     assert repo.read("a.txt") == b"v3\n"  # the state before the restore that changed something
+
+
+def test_a_locked_branch_refuses_a_restore_that_moves_it_before_any_change(repo: GitRepo) -> None:
+    """A branch lock (another git updating it, or one that was killed) made
+    the restore switch every file and then stop on HEAD (hostile testing):
+    it is refused first, as index.lock and HEAD.lock are, and nothing changes."""
+    repo.write("f1", "b\n")
+    repo.commit_all("one")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("f1", "two\n")
+    repo.commit_all("two")
+    repo.write("f1", "c\n")
+    repo.write("unt", "precious\n")
+    branch = repo.git("symbolic-ref", "HEAD")
+    lock = repo.path / ".git" / f"{branch}.lock"
+    lock.write_text("")
+    before, head = disk_state(repo.path), repo.git("rev-parse", "HEAD")
+    with pytest.raises(RecoverError, match=r"\.lock exists: another git process is updating"):
+        restore(r, cp)
+    assert disk_state(repo.path) == before and repo.git("rev-parse", "HEAD") == head and lock.exists()
+    assert len(checkpoint_refs(repo)) == 1  # no safety checkpoint was left
