@@ -339,6 +339,17 @@ def test_a_listing_older_than_its_bound_is_not_used(repo: GitRepo) -> None:
     assert repo.git("cat-file", "blob", f"{snap.worktree_tree}:a.txt") == "changed"
 
 
+def git_add_all_tree(repo: GitRepo, tmp_path: Path) -> str:
+    """The worktree tree git's own ``git add -A`` gives, in a scratch copy of
+    the index (the user's index untouched)."""
+    scratch = tmp_path / "git-add-index"
+    shutil.copy(repo.path / ".git" / "index", scratch)
+    env = {**os.environ, "GIT_INDEX_FILE": str(scratch)}
+    subprocess.run(["git", "add", "-A"], cwd=repo.path, env=env, check=True, capture_output=True)
+    return subprocess.run(["git", "write-tree"], cwd=repo.path, env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
 @pytest.mark.parametrize("how", ["full", "listing", "fsmonitor"])
 def test_files_under_a_directory_replaced_by_a_symbolic_link_are_captured_deleted(
         repo: GitRepo, tmp_path: Path, how: str, request: pytest.FixtureRequest, unhurried: None) -> None:
@@ -356,12 +367,7 @@ def test_files_under_a_directory_replaced_by_a_symbolic_link_are_captured_delete
         use_fsmonitor(repo)
     shutil.rmtree(repo.path / "a")
     os.symlink("elsewhere", repo.path / "a")
-    scratch = tmp_path / "git-add-index"
-    shutil.copy(repo.path / ".git" / "index", scratch)
-    env = {**os.environ, "GIT_INDEX_FILE": str(scratch)}
-    subprocess.run(["git", "add", "-A"], cwd=repo.path, env=env, check=True)
-    expected = subprocess.run(["git", "write-tree"], cwd=repo.path, env=env, check=True, capture_output=True,
-                              text=True).stdout.strip()
+    expected = git_add_all_tree(repo, tmp_path)
     snap = take_listed(repo, listing_of(repo) if how == "listing" else None)
     assert snap.worktree_tree == expected
     assert repo.git("ls-tree", snap.worktree_tree, "a").startswith("120000 blob ")
@@ -393,13 +399,7 @@ def test_a_tracked_file_replaced_by_a_repository_is_captured_as_git_adds_it(
         nested.commit_all("nested")
     snap = take_listed(repo, listing_of(repo) if how == "listing" else None)
     if committed:
-        scratch = tmp_path / "git-add-index"
-        shutil.copy(repo.path / ".git" / "index", scratch)
-        env = {**os.environ, "GIT_INDEX_FILE": str(scratch)}
-        subprocess.run(["git", "add", "-A"], cwd=repo.path, env=env, check=True, capture_output=True)
-        expected = subprocess.run(["git", "write-tree"], cwd=repo.path, env=env, check=True, capture_output=True,
-                                  text=True).stdout.strip()
-        assert snap.worktree_tree == expected
+        assert snap.worktree_tree == git_add_all_tree(repo, tmp_path)
         assert repo.git("ls-tree", snap.worktree_tree, "f1").startswith("160000 commit ")
     else:
         assert "f1" not in worktree_files(repo, snap)
