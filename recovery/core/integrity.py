@@ -471,7 +471,7 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
                 mismatches.append(f"worktree: U {quote_path(path)}")
             elif state == b"." or path in now.racing:
                 continue
-            elif path in nodes and _is_node(repo.toplevel / path):
+            elif path in nodes and is_node(repo.toplevel / path):
                 nodes_left.append(Skipped(path, "special-file"))
             elif sub.startswith(b"S"):
                 # read-tree does not check out submodules (as `git checkout`
@@ -501,8 +501,9 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
                         tuple(not_compared + limits))
 
 
-def _is_node(path: Path) -> bool:
-    """Whether ``path`` is a FIFO, socket or device node now."""
+def is_node(path: Path) -> bool:
+    """Whether ``path`` is a FIFO, socket or device node now (git stores none);
+    ``False`` when it cannot be looked at."""
     mode = _lstat_mode(path.parent, path.name)
     return mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode))
 

@@ -62,6 +62,7 @@ from recovery.core.integrity import (
     checkpoint_state,
     covered_by,
     files_under,
+    is_node,
     listed_access_problems,
     raw_tree_diff,
     state_of,
@@ -831,11 +832,7 @@ def _remove_special_nodes(repo: Repo, now: Capture, plan: TargetState) -> None:
 
 def _remove_node(path: Path) -> None:
     """Unlink ``path`` if it is a FIFO, socket or device node (nothing else)."""
-    try:
-        mode = os.lstat(path).st_mode
-    except OSError:
-        return
-    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode)):
+    if is_node(path):
         path.unlink(missing_ok=True)
 
 
