@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Callable, Iterator, Mapping
 
 from recovery.base.errors import RecoverError
@@ -203,12 +204,24 @@ class Git:
             GitCommandError: git exited non-zero or died of a signal and ``check`` is true.
             RecoverError: the git executable could not be started.
         """
-        return self.start(*args, input=input).wait(check)
+        return self._spawn(args, input).wait(check)
 
     def start(self, *args: str, input: bytes | None = None) -> Running:
         """Start ``git <args>`` without waiting, so that two git processes that do
         not depend on each other overlap (a capture lists untracked files while
-        it refreshes the index); :meth:`Running.wait` collects it.
+        it refreshes the index); :meth:`Running.wait` collects it. ``input`` is
+        written at once, from a thread: git works on it while the caller goes on.
+
+        Raises:
+            RecoverError: the git executable could not be started.
+        """
+        running = self._spawn(args, input)
+        if input:
+            running.feed()
+        return running
+
+    def _spawn(self, args: tuple[str, ...], input: bytes | None) -> Running:
+        """Start ``git <args>``; its stdin is a pipe when there is ``input``, else empty.
 
         Raises:
             RecoverError: the git executable could not be started.
@@ -280,7 +293,28 @@ class Running:
         self.args = args
         self._proc = proc
         self._input = input or None
+        self._feeder: threading.Thread | None = None
         self._result: Result | None = None
+
+    def feed(self) -> None:
+        """Write the input from a thread of its own, starting now, instead of
+        in :meth:`wait`; git closing its stdin early is not an error here (its
+        exit status says what happened)."""
+        stdin, data = self._proc.stdin, self._input
+        if stdin is None or data is None:
+            return
+        self._proc.stdin = None  # the thread's alone: communicate() must not write or close it
+        self._input = None
+
+        def write() -> None:
+            try:
+                with stdin:
+                    stdin.write(data)
+            except BrokenPipeError:
+                pass
+
+        self._feeder = threading.Thread(target=write, daemon=True)
+        self._feeder.start()
 
     def wait(self, check: bool = True) -> Result:
         """Feed the input, collect the output and wait for git to exit; a second
@@ -296,6 +330,9 @@ class Running:
                 except BaseException:
                     proc.kill()  # never leave a git child behind (KeyboardInterrupt mid-call)
                     raise
+                finally:
+                    if self._feeder is not None:
+                        self._feeder.join()  # done writing, or broken off: git has exited
             # surrogateescape: git names paths raw in its messages, and a path
             # parsed from them must name the same bytes on disk (os.fsencode).
             self._result = Result(proc.returncode, out, err.decode("utf-8", "surrogateescape"))

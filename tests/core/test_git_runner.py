@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -97,3 +98,23 @@ def test_tree_comparisons_do_not_read_the_index(repo: GitRepo) -> None:
     assert found.git.run(*args, check=False).returncode != 0  # the plain runner reads the index
     assert found.trees_git.run(*args).stdout == expected
     assert not (found.state_dir / "absent-index").exists()
+
+
+def test_a_started_command_gets_its_input_before_it_is_waited_for(repo: GitRepo) -> None:
+    # Two started commands overlap only if git can work on its input at once
+    # (a restore clears the switched index's stat data beside other steps).
+    # More than a pipe's buffer, so a writer that waited for wait() would stall.
+    data = b"started\n" * 100_000
+    sha = repo.git("hash-object", "--stdin", input=data)
+    running = Git(repo.path).start("hash-object", "-w", "--stdin", input=data)
+    stored = repo.path / ".git" / "objects" / sha[:2] / sha[2:]
+    deadline = time.monotonic() + 30
+    while not stored.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stored.exists(), "git never got its input before wait()"
+    assert running.wait().text == sha
+
+
+def test_a_command_that_exits_without_reading_its_input_is_not_an_error(repo: GitRepo) -> None:
+    running = Git(repo.path).start("rev-parse", "HEAD", input=b"unread\n" * 200_000)
+    assert running.wait().text == repo.git("rev-parse", "HEAD")
