@@ -15,6 +15,7 @@ Two questions, two tools:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -22,13 +23,14 @@ import shutil
 import stat
 import time
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from recovery.core.capture import CaptureRace, capture, capture_workdir, shown_paths
 from recovery.core.config import GitConfig
-from recovery.core.git import BATCH, Git, ObjectReader
+from recovery.core.git import BATCH, Git, ObjectReader, Running
 from recovery.base.errors import RecoverError
 from recovery.base.output import quote_path
 from recovery.core.model import Capture, Checkpoint, Skipped, TargetState
@@ -160,7 +162,7 @@ def check_state(repo: Repo, expected: TargetState, workdir: Path, config: GitCon
         mismatches.append(f"HEAD: expected {expected.head or 'unborn'}, found {actual.head or 'unborn'}")
     if actual.branch != expected.branch:
         mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {actual.branch or 'detached'}")
-    converted, limits = _coverage(repo, snap.index_file, config, workdir)
+    converted, limits = _coverage(repo, snap.index_file, _start_entries(repo, snap.index_file), config, workdir)
     if converted and not mismatches:
         mismatches, kept = _byte_differences(converted, written)
         limits += kept
@@ -209,7 +211,15 @@ def _submodule_elsewhere(path: str) -> str:
             f"not compared (`git submodule update {quote_path(path)}` puts it there)")
 
 
-def _coverage(repo: Repo, index_file: Path, config: GitConfig, workdir: Path) -> tuple[list[str], list[str]]:
+def _start_entries(repo: Repo, index_file: Path) -> Running:
+    """Start listing ``index_file``'s entries for :func:`_coverage`; started
+    early, it runs beside ``git status`` (at 80k files 40-55 ms off a restore's check)."""
+    # -v tags assume-unchanged entries in lowercase (-t does not tell them apart).
+    return repo.git.with_index(index_file).start("ls-files", "-s", "-v", "-z")
+
+
+def _coverage(repo: Repo, index_file: Path, entries_listing: Running, config: GitConfig, workdir: Path
+              ) -> tuple[list[str], list[str]]:
     """What a tree comparison cannot see, checked where it can be and said where not.
 
     Equal trees mean equal *cleaned* content: a file that passes through a
@@ -221,11 +231,17 @@ def _coverage(repo: Repo, index_file: Path, config: GitConfig, workdir: Path) ->
     git's own checkout of their recorded content (``checkout-index --prefix``
     into ``workdir``).
 
+    Args:
+        index_file: the index whose entries are asked about.
+        entries_listing: :func:`_start_entries` of ``index_file``.
+
     Returns:
         ``(paths whose bytes differ from git's checkout, limit sentences)``.
+
+    Raises:
+        GitCommandError: the listing failed.
     """
-    # -v tags assume-unchanged entries in lowercase (-t does not tell them apart).
-    listed = repo.git.with_index(index_file).run("ls-files", "-s", "-v", "-z").stdout
+    listed = entries_listing.wait().stdout
     # One regular expression a question over the whole listing: a Python loop
     # over 80k entries cost 135 ms of every restore (benchmarks/bench_core.py).
     entries = b"\0" + listed
@@ -375,19 +391,65 @@ def check_checkpoint(repo: Repo, cp: Checkpoint) -> StateVerdict:
 _SAME_AS_TREE = ("diff-index", "--cached", "--quiet", "--ignore-submodules=none")
 
 
-def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index: Path, workdir: Path,
+class SwitchedIndex(NamedTuple):
+    """A copy of the index a restore's switch left, readied for
+    :func:`check_switch` by :func:`ready_switched_index`.
+
+    Attributes:
+        path: the copy (consumed by the check).
+        written: the paths the switch wrote a file at (not gitlinks, not
+            skip-worktree entries, whose file is not the target's to write).
+        clearing: the ``update-index`` clearing those entries' stat data, still
+            running; ``None`` when there is nothing to clear, or when the check
+            captures instead (a target with merge state).
+    """
+
+    path: Path
+    written: frozenset[str]
+    clearing: Running | None
+
+
+def ready_switched_index(repo: Repo, expected: TargetState, now: Capture, switched_index: Path) -> SwitchedIndex:
+    """Start clearing, in ``switched_index``, the stat data of every entry the
+    switch wrote: git must then re-read and re-hash each of those files. Started
+    as soon as the copy exists, it runs beside the steps that build and install
+    the real index (at 80k files, 45-60 ms off a restore).
+
+    Args:
+        expected: the state switched to; ``now``: the safety capture switched from.
+        switched_index: a copy of the index right after the switch.
+    """
+    from recovery.core.sparse import skip_worktree_paths
+
+    fields = raw_tree_diff(repo, now.worktree_tree, expected.worktree_tree).split(b"\0")
+    # Entries with the skip-worktree bit were switched in the index alone (their
+    # file is not the target's to write): git status does not look at them either.
+    kept_off_disk = skip_worktree_paths(repo.git, switched_index)
+    written = [b"%s %s\t%s" % (meta.split(b" ")[1], meta.split(b" ")[3], path)
+               for meta, path in zip(fields[::2], fields[1::2])
+               if meta.split(b" ")[1] not in (b"000000", b"160000") and path not in kept_off_disk]
+    paths = frozenset(entry.partition(b"\t")[2].decode("utf-8", "surrogateescape") for entry in written)
+    clearing = None
+    if written and expected.conflict_tree is None:
+        # Entries without stat data: git must compare these files' content.
+        clearing = repo.git.with_index(switched_index).start("update-index", "-z", "--index-info",
+                                                             input=b"\0".join(written) + b"\0")
+    return SwitchedIndex(switched_index, paths, clearing)
+
+
+def check_switch(repo: Repo, expected: TargetState, now: Capture, switched: SwitchedIndex, workdir: Path,
                  config: GitConfig, access_checked: Sequence[str] | None = None) -> StateVerdict:
     """The integrity check after a restore's switch, without a second capture.
 
-    The switch (``read-tree -m -u``) left ``switched_index``: the target's
+    The switch (``read-tree -m -u``) left ``switched.path``: the target's
     worktree entries, with fresh stat data for every file it wrote and the
     safety capture's for the rest. The check proves, timed:
 
     * the index git switched to *is* the target: every entry is
       ``expected.worktree_tree``'s (``diff-index --cached``);
     * every file the switch wrote holds the target's bytes: their stat data is
-      cleared first, so git re-reads and re-hashes each of them (filters
-      applied, as a capture would);
+      cleared first (:func:`ready_switched_index`), so git re-reads and
+      re-hashes each of them (filters applied, as a capture would);
     * every other file is as the safety capture hashed it: git's stat data
       says so, and a file whose stat changed is re-hashed (``git status``
       refreshes in memory, never writing an index);
@@ -409,40 +471,34 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
         expected: what the state must be.
         now: the safety capture the switch started from; its racing paths
             (a program kept writing them) were left as they were and are not compared.
-        switched_index: a copy of the index right after the switch (consumed).
+        switched: the index right after the switch (:func:`ready_switched_index`).
         workdir: a private directory for a copy of the real index.
         config: ``recover.*`` settings (the untracked size cap).
         access_checked: as for :func:`check_state`.
 
     Returns:
         A :class:`StateVerdict`; ``duration_s`` is wall time in seconds.
+
+    Raises:
+        GitCommandError: a git step of the check failed.
     """
     from recovery.core.capture import classify_untracked, merge_state_files
     from recovery.core.refs import read_head
-    from recovery.core.sparse import skip_worktree_paths
 
     started = time.perf_counter()
+    switched_index = switched.path
     git = repo.git.with_index(switched_index)
-    raw = raw_tree_diff(repo, now.worktree_tree, expected.worktree_tree)
-    fields = raw.split(b"\0")
-    # Entries with the skip-worktree bit were switched in the index alone (their
-    # file is not the target's to write): git status does not look at them either.
-    kept_off_disk = skip_worktree_paths(repo.git, switched_index)
-    written = [b"%s %s\t%s" % (meta.split(b" ")[1], meta.split(b" ")[3], path)
-               for meta, path in zip(fields[::2], fields[1::2])
-               if meta.split(b" ")[1] not in (b"000000", b"160000") and path not in kept_off_disk]
-    written_paths = {entry.partition(b"\t")[2].decode("utf-8", "surrogateescape") for entry in written}
     if expected.conflict_tree is not None:
-        return check_state(repo, expected, workdir, config, access_checked, written_paths)
-    if written:
-        # Entries without stat data: git must compare these files' content.
-        git.run("update-index", "-z", "--index-info", input=b"\0".join(written) + b"\0")
+        return check_state(repo, expected, workdir, config, access_checked, switched.written)
+    if switched.clearing is not None:
+        switched.clearing.wait()
     status = git.start("status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames",
                        "--ignore-submodules=dirty")
     # Each index against its tree, entry by entry, without writing it: a
     # write-tree would store the cache tree it computes, 6.4 MB at 80k files
     # twice over beside status (150-165 ms each in git's trace2, against
     # 13-28 ms for the comparison).
+    entries = _start_entries(repo, switched_index)
     tree = git.start(*_SAME_AS_TREE, expected.worktree_tree)
     index = repo.git.start(*_SAME_AS_TREE, expected.index_tree)
     head, branch = read_head(repo.git)
@@ -489,11 +545,11 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched_index
         mismatches.append(f"HEAD: expected {expected.head or 'unborn'}, found {head or 'unborn'}")
     if branch != expected.branch:
         mismatches.append(f"branch: expected {expected.branch or 'detached'}, found {branch or 'detached'}")
-    converted, limits = _coverage(repo, switched_index, config, workdir)
+    converted, limits = _coverage(repo, switched_index, entries, config, workdir)
     if converted and not mismatches:
         # Only what the switch wrote must be git's checkout; every other file
         # holds the user's bytes, which git status compared after the conversion.
-        mismatches, kept = _byte_differences(converted, written_paths)
+        mismatches, kept = _byte_differences(converted, switched.written)
         limits += kept
     not_compared = (_not_compared(now.racing, skipped + tuple(nodes_left))
                     + [_submodule_elsewhere(path) for path in submodules])
@@ -786,17 +842,39 @@ def _check_one(reader: ObjectReader, oid: str, pending: deque[str], missing: lis
         if first.startswith(b"tree "):
             pending.append(first[5:].decode("ascii"))
     elif kind == "tree":
-        pending.extend(_tree_entries(b"".join(body), len(oid) // 2, trees_only))
+        entries = _tree_entries(b"".join(body), len(oid) // 2, trees_only)
+        if entries is None:
+            corrupt.append(oid)
+        else:
+            pending.extend(entries)
 
 
-def _tree_entries(raw: bytes, id_bytes: int, trees_only: bool) -> Iterator[str]:
+def _tree_entries(raw: bytes, id_bytes: int, trees_only: bool) -> list[str] | None:
     """The ids a tree object names (``<mode> <name>\\0<binary id>`` each), gitlinks
-    left out; with ``trees_only``, its subtrees alone (mode ``40000``)."""
-    at = 0
-    while at < len(raw):
-        cut = raw.index(b"\0", at)
-        mode = raw[at:raw.index(b" ", at)]
-        # A gitlink (160000) names a commit of another repository.
-        if mode == b"40000" or (mode != b"160000" and not trees_only):
-            yield raw[cut + 1:cut + 1 + id_bytes].hex()
-        at = cut + 1 + id_bytes
+    left out; with ``trees_only``, its subtrees alone (mode ``40000``). ``None``
+    when ``raw`` is not a sequence of such entries (a damaged tree).
+
+    Regular expressions, not a loop over entries: at 80k files the loop cost a
+    restore's object check 65-70 ms of its 85-110, these 15-20.
+    """
+    whole, pick = _tree_patterns(id_bytes, trees_only)
+    if whole.fullmatch(raw) is None:
+        return None
+    # Each match is one whole entry (a name ends at its NUL, an id has a fixed
+    # length), so matching from the start steps from entry to entry exactly.
+    return [oid.hex() for oid in pick.findall(raw) if oid]
+
+
+@functools.cache
+def _tree_patterns(id_bytes: int, trees_only: bool) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """``(a whole tree object, one entry whose only group is the id to follow, or empty)``."""
+    ident = b".{%d}" % id_bytes
+    entry = rb"[0-7]+ [^\0]+\0" + ident
+    # The first alternative is an entry whose id is followed (a subtree; or
+    # anything but a gitlink, which names a commit of another repository),
+    # capturing the id; the second any other entry.
+    if trees_only:
+        wanted = rb"40000 [^\0]+\0(" + ident + rb")|" + entry
+    else:
+        wanted = rb"160000 [^\0]+\0" + ident + rb"|[0-7]+ [^\0]+\0(" + ident + rb")"
+    return re.compile(rb"(?:" + entry + rb")*", re.S), re.compile(wanted, re.S)

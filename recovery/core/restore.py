@@ -58,11 +58,13 @@ from recovery.core.git import Git, GitCommandError
 from recovery.core.integrity import (
     IntegrityError,
     StateVerdict,
+    SwitchedIndex,
     check_switch,
     checkpoint_state,
     covered_by,
     files_under,
     is_node,
+    ready_switched_index,
     listed_access_problems,
     raw_tree_diff,
     state_of,
@@ -460,7 +462,7 @@ def _run(
     write_intent(repo, intent)
     started = time.perf_counter()
     try:
-        access = _switch_worktree_and_index(repo, now, plan, config, intent.paths)
+        access, switched = _switch_worktree_and_index(repo, now, plan, config, intent.paths)
     except _NothingChanged as exc:
         record_or_warn(repo, "restore", phase="end", verdict="error", target=target.short,
                  incident=intent.incident, error=exc.message)
@@ -483,7 +485,7 @@ def _run(
     restore_s = time.perf_counter() - started
     check_dir = workdir / "check"
     check_dir.mkdir()
-    verdict = check_switch(repo, plan, now, workdir / _SWITCHED, check_dir, config,
+    verdict = check_switch(repo, plan, now, switched, check_dir, config,
                            access_checked=repaired)
     shown_safety = reported_safety or safety
     # The recovery point actually restored (docs/metrics.md, RPO): how old the
@@ -680,12 +682,13 @@ def _mix(repo: Repo, workdir: Path, name: str, base: str, source: str, paths: Se
 
 
 def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, config: GitConfig,
-                               paths: Sequence[str]) -> _AccessWalk:
+                               paths: Sequence[str]) -> tuple[_AccessWalk, SwitchedIndex]:
     """Steps 5-6 under git's ``index.lock``, held from before the first file
     changes until the new index is in place, as ``git checkout`` and ``reset
     --hard`` hold it: a ``git commit -a`` started meanwhile fails at once instead
     of committing a half-switched tree (hostile testing). Returns the owner-access
-    walk of the switched worktree, still running.
+    walk of the switched worktree, still running, and the switched index being
+    readied for the integrity check.
 
     Raises:
         _NothingChanged: the lock is taken or git refused before writing a file.
@@ -719,6 +722,7 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
         access.written(_replace_special_files(repo, now, paths))
         # What the switch wrote, with its stat data, for the integrity check.
         shutil.copy2(now.index_file, now.index_file.parent / _SWITCHED)
+        switched = ready_switched_index(repo, plan, now, now.index_file.parent / _SWITCHED)
         _stage_index_tree(repo, git, plan, sparse)
         if plan.conflict_tree:
             _put_back_stages(repo, now.index_file, plan.conflict_tree)
@@ -729,7 +733,7 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
         # `--continue` removes once this process is gone.
         lock.unlink(missing_ok=True)
         raise
-    return access
+    return access, switched
 
 
 def _written(repo: Repo, now: Capture, plan: TargetState) -> list[bytes]:

@@ -157,6 +157,24 @@ def test_verify_detects_an_object_whose_content_is_another_s(repo: GitRepo) -> N
     assert proc.returncode == 2 and "1 corrupt" in proc.stdout and blob in proc.stdout
 
 
+def test_verify_reports_a_tree_that_does_not_parse_as_corrupt(repo: GitRepo) -> None:
+    # A tree object whose bytes hash to its name but are no sequence of
+    # entries (written with --literally): git itself would stop on it.
+    repo.write("kept.txt", "kept\n")
+    repo.recover("checkpoint")
+    sha = repo.git("for-each-ref", "--format=%(objectname)", "refs/recovery/")
+    bad = repo.git("hash-object", "-t", "tree", "--literally", "-w", "--stdin", input=b"no entries here")
+    listing = repo.git("ls-tree", f"{sha}^{{tree}}") + f"\n040000 tree {bad}\tdamaged\n"
+    tree = repo.git("mktree", input=listing.encode())
+    message = repo.git("cat-file", "commit", sha).partition("\n\n")[2]
+    parents = repo.git("rev-list", "--parents", "-n1", sha).split()[1:]
+    forged = repo.git("commit-tree", tree, *[a for p in parents for a in ("-p", p)], input=message.encode())
+    repo.git("update-ref", f"refs/recovery/main/cp/{forged}", forged)
+    proc = repo.recover("verify", forged[:12], check=False)
+    assert proc.returncode == 2 and "1 corrupt" in proc.stdout and bad in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
 def test_verify_worktree(repo: GitRepo) -> None:
     repo.recover("checkpoint")
     assert "identical" in repo.recover("verify", "--worktree").stdout
