@@ -211,7 +211,8 @@ def capture(repo: Repo, workdir: Path, config: GitConfig, listing: StatusListing
         notes += _operation_notes(repo, conflict)
         worktree_tree = git.text("write-tree")
 
-        snap = Capture(head, branch, index_tree, worktree_tree, conflict, skipped, notes, index_file)
+        snap = Capture(head, branch, index_tree, worktree_tree, conflict, skipped, notes, index_file,
+                       hashed_after_ns=marker)
         changed = [path for path in _changed_since_hashed(git, repo.trees_git, repo.toplevel, index_tree,
                                                           worktree_tree, marker)
                    if path not in special]
@@ -545,13 +546,37 @@ def _operation_notes(repo: Repo, conflict: ConflictState | None) -> tuple[str, .
 
 def _hash_marker(workdir: Path, toplevel: Path) -> int | None:
     """The change time (ns) of a file created just before anything is hashed, by
-    the clock of the worktree's file system; ``None`` when the work directory is
-    on another file system (a different clock: the race check then stats every
-    file)."""
+    the clock of the worktree's file system (a new file's modification time is
+    the same); ``None`` when the work directory is on another file system (a
+    different clock: the race check then stats every file)."""
     marker = workdir / "hash-marker"
     marker.write_bytes(b"")
     info = marker.stat()
     return info.st_ctime_ns if info.st_dev == toplevel.stat().st_dev else None
+
+
+def date_back_index(index_file: Path, hashed_after_ns: int | None) -> None:
+    """Set ``index_file``'s modification time back to ``hashed_after_ns`` (a
+    capture's :attr:`~recovery.core.model.Capture.hashed_after_ns`) when it is
+    later; nothing when that is ``None``.
+
+    Why: git trusts an entry's stat data only when the file's mtime is older
+    than the index file's own; an entry as new as the index is "racily clean"
+    and its content is compared (Documentation/technical/racy-git.txt). git
+    compares whole seconds, so a file rewritten at the same size within the
+    second a capture hashed it keeps stat data that matches. An index written
+    in a later second then called it unchanged: a restore's check found a file
+    the switch did not write "byte-identical", and the next checkpoint kept its
+    old bytes (hostile testing: 4 of 60 runs next to a busy writer). Dated back
+    to before the capture looked at any file, every entry hashed since is
+    racily clean to every reader, which compares its content (once: git's next
+    write of the index refreshes it).
+    """
+    if hashed_after_ns is None:
+        return
+    info = index_file.stat()
+    if info.st_mtime_ns > hashed_after_ns:
+        os.utime(index_file, ns=(info.st_atime_ns, hashed_after_ns))
 
 
 def _changed_since_hashed(git: Git, trees: Git, toplevel: Path, index_tree: str, worktree_tree: str,

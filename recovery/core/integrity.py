@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from recovery.core.capture import CaptureRace, capture, capture_workdir, shown_paths
+from recovery.core.capture import CaptureRace, capture, capture_workdir, date_back_index, shown_paths
 from recovery.core.config import GitConfig
 from recovery.core.git import BATCH, Git, ObjectReader, Running
 from recovery.base.errors import RecoverError
@@ -492,6 +492,7 @@ def check_switch(repo: Repo, expected: TargetState, now: Capture, switched: Swit
         return check_state(repo, expected, workdir, config, access_checked, switched.written)
     if switched.clearing is not None:
         switched.clearing.wait()
+    date_back_index(switched_index, now.hashed_after_ns)  # after git last wrote it
     status = git.start("status", "--porcelain=v2", "-z", "--untracked-files=all", "--no-renames",
                        "--ignore-submodules=dirty")
     # Each index against its tree, entry by entry, without writing it: a

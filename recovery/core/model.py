@@ -137,6 +137,11 @@ class Capture(NamedTuple):
             data; it lives in the caller's work directory.
         racing: paths that changed while they were being captured; the trees hold
             them as git last read them (``recovery.core.capture.CaptureRace``).
+        hashed_after_ns: the modification time (ns, by the worktree file
+            system's clock) of a file made before the capture looked at any
+            file; ``None`` when unknown. Stat data ``index_file`` records is
+            trusted only for files changed before it
+            (:func:`recovery.core.capture.date_back_index`).
     """
 
     head: str | None
@@ -148,6 +153,7 @@ class Capture(NamedTuple):
     notes: tuple[str, ...]
     index_file: Path
     racing: tuple[str, ...] = ()
+    hashed_after_ns: int | None = None
 
 
 class TargetState(NamedTuple):

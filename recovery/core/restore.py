@@ -46,6 +46,7 @@ from recovery.core.capture import (
     STATE_FILES,
     capture,
     capture_workdir,
+    date_back_index,
     shown_paths,
 )
 from recovery.core.carry import carried_state
@@ -726,7 +727,7 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
         _stage_index_tree(repo, git, plan, sparse)
         if plan.conflict_tree:
             _put_back_stages(repo, now.index_file, plan.conflict_tree)
-        _install_index(repo, now.index_file, lock)
+        _install_index(repo, now.index_file, lock, now.hashed_after_ns)
     except BaseException:
         # Like git on an error: the lock goes, the files written stay (the
         # intent record says how to finish). A SIGKILL leaves the lock, which
@@ -1011,17 +1012,20 @@ def _put_back_stages(repo: Repo, index_file: Path, conflict_tree: str) -> None:
         repo.git.with_index(index_file).run("update-index", "-z", "--index-info", input=b"\0".join(lines) + b"\0")
 
 
-def _install_index(repo: Repo, new_index: Path, lock: Path) -> None:
+def _install_index(repo: Repo, new_index: Path, lock: Path, hashed_after_ns: int | None) -> None:
     """Replace the real index with ``new_index`` through ``lock`` (our
     ``index.lock``): fill it, fsync it, rename it over ``index``
-    (gitformat-index(5) users such as git-commit rely on exactly this)."""
+    (gitformat-index(5) users such as git-commit rely on exactly this).
+    ``hashed_after_ns``: the safety capture's, for :func:`date_back_index`."""
     with open(lock, "wb") as out, open(new_index, "rb") as src:
         shutil.copyfileobj(src, out)
         out.flush()
         os.fsync(out.fileno())
-    # Keep the racy-git reference time of the index git wrote (see capture.py).
+    # Keep the racy-git reference time of the index git wrote (see capture.py),
+    # or an earlier one: stat data recorded since the capture began is not trusted.
     stamp = new_index.stat()
     os.utime(lock, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    date_back_index(lock, hashed_after_ns)
     os.replace(lock, repo.index_file)
     fsync_dir(repo.index_file.parent)
 

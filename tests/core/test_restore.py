@@ -7,8 +7,10 @@ import json
 import os
 import stat
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -827,6 +829,73 @@ def test_integrity_check_sees_a_same_size_edit_with_the_old_mtime_on_a_file_not_
     repo.write("calm.txt", "calm\n")  # in the checkpoint and unchanged: the switch does not write it
     with pytest.raises(IntegrityError, match="worktree: M calm.txt"):
         _restore_while(repo, monkeypatch, lambda: same_size_edit_keeping_mtime(repo.path / "calm.txt", b"CALM\n"))
+
+
+def test_a_same_second_same_size_rewrite_after_the_safety_capture_is_neither_called_identical_nor_lost(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file the switch does not write, rewritten at its size within the
+    second of its last write, while git writes the switched index: its stat
+    data still matches in whole seconds (git's granularity; ctime too), and the
+    index lands in the next second, where git trusts it (not "racily clean").
+    The check must compare its content, and the next checkpoint must hold the
+    new bytes."""
+    import recovery.core.restore as restore_module
+
+    calm = repo.path / "calm.txt"
+    seconds: list[tuple[int, int]] = []
+
+    def written_next_second(index: Path) -> None:
+        """``index`` as git would have finished writing it after the second turned."""
+        turn = (calm.stat().st_ctime_ns // 10**9 + 1) * 10**9
+        while time.time_ns() < turn + 10**7:
+            time.sleep(0.01)
+        os.utime(index, ns=(time.time_ns(), time.time_ns()))
+
+    def stage_after_interference(r: Repo, git: Any, plan: Any, sparse: bool) -> None:
+        before = calm.stat().st_ctime_ns
+        same_size_edit_keeping_mtime(calm, b"CALM\n")
+        seconds.append((before // 10**9, calm.stat().st_ctime_ns // 10**9))
+        written_next_second(Path(git.env["GIT_INDEX_FILE"]))  # the switched index, staged next
+        real_stage(r, git, plan, sparse)
+
+    def ready_before_interference(*args: Any) -> Any:
+        switched = real_ready(*args)
+        if switched.clearing is not None:
+            switched.clearing.wait()  # git's last write of it precedes the edit
+        return switched
+
+    def check_after_interference(r: Repo, plan: Any, now: Any, switched: Any, *args: Any, **kwargs: Any) -> Any:
+        written_next_second(switched.path)
+        return real_check(r, plan, now, switched, *args, **kwargs)
+
+    real_stage, real_check = restore_module._stage_index_tree, restore_module.check_switch
+    real_ready = restore_module.ready_switched_index
+    repo.write("calm.txt", "calm\n")
+    repo.commit_all("calm")
+    r = Repo.discover(repo.path)
+    for _ in range(5):
+        seconds.clear()
+        while time.time() % 1 > 0.2:  # what follows up to the edit fits in one second
+            time.sleep(0.01)
+        # Tracked and the same in the checkpoint: the switch does not write it,
+        # and the indexes keep the stat data recorded now.
+        repo.write("calm.txt", "calm\n")
+        repo.git("add", "calm.txt")
+        repo.write("f.txt", "one\n")
+        cp = create_checkpoint(r, "manual")
+        repo.write("f.txt", "two\n")
+        with monkeypatch.context() as patched:
+            patched.setattr(restore_module, "_stage_index_tree", stage_after_interference)
+            patched.setattr(restore_module, "check_switch", check_after_interference)
+            patched.setattr(restore_module, "ready_switched_index", ready_before_interference)
+            with pytest.raises(IntegrityError, match="worktree: M calm.txt"):
+                restore(r, cp)
+        if seconds[0][0] == seconds[0][1]:
+            break  # the rewrite kept the ctime second: the case under test happened
+    else:
+        pytest.fail(f"the rewrite never fell in the second of the file's last write: {seconds}")
+    after = create_checkpoint(r, "manual")
+    assert repo.git("cat-file", "blob", f"{after.sha}:calm.txt") == "CALM"
 
 
 def test_integrity_check_sees_a_file_that_appeared_during_the_restore(
