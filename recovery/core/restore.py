@@ -77,7 +77,7 @@ from recovery.core.intent import clear_intent, now_iso, read_intent, write_inten
 from recovery.core.journal import record_or_warn
 from recovery.core.lock import pid_alive, repo_lock
 from recovery.core.model import Capture, Checkpoint, Intent, RestorePhase, TargetState
-from recovery.core.refs import load, read_head, resolve_commit, resolve, set_label
+from recovery.core.refs import delete_ref, label_ref, load, read_head, resolve_commit, resolve, set_label, update_ref
 from recovery.core.repo import Repo
 from recovery.core.sparse import cone_excludes, skip_worktree_paths
 
@@ -212,13 +212,12 @@ def restore(
         safety_s = time.perf_counter() - started
         plan = planned[0]
         record_or_warn(repo, "restore", phase="start", target=target.short, incident=incident)
+        # A restore that changes nothing keeps `undo` on the state before the
+        # last restore that did: a second `restore last` must not lose it.
         changes = plan != state_of(now)
-        if changes:
-            # A restore that changes nothing keeps `undo` on the state before the
-            # last restore that did: a second `restore last` must not lose it.
-            set_label(repo, "undo", safety)
         intent = Intent(plan, target.sha, safety.sha, tuple(paths), now_iso(), os.getpid(), incident=incident)
-        return replace(_run(repo, intent, now, target, safety, safety_s, workdir, config), undo_kept=not changes)
+        return replace(_run(repo, intent, now, target, safety, safety_s, workdir, config,
+                            undo_to=safety if changes else None), undo_kept=not changes)
 
 
 def revert_operation(repo: Repo, before: str | None, branch: str | None, operation: str,
@@ -262,9 +261,8 @@ def revert_operation(repo: Repo, before: str | None, branch: str | None, operati
         target = publish_state(repo, before, branch, plan.index_tree, plan.worktree_tree, f"before-{operation}",
                                f"derived: {where} before the {operation}, local changes carried")
         record_or_warn(repo, "restore", phase="start", target=target.short, incident=incident)
-        set_label(repo, "undo", safety)
         intent = Intent(plan, target.sha, safety.sha, (), now_iso(), os.getpid(), incident=incident)
-        return _run(repo, intent, now, target, safety, safety_s, workdir, config)
+        return _run(repo, intent, now, target, safety, safety_s, workdir, config, undo_to=safety)
 
 
 class RestoreInterrupted(RecoverError):
@@ -447,6 +445,7 @@ def _run(
     resuming: bool = False,
     undo_after: Checkpoint | None = None,
     left_alone_from: tuple[Checkpoint, ...] = (),
+    undo_to: Checkpoint | None = None,
 ) -> RestoreResult:
     """Steps 3-8: intent, switch, check, clear.
 
@@ -455,11 +454,15 @@ def _run(
     ``status`` still reports the interrupted restore. ``undo_after``: where
     ``undo`` points once the switch is done (``--abort``). ``left_alone_from``:
     the checkpoints whose skipped paths the plan left as they were (default
-    ``target``), named in the result as not covered.
+    ``target``), named in the result as not covered. ``undo_to``: where
+    ``undo`` points from before the first file changes (the safety
+    checkpoint); it points back where it was when git refuses the switch
+    before writing anything.
     """
     plan = intent.target
     changes = tree_diff(repo, now.worktree_tree, plan.worktree_tree)
     head_change = _head_change(now, plan)
+    undo_before = _point_undo(repo, undo_to) if undo_to is not None else None
     write_intent(repo, intent)
     started = time.perf_counter()
     try:
@@ -472,6 +475,8 @@ def _run(
             raise RecoverError(f"{exc.message}; nothing more was changed and the interrupted restore is still "
                                "pending: run `git recover restore --continue` or `--abort` again") from None
         clear_intent(repo)
+        if undo_to is not None:
+            _point_undo_back(repo, undo_to, undo_before)
         raise RecoverError(f"{exc.message}; nothing was changed: run the restore again") from None
     except RecoverError as exc:
         _stopped(repo, target, intent, exc)
@@ -516,6 +521,29 @@ def _run(
                 "not restored",) if unrestored else ())
     return RestoreResult(target, shown_safety, changes, head_change, safety_s, restore_s, verdict.duration_s,
                          limits=limits, access_given=tuple(access_given))
+
+
+def _point_undo(repo: Repo, safety: Checkpoint) -> str | None:
+    """Point ``undo`` at ``safety``; returns the commit it pointed at before
+    (``None``: unset), for :func:`_point_undo_back`."""
+    before = resolve_commit(repo, label_ref(repo, "undo"))
+    set_label(repo, "undo", safety)
+    return before
+
+
+def _point_undo_back(repo: Repo, safety: Checkpoint, before: str | None) -> None:
+    """Point ``undo`` back from ``safety`` to ``before`` (unset it when ``None``):
+    a restore that changed nothing must not take away the state before the
+    last one that did.
+
+    Raises:
+        RecoverError: ``undo`` moved meanwhile (it is left as it is then).
+    """
+    ref = label_ref(repo, "undo")
+    if before is None:
+        delete_ref(repo, ref, safety.sha)
+    else:
+        update_ref(repo, ref, before, safety.sha, "recover: undo back (the restore changed nothing)")
 
 
 def _not_restored(repo: Repo, intent: Intent, target: Checkpoint, left_alone: Sequence[str]) -> list[str]:

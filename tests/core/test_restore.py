@@ -783,15 +783,23 @@ def test_commit_during_the_switch_is_refused_by_the_index_lock(repo: GitRepo, mo
     assert repo.git("rev-parse", "HEAD") == cp.head != head_before
 
 
-def test_restore_refuses_when_index_lock_appears_before_the_switch(repo: GitRepo,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another git process taking index.lock after the preflight: nothing changes."""
+@pytest.mark.parametrize("undo_before", [False, True], ids=["no-undo-yet", "undo-set"])
+def test_restore_refuses_when_index_lock_appears_before_the_switch(repo: GitRepo, monkeypatch: pytest.MonkeyPatch,
+                                                                  undo_before: bool) -> None:
+    """Another git process taking index.lock after the preflight: nothing
+    changes, ``undo`` included (it keeps the state before the last restore
+    that changed something)."""
     import recovery.core.restore as restore_module
 
     repo.write("README.md", "changed\n")
     r = Repo.discover(repo.path)
     cp = create_checkpoint(r, "manual")
     repo.write("README.md", "later\n")
+    if undo_before:
+        restore(r, cp)
+        repo.write("README.md", "later\n")  # the restore's own safety checkpoint holds this state
+        repo.write("other.txt", "new since\n")
+    undo_ref = repo.git("rev-parse", "-q", "--verify", "refs/recovery/main/undo", check=False)
     real_lock = restore_module._lock_index
 
     def someone_else_first(r: Repo) -> object:
@@ -804,6 +812,7 @@ def test_restore_refuses_when_index_lock_appears_before_the_switch(repo: GitRepo
     assert repo.read("README.md") == b"later\n"
     assert (repo.path / ".git/index.lock").exists()  # theirs, untouched
     assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+    assert repo.git("rev-parse", "-q", "--verify", "refs/recovery/main/undo", check=False) == undo_ref
 
 
 def test_integrity_check_rereads_every_file_the_switch_wrote(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
