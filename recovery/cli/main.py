@@ -5,7 +5,7 @@ exit code, never a traceback. ``git-recover hook <name>`` runs on every commit
 and ``git-recover agent-hook <event>`` before every tool call of an agent, so
 both are dispatched here without importing click (about 25 ms of the hooks'
 budget, benchmarks/bench_hooks.py), as are the plain forms of ``checkpoint``
-(:mod:`recovery.cli.plain`); every other command goes through the click
+and ``verify`` (:mod:`recovery.cli.plain`); every other command goes through the click
 application in :mod:`recovery.cli.app`.
 """
 
@@ -34,10 +34,10 @@ def main(argv: list[str] | None = None) -> int:
             from recovery.agent.hook import agent_hook_main
 
             return agent_hook_main(args[1:])
-        if args[:1] == ["checkpoint"]:
-            from recovery.cli.plain import plain_checkpoint
+        if args[:1] in (["checkpoint"], ["verify"]):
+            from recovery.cli.plain import plain_checkpoint, plain_verify
 
-            code = plain_checkpoint(args[1:])
+            code = (plain_checkpoint if args[0] == "checkpoint" else plain_verify)(args[1:])
             if code is not None:
                 return code
         from recovery.cli.app import run_cli

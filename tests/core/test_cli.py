@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recovery.cli.plain import plain_checkpoint
+from recovery.cli.plain import plain_checkpoint, plain_verify
 from tests.conftest import GitRepo, run_recover
 from tests.core.helpers import checkpoint_refs
 
@@ -297,6 +297,52 @@ def test_checkpoint_s_other_forms_go_to_click(repo: GitRepo) -> None:
         clicked = _checkpoint_via(repo, "app", "run_cli", args)
         assert plain[1], args
         assert plain[0::2] == clicked[0::2], args
+
+
+# Runs `git recover verify ARGS` in-process, as _CHECKPOINT_VIA does; an error
+# ends as main() ends it (run_cli lets it pass).
+_VERIFY_VIA = """import sys
+from recovery.base.errors import RecoverError
+from recovery.base.output import say
+from recovery.cli.{module} import {function} as run
+try:
+    rc = run({args})
+except RecoverError as exc:
+    say(exc.message)
+    rc = exc.exit_code
+sys.stdout.flush()
+print("\\n@@", rc, "click" in sys.modules)
+"""
+
+
+def _verify_via(repo: GitRepo, module: str, function: str, args: list[str]) -> tuple[int, bool, str, str]:
+    """``(exit status, click imported, stdout with times masked, stderr)``."""
+    code = _VERIFY_VIA.format(module=module, function=function, args=repr(["verify", *args]))
+    proc = subprocess.run([sys.executable, "-P", "-c", code], cwd=repo.path, capture_output=True, text=True)
+    out, _, tail = proc.stdout.rpartition("\n@@ ")
+    rc, clicked = tail.split()
+    return int(rc), clicked == "True", re.sub(r"\(\d+ ms\)", "(N ms)", out), proc.stderr
+
+
+def test_verify_s_plain_forms_skip_click_and_match_the_click_command(repo: GitRepo) -> None:
+    """`git recover verify` runs without click's import in its plain forms
+    (a third of the command at 1k files); each gives what click's gives,
+    findings and errors included."""
+    first = json.loads(repo.recover("checkpoint", "--json").stdout)["short"]
+    repo.write("a.txt", "changed\n")
+    repo.recover("checkpoint")
+    for args in ([], ["last"], [first], ["--all"], ["--worktree"], ["--worktree", first], [first, "--all"],
+                 ["no-such-checkpoint"]):
+        plain = _verify_via(repo, "main", "main", args)
+        clicked = _verify_via(repo, "app", "run_cli", args)
+        assert not plain[1] and clicked[1], args
+        assert plain[0::2] == clicked[0::2], args  # status, output, stderr
+    assert _verify_via(repo, "main", "main", ["--worktree", first])[0] == 2  # the live state differs: a finding
+    for args in (["-h"], ["--bogus"], ["a", "b"], ["--all=1"]):
+        assert plain_verify(args) is None, args
+        plain = _verify_via(repo, "main", "main", args)
+        assert plain[1], args
+        assert plain[0::2] == _verify_via(repo, "app", "run_cli", args)[0::2], args
 
 
 def test_a_note_given_with_a_reason_names_an_unchanged_state(repo: GitRepo) -> None:
