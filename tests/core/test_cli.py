@@ -252,15 +252,30 @@ def test_a_restore_path_outside_the_worktree_is_a_usage_error(repo: GitRepo) -> 
     assert not (repo.path / ".git/recovery/restore-intent.json").exists()
 
 
-# Runs `git recover checkpoint ARGS` in-process through main() (the plain path
-# when the form is plain) or through click alone, then says whether click was
-# imported and what the newest checkpoint records.
-_CHECKPOINT_VIA = """import json, re, sys
+# Runs `git recover ARGS` in-process through main() (the plain path when the
+# form is plain) or through click alone, then says whether click was imported.
+# An error ends as main() ends it (run_cli lets it pass).
+_RUN_VIA = """import sys
+from recovery.base.errors import RecoverError
+from recovery.base.output import say
 from recovery.cli.{module} import {function} as run
-rc = run({args})
+try:
+    rc = run({args})
+except RecoverError as exc:
+    say(exc.message)
+    rc = exc.exit_code
 sys.stdout.flush()
 print("\\n@@", rc, "click" in sys.modules)
 """
+
+
+def _run_via(repo: GitRepo, module: str, function: str, args: list[str]) -> tuple[int, bool, str, str]:
+    """``(exit status, click imported, stdout, stderr)`` of ``git recover ARGS``."""
+    code = _RUN_VIA.format(module=module, function=function, args=repr(args))
+    proc = subprocess.run([sys.executable, "-P", "-c", code], cwd=repo.path, capture_output=True, text=True)
+    out, _, tail = proc.stdout.rpartition("\n@@ ")
+    rc, clicked = tail.split()
+    return int(rc), clicked == "True", out, proc.stderr
 
 
 def _checkpoint_via(repo: GitRepo, module: str, function: str, args: list[str]
@@ -268,14 +283,11 @@ def _checkpoint_via(repo: GitRepo, module: str, function: str, args: list[str]
     """``(exit status, click imported, stdout with ids and times masked,
     stderr, the newest checkpoint's reason and note)``, on a new state."""
     repo.write("work.txt", f"{module} {args}\n")
-    code = _CHECKPOINT_VIA.format(module=module, function=function, args=repr(["checkpoint", *args]))
-    proc = subprocess.run([sys.executable, "-P", "-c", code], cwd=repo.path, capture_output=True, text=True)
-    out, _, tail = proc.stdout.rpartition("\n@@ ")
-    rc, clicked = tail.split()
+    rc, clicked, out, err = _run_via(repo, module, function, ["checkpoint", *args])
     masked = re.sub(r"[0-9a-f]{40}|[0-9a-f]{10}|\d+(\.\d+)?( ms)?", "N", out)
     newest = json.loads(repo.recover("list", "-n", "1", "--json").stdout)
     latest = {key: newest[0][key] for key in ("reason", "message")} if newest else None
-    return int(rc), clicked == "True", masked, proc.stderr, latest
+    return rc, clicked, masked, err, latest
 
 
 def test_checkpoint_s_plain_forms_skip_click_and_match_the_click_command(repo: GitRepo) -> None:
@@ -299,29 +311,10 @@ def test_checkpoint_s_other_forms_go_to_click(repo: GitRepo) -> None:
         assert plain[0::2] == clicked[0::2], args
 
 
-# Runs `git recover verify ARGS` in-process, as _CHECKPOINT_VIA does; an error
-# ends as main() ends it (run_cli lets it pass).
-_VERIFY_VIA = """import sys
-from recovery.base.errors import RecoverError
-from recovery.base.output import say
-from recovery.cli.{module} import {function} as run
-try:
-    rc = run({args})
-except RecoverError as exc:
-    say(exc.message)
-    rc = exc.exit_code
-sys.stdout.flush()
-print("\\n@@", rc, "click" in sys.modules)
-"""
-
-
 def _verify_via(repo: GitRepo, module: str, function: str, args: list[str]) -> tuple[int, bool, str, str]:
     """``(exit status, click imported, stdout with times masked, stderr)``."""
-    code = _VERIFY_VIA.format(module=module, function=function, args=repr(["verify", *args]))
-    proc = subprocess.run([sys.executable, "-P", "-c", code], cwd=repo.path, capture_output=True, text=True)
-    out, _, tail = proc.stdout.rpartition("\n@@ ")
-    rc, clicked = tail.split()
-    return int(rc), clicked == "True", re.sub(r"\(\d+ ms\)", "(N ms)", out), proc.stderr
+    rc, clicked, out, err = _run_via(repo, module, function, ["verify", *args])
+    return rc, clicked, re.sub(r"\(\d+ ms\)", "(N ms)", out), err
 
 
 def test_verify_s_plain_forms_skip_click_and_match_the_click_command(repo: GitRepo) -> None:
