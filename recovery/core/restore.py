@@ -323,7 +323,8 @@ def continue_restore(repo: Repo) -> RestoreResult:
     """Finish an interrupted restore: drive the worktree to its target again.
 
     The partial state found is checkpointed first (nothing is lost, even edits
-    made after the crash); ``undo`` keeps pointing at the original safety checkpoint.
+    made after the crash, which are named with that checkpoint); ``undo`` keeps
+    pointing at the original safety checkpoint.
 
     Raises:
         UsageError: there is no interrupted restore.
@@ -377,6 +378,8 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         for left in left_alone_from:
             plan = _leave_skipped(repo, now, left, plan, workdir)
         _preflight(repo, now, plan)
+        if not abort:
+            _name_work_made_since(repo, original_safety, now, plan, safety)
         reported = original_safety
         ours = {(original_safety.head, original_safety.branch), (intent.target.head, intent.target.branch)}
         if not abort and (now.head, now.branch) not in ours:
@@ -398,6 +401,27 @@ def _resume(repo: Repo, abort: bool) -> RestoreResult:
         return _run(repo, resumed, now, target, safety, safety_s, workdir, config,
                     safety if abort else reported, resuming=True, undo_after=safety if abort else None,
                     left_alone_from=left_alone_from)
+
+
+def _name_work_made_since(repo: Repo, original: Checkpoint, now: Capture, plan: TargetState,
+                          safety: Checkpoint) -> None:
+    """Warn about the files ``--continue`` is about to replace that hold
+    neither the state before the restore (``original``, where ``undo`` points)
+    nor its target (``plan``): work done while the restore was interrupted,
+    which only ``safety`` (the state ``--continue`` found) holds. A new user
+    wrote a file meanwhile, and nothing said where it had gone."""
+    since = _raw_paths(raw_tree_diff(repo, original.worktree_tree, now.worktree_tree))
+    made = sorted(since & _raw_paths(raw_tree_diff(repo, now.worktree_tree, plan.worktree_tree)))
+    if made:
+        warn(f"{shown_paths(made)}: changed while the restore was interrupted; --continue replaces them, and "
+             f"checkpoint {safety.short} keeps them (`git recover restore {safety.short} -- PATHS` brings them "
+             "back; `undo` goes to the state before the restore)")
+
+
+def _raw_paths(raw: bytes) -> set[str]:
+    """The paths of a :func:`~recovery.core.integrity.raw_tree_diff` (as ``os.fsdecode`` gives them)."""
+    fields = raw.split(b"\0")
+    return {os.fsdecode(path) for path in fields[1::2]}
 
 
 def _git_dies_with_us(repo: Repo) -> Repo:

@@ -1119,6 +1119,41 @@ def test_continue_names_a_file_the_interrupted_restore_left_alone_as_not_restore
     assert "byte-identical" not in result.verdict
 
 
+def test_continue_names_the_work_made_while_the_restore_was_interrupted_and_where_it_is_kept(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file written while a restore was interrupted is in neither the state
+    before the restore (``undo``) nor its target: ``--continue`` replaces it,
+    and only the checkpoint it takes first holds it. It must say which files
+    and how to get them back (a new user lost track of such a file)."""
+    import recovery.core.restore as restore_module
+
+    repo.write("src.txt", "v1\n")
+    repo.commit_all("base")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("src.txt", "broken\n")
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise RecoverError("stopped on purpose")
+
+    monkeypatch.setattr(restore_module, "_switch_worktree_and_index", stop)
+    with pytest.raises(RecoverError, match="restore stopped"):
+        restore(r, cp)
+    monkeypatch.undo()
+    repo.write("MYNOTES.md", "written while the restore was interrupted\n")
+    repo.write("src.txt", "edited again\n")
+    capsys.readouterr()
+    restore_module.continue_restore(r)
+    said = capsys.readouterr().err
+    assert not (repo.path / "MYNOTES.md").exists() and repo.read("src.txt") == b"v1\n"
+    kept = next(c for c in list_checkpoints(r) if c.reason == "restore-continue")
+    assert f"MYNOTES.md, src.txt: changed while the restore was interrupted" in said
+    assert f"`git recover restore {kept.short} -- PATHS`" in said
+    restore(r, kept, ["MYNOTES.md", "src.txt"])
+    assert repo.read("MYNOTES.md") == b"written while the restore was interrupted\n"
+    assert repo.read("src.txt") == b"edited again\n"
+
+
 def test_the_target_index_is_built_from_the_differences_and_holds_every_kind_of_entry(
         repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The target's index differs from its worktree in every way an entry can:
