@@ -10,7 +10,8 @@ Why plain :mod:`subprocess`: a checkpoint runs on every commit and before every
 agent tool call, so the runner's own cost counts. GitPython's runner cost 50-90 ms
 of import plus two ``git version`` runs per process and a temporary file for
 every call's stdin (docs/design.md, "The git runner"); here stdin is fed from
-memory and nothing but :mod:`subprocess` is imported.
+memory and nothing but :mod:`subprocess` is imported (and :mod:`threading`,
+which :mod:`subprocess` imports itself).
 
 Every call runs with ``LC_ALL=C`` and ``LANGUAGE=C``: callers match git's
 English messages (``unmerged``, ``would be overwritten``), which a translated
