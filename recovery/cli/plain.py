@@ -114,6 +114,7 @@ def run_verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
     compare the live state with it.
 
     Raises:
+        UsageError: an id and ``every`` both given.
         RecoverError: exit 2 when an object is missing or corrupt, or the live
             state differs; as :func:`recovery.core.refs.resolve` for an unknown id.
     """
@@ -121,12 +122,16 @@ def run_verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
     from recovery.core.integrity import check_checkpoint, verify_objects
     from recovery.core.refs import list_checkpoints, resolve
 
+    if every and checkpoint_id is not None:
+        raise UsageError(f"--all verifies every checkpoint; leave out {checkpoint_id!r} or --all")
     repo = open_repo()
     # A checkpoint whose own commit is missing or corrupt is listed by nobody:
     # verify names it (the check found a problem) whichever checkpoint it is asked about.
     broken: list[str] = []
     listed = list_checkpoints(repo, broken)
     targets = listed if every else [resolve(repo, checkpoint_id or "last")]
+    if not targets and not broken:
+        out("no checkpoints to verify")
     failed = bool(broken)
     differs = False
     for ref in broken:
@@ -145,8 +150,10 @@ def run_verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
                 bad = report.missing + report.corrupt
                 out(f"{cp.short}: {colour(f'{len(report.missing)} missing, {len(report.corrupt)} corrupt', 'red')} "
                     f"of {report.checked} objects: {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}")
-    if worktree:
-        cp = targets[0]
+    if worktree and targets:
+        # With --all too, the live state is compared with `last`, as without it
+        # (the newest of all may be a restore's safety checkpoint).
+        cp = targets[0] if not every else resolve(repo, "last")
         with progress(f"comparing the live state with {cp.short}"):
             verdict = check_checkpoint(repo, cp)
         if verdict.ok:

@@ -175,6 +175,20 @@ def test_verify_reports_a_tree_that_does_not_parse_as_corrupt(repo: GitRepo) -> 
     assert "Traceback" not in proc.stderr
 
 
+def test_verify_all_says_when_there_is_nothing_refuses_an_id_and_compares_the_live_state_with_last(
+        repo: GitRepo) -> None:
+    proc = repo.recover("verify", "--all")
+    assert proc.stdout == "no checkpoints to verify\n"
+    repo.write("a.txt", "one\n")
+    first = json.loads(repo.recover("checkpoint", "--json").stdout)["short"]
+    proc = repo.recover("verify", first, "--all", check=False)
+    assert proc.returncode == 3 and "--all verifies every checkpoint" in proc.stderr
+    repo.write("a.txt", "two\n")
+    repo.recover("restore", first)  # the newest checkpoint is now its safety checkpoint
+    proc = repo.recover("verify", "--all", "--worktree")
+    assert f"live state is identical to {first}" in proc.stdout
+
+
 def test_verify_worktree(repo: GitRepo) -> None:
     repo.recover("checkpoint")
     assert "identical" in repo.recover("verify", "--worktree").stdout
@@ -325,7 +339,7 @@ def test_verify_s_plain_forms_skip_click_and_match_the_click_command(repo: GitRe
     repo.write("a.txt", "changed\n")
     repo.recover("checkpoint")
     for args in ([], ["last"], [first], ["--all"], ["--worktree"], ["--worktree", first], [first, "--all"],
-                 ["no-such-checkpoint"]):
+                 ["--all", "--worktree"], ["no-such-checkpoint"]):
         plain = _verify_via(repo, "main", "main", args)
         clicked = _verify_via(repo, "app", "run_cli", args)
         assert not plain[1] and clicked[1], args
