@@ -435,6 +435,11 @@ def _git_dies_with_us(repo: Repo) -> Repo:
 _SWITCHED = "switched-index"
 
 
+# What git's read-tree -m -u says when it refuses the switch in its checks, which
+# run before it writes any file (unpack_trees: merge, then update).
+_REFUSED_BEFORE_WRITING = ("Cannot merge", "would be overwritten", "would lose untracked files")
+
+
 class _NothingChanged(RecoverError):
     """git refused the worktree switch before writing anything."""
 
@@ -750,6 +755,7 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
     lock = _lock_index(repo)
     try:
         git = repo.git.with_index(now.index_file)
+        _refuse_if_changed_since_capture(repo, now, plan)
         sparse = _keep_sparse(repo, now, plan, config)
         _remove_special_nodes(repo, now, plan)
         # The paths the switch leaves in place, listed from the target tree
@@ -769,7 +775,7 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
         except GitCommandError as exc:
             # git checks every path before it writes one (unpack_trees: merge,
             # then update); these refusals mean nothing on disk changed.
-            if "Cannot merge" in exc.stderr or "would be overwritten" in exc.stderr:
+            if any(said in exc.stderr for said in _REFUSED_BEFORE_WRITING):
                 raise _NothingChanged(f"a file changed while the restore ran ({exc.message})") from None
             raise
         access.written(_replace_special_files(repo, now, paths))
@@ -787,6 +793,52 @@ def _switch_worktree_and_index(repo: Repo, now: Capture, plan: TargetState, conf
         lock.unlink(missing_ok=True)
         raise
     return access, switched
+
+
+def _refuse_if_changed_since_capture(repo: Repo, now: Capture, plan: TargetState) -> None:
+    """Refuse the switch when a file it replaces or deletes changed after the
+    safety capture began (its change time is at or after the capture's hash
+    marker): the checkpoint may not hold what is on disk now.
+
+    Why: git decides that a file is unchanged from its stat data, in whole
+    seconds. A file rewritten at its size within the second the capture read
+    it, its mtime then set back (``cp -p``, ``touch -r``, an unpacker), kept
+    matching stat data; ``read-tree -m -u`` overwrote it, and no checkpoint
+    held its bytes (hostile testing). Its change time cannot be set back.
+
+    Raises:
+        _NothingChanged: naming the files; nothing was written.
+    """
+    if now.hashed_after_ns is None:
+        return
+    changed: list[str] = []
+    same_tick: list[tuple[str, str]] = []
+    fields = raw_tree_diff(repo, now.worktree_tree, plan.worktree_tree).split(b"\0")
+    for meta, raw in zip(fields[::2], fields[1::2]):
+        old_mode, _, old_blob, _, _ = meta.lstrip(b":").decode().split(" ")
+        path = os.fsdecode(raw)
+        if old_mode == "000000":
+            continue  # not in the checkpoint: the preflight refused any file in the way
+        try:
+            info = os.lstat(repo.toplevel / path)
+        except OSError:
+            continue  # gone: git removes nothing that is not there, and writes what the target holds
+        if info.st_ctime_ns > now.hashed_after_ns:
+            changed.append(path)
+        elif info.st_ctime_ns == now.hashed_after_ns:
+            if old_mode in ("100644", "100755") and "\n" not in path:
+                # The marker's own clock tick: possibly written just before the
+                # capture began; the content decides, as in the capture's race check.
+                same_tick.append((path, old_blob))
+            else:
+                changed.append(path)
+    if same_tick:
+        rehashed = repo.git.run("hash-object", "--stdin-paths", check=False,
+                                input="".join(f"{path}\n" for path, _ in same_tick).encode("utf-8", "surrogateescape"))
+        found = rehashed.text.splitlines() if rehashed.returncode == 0 else []
+        changed += [path for i, (path, blob) in enumerate(same_tick) if i >= len(found) or found[i] != blob]
+    if changed:
+        raise _NothingChanged(f"{shown_paths(changed)} changed after the safety checkpoint read them")
 
 
 def _written(repo: Repo, now: Capture, plan: TargetState) -> list[bytes]:

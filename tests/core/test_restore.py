@@ -907,6 +907,34 @@ def test_a_same_second_same_size_rewrite_after_the_safety_capture_is_neither_cal
     assert repo.git("cat-file", "blob", f"{after.sha}:calm.txt") == "CALM"
 
 
+def test_a_file_the_switch_would_replace_rewritten_after_the_safety_capture_with_its_old_mtime_is_not_overwritten(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rewritten at its size after the safety capture read it, its mtime set
+    back (``cp -p``, ``touch -r``): within the same second git's stat data
+    still matches, and ``read-tree`` overwrote bytes no checkpoint held
+    (hostile testing). The change time tells; the restore refuses."""
+    import recovery.core.restore as restore_module
+
+    repo.write("F", "CCCC\n")
+    repo.commit_all("c")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    repo.write("F", "AAAA\n")
+    repo.commit_all("a")
+    real_lock = restore_module._lock_index
+
+    def rewrite_then_lock(r: Repo) -> Path:
+        same_size_edit_keeping_mtime(repo.path / "F", b"BBBB\n")
+        return real_lock(r)
+
+    monkeypatch.setattr(restore_module, "_lock_index", rewrite_then_lock)
+    with pytest.raises(RecoverError, match="F changed after the safety checkpoint read them.*nothing was changed"):
+        restore(r, cp)
+    assert repo.read("F") == b"BBBB\n"
+    assert not (repo.path / ".git/index.lock").exists()
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+
+
 def test_integrity_check_sees_a_file_that_appeared_during_the_restore(
         repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(IntegrityError, match="worktree: A new/extra.txt"):
