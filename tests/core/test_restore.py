@@ -935,6 +935,34 @@ def test_a_file_the_switch_would_replace_rewritten_after_the_safety_capture_with
     assert not (repo.path / ".git/recovery/restore-intent.json").exists()
 
 
+def test_git_refusing_to_lose_an_untracked_file_created_during_the_restore_changes_nothing(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file created in a directory the switch turns back into a file, after
+    the safety capture: git refuses before writing anything ("would lose
+    untracked files"), and the restore must say nothing changed, not leave an
+    interrupted restore whose --continue deletes that file (hostile testing)."""
+    import recovery.core.restore as restore_module
+
+    repo.write("d", "a file\n")
+    repo.commit_all("file")
+    r = Repo.discover(repo.path)
+    cp = create_checkpoint(r, "manual")
+    (repo.path / "d").unlink()
+    repo.write("d/f1", "1\n")
+    repo.commit_all("dir")
+    real_lock = restore_module._lock_index
+
+    def create_then_lock(r: Repo) -> Path:
+        repo.write("d/new.txt", "created during the restore\n")
+        return real_lock(r)
+
+    monkeypatch.setattr(restore_module, "_lock_index", create_then_lock)
+    with pytest.raises(RecoverError, match="nothing was changed: run the restore again"):
+        restore(r, cp)
+    assert repo.read("d/new.txt") == b"created during the restore\n"
+    assert not (repo.path / ".git/recovery/restore-intent.json").exists()
+
+
 def test_integrity_check_sees_a_file_that_appeared_during_the_restore(
         repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(IntegrityError, match="worktree: A new/extra.txt"):
