@@ -114,7 +114,7 @@ def run_verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
     compare the live state with it.
 
     Raises:
-        UsageError: an id and ``every`` both given.
+        UsageError: an empty id, or an id and ``every`` both given.
         RecoverError: exit 2 when an object is missing or corrupt, or the live
             state differs; as :func:`recovery.core.refs.resolve` for an unknown id.
     """
@@ -122,6 +122,8 @@ def run_verify(checkpoint_id: str | None, every: bool, worktree: bool) -> None:
     from recovery.core.integrity import check_checkpoint, verify_objects
     from recovery.core.refs import list_checkpoints, resolve
 
+    if checkpoint_id == "":
+        raise UsageError("an empty checkpoint id (leave it out for `last`)")
     if every and checkpoint_id is not None:
         raise UsageError(f"--all verifies every checkpoint; leave out {checkpoint_id!r} or --all")
     repo = open_repo()

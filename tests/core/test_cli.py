@@ -175,7 +175,7 @@ def test_verify_reports_a_tree_that_does_not_parse_as_corrupt(repo: GitRepo) -> 
     assert "Traceback" not in proc.stderr
 
 
-def test_verify_all_says_when_there_is_nothing_refuses_an_id_and_compares_the_live_state_with_last(
+def test_verify_all_says_when_there_is_nothing_refuses_an_id_or_an_empty_one_and_compares_with_last(
         repo: GitRepo) -> None:
     proc = repo.recover("verify", "--all")
     assert proc.stdout == "no checkpoints to verify\n"
@@ -183,6 +183,8 @@ def test_verify_all_says_when_there_is_nothing_refuses_an_id_and_compares_the_li
     first = json.loads(repo.recover("checkpoint", "--json").stdout)["short"]
     proc = repo.recover("verify", first, "--all", check=False)
     assert proc.returncode == 3 and "--all verifies every checkpoint" in proc.stderr
+    proc = repo.recover("verify", "", check=False)
+    assert proc.returncode == 3 and "an empty checkpoint id" in proc.stderr
     repo.write("a.txt", "two\n")
     repo.recover("restore", first)  # the newest checkpoint is now its safety checkpoint
     proc = repo.recover("verify", "--all", "--worktree")
