@@ -633,15 +633,23 @@ def _changed_since_hashed(git: Git, trees: Git, toplevel: Path, index_tree: str,
             (links if mode == "120000" else files).append((path, blob))
     changed = [path for path, blob in links if _link_blob(toplevel / path, len(blob)) != blob]
     changed += [path for path, blob in files if not blob]
-    files = [(path, blob) for path, blob in files if blob]
-    if files:
-        rehashed = git.run("hash-object", "--stdin-paths", check=False,
-                           input="".join(f"{path}\n" for path, _ in files).encode("utf-8", "surrogateescape"))
-        now = rehashed.text.splitlines() if rehashed.returncode == 0 else []
-        if len(now) != len(files):  # a file vanished or became unreadable meanwhile: all suspect
-            now = [""] * len(files)
-        changed += [path for (path, blob), current in zip(files, now) if current != blob]
-    return changed
+    return changed + content_differs(git, [(path, blob) for path, blob in files if blob])
+
+
+def content_differs(git: Git, files: list[tuple[str, str]]) -> list[str]:
+    """The paths of ``(path, blob id)`` pairs whose file does not hash to that
+    blob now (``hash-object --stdin-paths``: the filters ``add`` applies). A
+    file that vanished or became unreadable makes every path suspect. Paths
+    must hold no newline (hash-object reads one path a line).
+    """
+    if not files:
+        return []
+    rehashed = git.run("hash-object", "--stdin-paths", check=False,
+                       input="".join(f"{path}\n" for path, _ in files).encode("utf-8", "surrogateescape"))
+    now = rehashed.text.splitlines() if rehashed.returncode == 0 else []
+    if len(now) != len(files):  # a file vanished or became unreadable meanwhile: all suspect
+        now = [""] * len(files)
+    return [path for (path, blob), current in zip(files, now) if current != blob]
 
 
 def _link_blob(path: Path, id_len: int) -> str:

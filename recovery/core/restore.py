@@ -46,6 +46,7 @@ from recovery.core.capture import (
     STATE_FILES,
     capture,
     capture_workdir,
+    content_differs,
     date_back_index,
     shown_paths,
 )
@@ -832,11 +833,7 @@ def _refuse_if_changed_since_capture(repo: Repo, now: Capture, plan: TargetState
                 same_tick.append((path, old_blob))
             else:
                 changed.append(path)
-    if same_tick:
-        rehashed = repo.git.run("hash-object", "--stdin-paths", check=False,
-                                input="".join(f"{path}\n" for path, _ in same_tick).encode("utf-8", "surrogateescape"))
-        found = rehashed.text.splitlines() if rehashed.returncode == 0 else []
-        changed += [path for i, (path, blob) in enumerate(same_tick) if i >= len(found) or found[i] != blob]
+    changed += content_differs(repo.git, same_tick)
     if changed:
         raise _NothingChanged(f"{shown_paths(changed)} changed after the safety checkpoint read them")
 

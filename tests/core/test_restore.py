@@ -783,14 +783,26 @@ def test_commit_during_the_switch_is_refused_by_the_index_lock(repo: GitRepo, mo
     assert repo.git("rev-parse", "HEAD") == cp.head != head_before
 
 
+def _before_the_switch_locks(monkeypatch: pytest.MonkeyPatch, act: Callable[[], object]) -> None:
+    """Run ``act`` just before a restore takes ``index.lock`` for its switch,
+    after its safety checkpoint and preflight."""
+    import recovery.core.restore as restore_module
+
+    real_lock = restore_module._lock_index
+
+    def act_then_lock(r: Repo) -> Path:
+        act()
+        return real_lock(r)
+
+    monkeypatch.setattr(restore_module, "_lock_index", act_then_lock)
+
+
 @pytest.mark.parametrize("undo_before", [False, True], ids=["no-undo-yet", "undo-set"])
 def test_restore_refuses_when_index_lock_appears_before_the_switch(repo: GitRepo, monkeypatch: pytest.MonkeyPatch,
                                                                   undo_before: bool) -> None:
     """Another git process taking index.lock after the preflight: nothing
     changes, ``undo`` included (it keeps the state before the last restore
     that changed something)."""
-    import recovery.core.restore as restore_module
-
     repo.write("README.md", "changed\n")
     r = Repo.discover(repo.path)
     cp = create_checkpoint(r, "manual")
@@ -800,13 +812,7 @@ def test_restore_refuses_when_index_lock_appears_before_the_switch(repo: GitRepo
         repo.write("README.md", "later\n")  # the restore's own safety checkpoint holds this state
         repo.write("other.txt", "new since\n")
     undo_ref = repo.git("rev-parse", "-q", "--verify", "refs/recovery/main/undo", check=False)
-    real_lock = restore_module._lock_index
-
-    def someone_else_first(r: Repo) -> object:
-        (repo.path / ".git/index.lock").write_bytes(b"")
-        return real_lock(r)
-
-    monkeypatch.setattr(restore_module, "_lock_index", someone_else_first)
+    _before_the_switch_locks(monkeypatch, lambda: (repo.path / ".git/index.lock").write_bytes(b""))
     with pytest.raises(RecoverError, match="index.lock exists.*nothing was changed"):
         restore(r, cp)
     assert repo.read("README.md") == b"later\n"
@@ -913,21 +919,13 @@ def test_a_file_the_switch_would_replace_rewritten_after_the_safety_capture_with
     back (``cp -p``, ``touch -r``): within the same second git's stat data
     still matches, and ``read-tree`` overwrote bytes no checkpoint held
     (hostile testing). The change time tells; the restore refuses."""
-    import recovery.core.restore as restore_module
-
     repo.write("F", "CCCC\n")
     repo.commit_all("c")
     r = Repo.discover(repo.path)
     cp = create_checkpoint(r, "manual")
     repo.write("F", "AAAA\n")
     repo.commit_all("a")
-    real_lock = restore_module._lock_index
-
-    def rewrite_then_lock(r: Repo) -> Path:
-        same_size_edit_keeping_mtime(repo.path / "F", b"BBBB\n")
-        return real_lock(r)
-
-    monkeypatch.setattr(restore_module, "_lock_index", rewrite_then_lock)
+    _before_the_switch_locks(monkeypatch, lambda: same_size_edit_keeping_mtime(repo.path / "F", b"BBBB\n"))
     with pytest.raises(RecoverError, match="F changed after the safety checkpoint read them.*nothing was changed"):
         restore(r, cp)
     assert repo.read("F") == b"BBBB\n"
@@ -941,8 +939,6 @@ def test_git_refusing_to_lose_an_untracked_file_created_during_the_restore_chang
     the safety capture: git refuses before writing anything ("would lose
     untracked files"), and the restore must say nothing changed, not leave an
     interrupted restore whose --continue deletes that file (hostile testing)."""
-    import recovery.core.restore as restore_module
-
     repo.write("d", "a file\n")
     repo.commit_all("file")
     r = Repo.discover(repo.path)
@@ -950,13 +946,7 @@ def test_git_refusing_to_lose_an_untracked_file_created_during_the_restore_chang
     (repo.path / "d").unlink()
     repo.write("d/f1", "1\n")
     repo.commit_all("dir")
-    real_lock = restore_module._lock_index
-
-    def create_then_lock(r: Repo) -> Path:
-        repo.write("d/new.txt", "created during the restore\n")
-        return real_lock(r)
-
-    monkeypatch.setattr(restore_module, "_lock_index", create_then_lock)
+    _before_the_switch_locks(monkeypatch, lambda: repo.write("d/new.txt", "created during the restore\n"))
     with pytest.raises(RecoverError, match="nothing was changed: run the restore again"):
         restore(r, cp)
     assert repo.read("d/new.txt") == b"created during the restore\n"
