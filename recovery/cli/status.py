@@ -52,7 +52,10 @@ def status(as_json: bool) -> None:
         undo = get_label(repo, "undo")
         back = "`git recover undo`" if undo is not None and undo.sha == newest.sha else (
             f"`git recover restore {newest.short}`")
-        out(f"{'newer' if last else 'newest'}, taken by a restore before it changed anything: {newest.short} "
+        # --continue and --abort take theirs of the half-restored state they find.
+        taken = ("by `restore --continue` or `--abort`, of the state it found" if newest.reason in
+                 ("restore-continue", "restore-abort") else "by a restore before it changed anything")
+        out(f"{'newer' if last else 'newest'}, taken {taken}: {newest.short} "
             f"(#{newest.number}), "
             f"{human_age(newest.age_s())} ago -- {back} brings that state back")
     if good is None:

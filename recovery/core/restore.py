@@ -408,15 +408,27 @@ def _name_work_made_since(repo: Repo, original: Checkpoint, now: Capture, plan: 
                           safety: Checkpoint) -> None:
     """Warn about the files ``--continue`` is about to replace that hold
     neither the state before the restore (``original``, where ``undo`` points)
-    nor its target (``plan``): work done while the restore was interrupted,
-    which only ``safety`` (the state ``--continue`` found) holds. A new user
-    wrote a file meanwhile, and nothing said where it had gone."""
+    nor its target (``plan``), which only ``safety`` (the state ``--continue``
+    found) holds. A new user wrote a file meanwhile, and nothing said where it
+    had gone.
+
+    A file the interrupted switch was to write may also be one it left
+    half-written (a new user found an empty file named as edited, and putting
+    it back would have broken a good one): those are named apart, as either.
+    """
     since = _raw_paths(raw_tree_diff(repo, original.worktree_tree, now.worktree_tree))
-    made = sorted(since & _raw_paths(raw_tree_diff(repo, now.worktree_tree, plan.worktree_tree)))
-    if made:
-        warn(f"{shown_paths(made)}: changed while the restore was interrupted; --continue replaces them, and "
-             f"checkpoint {safety.short} keeps them (`git recover restore {safety.short} -- PATHS` brings them "
-             "back; `undo` goes to the state before the restore)")
+    made = since & _raw_paths(raw_tree_diff(repo, now.worktree_tree, plan.worktree_tree))
+    switched = _raw_paths(raw_tree_diff(repo, original.worktree_tree, plan.worktree_tree))
+    kept = (f"checkpoint {safety.short} keeps them (`git recover restore {safety.short} -- PATHS` brings them "
+            "back; `undo` goes to the state before the restore)")
+    edited = sorted(made - switched)
+    if edited:
+        warn(f"{shown_paths(edited)}: changed while the restore was interrupted; --continue replaces them, and {kept}")
+    either = sorted(made & switched)
+    if either:
+        warn(f"{shown_paths(either)}: neither as before the restore nor as its target: changed while it was "
+             f"interrupted, or left half-written by the interrupted switch; --continue writes the target's, and "
+             f"{kept}")
 
 
 def _raw_paths(raw: bytes) -> set[str]:

@@ -1193,8 +1193,12 @@ def test_continue_names_the_work_made_while_the_restore_was_interrupted_and_wher
     said = capsys.readouterr().err
     assert not (repo.path / "MYNOTES.md").exists() and repo.read("src.txt") == b"v1\n"
     kept = next(c for c in list_checkpoints(r) if c.reason == "restore-continue")
-    assert f"MYNOTES.md, src.txt: changed while the restore was interrupted" in said
+    assert "MYNOTES.md: changed while the restore was interrupted" in said
+    # The switch was to write src.txt: an edit, or what a killed switch left half-written.
+    assert "src.txt: neither as before the restore nor as its target" in said
     assert f"`git recover restore {kept.short} -- PATHS`" in said
+    assert f"taken by `restore --continue` or `--abort`, of the state it found: {kept.short}" in repo.recover(
+        "status").stdout
     restore(r, kept, ["MYNOTES.md", "src.txt"])
     assert repo.read("MYNOTES.md") == b"written while the restore was interrupted\n"
     assert repo.read("src.txt") == b"edited again\n"
